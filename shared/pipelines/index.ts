@@ -1,0 +1,9 @@
+import { createRegistry, type Registry } from "./types.ts";
+
+/**
+ * Every pipeline Tessera runs. A pipeline registers itself here in its own change; Pulumi, the local twin,
+ * the CLI and the tests all read this list.
+ */
+export const registry: Registry = createRegistry([]);
+
+export * from "./types.ts";
