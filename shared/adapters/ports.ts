@@ -157,7 +157,11 @@ export interface Subscription {
 
 export interface MessageBus {
   ensureTopic(topic: string): Promise<void>;
-  publish(topic: string, data: Buffer | string | object, attributes?: Record<string, string>): Promise<string>;
+  publish(
+    topic: string,
+    data: Buffer | string | object,
+    attributes?: Record<string, string>,
+  ): Promise<string>;
   subscribe(
     subscription: string,
     topic: string,

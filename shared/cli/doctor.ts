@@ -1,9 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
-import { parseVerbArgs, type Verb } from "./verb.ts";
-import { loadRuntimeConfig } from "../runtime/config.ts";
 import { registry } from "../pipelines/index.ts";
+import { loadRuntimeConfig } from "../runtime/config.ts";
+import { parseVerbArgs, type Verb } from "./verb.ts";
 
 /** What a check found: a line of the doctor report. */
 export interface Finding {
@@ -18,16 +18,42 @@ export function checkTools(root: string): Finding[] {
     const r = spawnSync(cmd, args, { encoding: "utf8" });
     return r.status === 0 ? (r.stdout || r.stderr).trim().split("\n")[0] : undefined;
   };
-  findings.push({ what: "node", ok: Number(process.versions.node.split(".")[0]) >= 22, detail: `v${process.versions.node} (needs >= 22)` });
-  const pg = ["/usr/lib/postgresql/15/bin/pg_ctl", "/usr/lib/postgresql/16/bin/pg_ctl", "/usr/lib/postgresql/17/bin/pg_ctl"].find(existsSync);
+  findings.push({
+    what: "node",
+    ok: Number(process.versions.node.split(".")[0]) >= 22,
+    detail: `v${process.versions.node} (needs >= 22)`,
+  });
+  const pg = [
+    "/usr/lib/postgresql/15/bin/pg_ctl",
+    "/usr/lib/postgresql/16/bin/pg_ctl",
+    "/usr/lib/postgresql/17/bin/pg_ctl",
+  ].find(existsSync);
   const pgDump = version("pg_dump", ["--version"]);
-  findings.push({ what: "postgresql", ok: !!pg && !!pgDump, detail: pg ? `${pgDump ?? "pg_dump missing"} (${pg})` : "not installed: mozaggregator is skipped (apt-get install postgresql)" });
+  findings.push({
+    what: "postgresql",
+    ok: !!pg && !!pgDump,
+    detail: pg
+      ? `${pgDump ?? "pg_dump missing"} (${pg})`
+      : "not installed: mozaggregator is skipped (apt-get install postgresql)",
+  });
   for (const fake of ["pstestd", "bttestd"]) {
     const bin = join(root, ".bin", fake);
-    findings.push({ what: fake, ok: existsSync(bin), detail: existsSync(bin) ? bin : "not built: run `bash test/emulators/build.sh` (needs golang-go golang-google-cloud-dev)" });
+    findings.push({
+      what: fake,
+      ok: existsSync(bin),
+      detail: existsSync(bin)
+        ? bin
+        : "not built: run `bash test/emulators/build.sh` (needs golang-go golang-google-cloud-dev)",
+    });
   }
   const r = version("Rscript", ["--version"]);
-  findings.push({ what: "Rscript", ok: true, detail: r ? r : "not installed (optional: the forecast bench compares with R prophet when r-cran-prophet is installed)" });
+  findings.push({
+    what: "Rscript",
+    ok: true,
+    detail: r
+      ? r
+      : "not installed (optional: the forecast bench compares with R prophet when r-cran-prophet is installed)",
+  });
   return findings;
 }
 
@@ -56,18 +82,39 @@ Examples:
       region: config.region,
       adapters:
         config.mode === "local"
-          ? { warehouse: `DuckDB ${join(config.stateDir, "warehouse.duckdb")}`, objects: `directory ${join(config.stateDir, "objects")}`, messages: "in-process bus", wideRows: `embedded store ${join(config.stateDir, "bigtable")}`, jobs: "child processes", secrets: "env / .tessera/secrets.json", workflows: "shared/engine" }
-          : { warehouse: "BigQuery", objects: "Cloud Storage", messages: "Pub/Sub", wideRows: "Bigtable", jobs: "Cloud Run Jobs", secrets: "Secret Manager", workflows: "Workflows Executions API" },
+          ? {
+              warehouse: `DuckDB ${join(config.stateDir, "warehouse.duckdb")}`,
+              objects: `directory ${join(config.stateDir, "objects")}`,
+              messages: "in-process bus",
+              wideRows: `embedded store ${join(config.stateDir, "bigtable")}`,
+              jobs: "child processes",
+              secrets: "env / .tessera/secrets.json",
+              workflows: "shared/engine",
+            }
+          : {
+              warehouse: "BigQuery",
+              objects: "Cloud Storage",
+              messages: "Pub/Sub",
+              wideRows: "Bigtable",
+              jobs: "Cloud Run Jobs",
+              secrets: "Secret Manager",
+              workflows: "Workflows Executions API",
+            },
       pipelines: registry.list().map((p) => p.id),
       checks: findings,
     };
     if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      io.stdout.write(`mode        ${report.mode}${report.project ? ` (project ${report.project}, ${report.region})` : ""}\n`);
+      io.stdout.write(
+        `mode        ${report.mode}${report.project ? ` (project ${report.project}, ${report.region})` : ""}\n`,
+      );
       io.stdout.write(`state       ${report.stateDir}\n`);
       for (const [port, a] of Object.entries(report.adapters)) io.stdout.write(`${port.padEnd(11)} ${a}\n`);
-      io.stdout.write(`pipelines   ${report.pipelines.length ? report.pipelines.join(", ") : "none registered yet"}\n\n`);
-      for (const f of findings) io.stdout.write(`${f.ok ? "ok  " : "MISS"} ${f.what.padEnd(11)} ${f.detail}\n`);
+      io.stdout.write(
+        `pipelines   ${report.pipelines.length ? report.pipelines.join(", ") : "none registered yet"}\n\n`,
+      );
+      for (const f of findings)
+        io.stdout.write(`${f.ok ? "ok  " : "MISS"} ${f.what.padEnd(11)} ${f.detail}\n`);
     }
     return findings.some((f) => !f.ok && f.what === "node") ? 1 : 0;
   },

@@ -1,4 +1,4 @@
-import { processIo, UsageError, type Io, type Verb } from "./verb.ts";
+import { type Io, processIo, UsageError, type Verb } from "./verb.ts";
 
 /**
  * `tessera VERB [options]`. Verbs load lazily so that a quick verb does not pay for the heavy ones.

@@ -1,6 +1,6 @@
-import { parseVerbArgs, type Verb } from "./verb.ts";
-import doctor from "./doctor.ts";
 import { registry } from "../pipelines/index.ts";
+import doctor from "./doctor.ts";
+import { parseVerbArgs, type Verb } from "./verb.ts";
 
 const verb: Verb = {
   name: "start",
@@ -17,7 +17,9 @@ Example:
     parseVerbArgs(argv, {}, false);
     await doctor.run([], io);
     const pipelines = registry.list();
-    io.stdout.write(`\nLocal cycle: ${pipelines.length === 0 ? "no pipelines are registered yet, so there is nothing to run." : pipelines.map((p) => p.id).join(", ")}\n`);
+    io.stdout.write(
+      `\nLocal cycle: ${pipelines.length === 0 ? "no pipelines are registered yet, so there is nothing to run." : pipelines.map((p) => p.id).join(", ")}\n`,
+    );
     return 0;
   },
 };

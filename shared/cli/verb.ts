@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 
 /**
  * One operator verb of the `tessera` CLI. A verb module default-exports a Verb; `main.ts` lists them.
@@ -32,9 +32,18 @@ export function processIo(): Io {
 }
 
 /** `node:util` parseArgs with usage errors as UsageError. */
-export function parseVerbArgs<T extends ParseArgsConfig["options"]>(argv: string[], options: T, allowPositionals = true) {
+export function parseVerbArgs<T extends ParseArgsConfig["options"]>(
+  argv: string[],
+  options: T,
+  allowPositionals = true,
+) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals,
+      strict: true,
+    });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -82,7 +82,8 @@ export function boolean(raw: string, variable: string): boolean {
 
 /** `host:port`, as the emulator variables (`PUBSUB_EMULATOR_HOST`) take it. */
 export function hostPort(raw: string, variable: string): string {
-  if (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(raw)) throw new ConfigError(variable, `must be host:port, got "${raw}"`);
+  if (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(raw))
+    throw new ConfigError(variable, `must be host:port, got "${raw}"`);
   return raw;
 }
 

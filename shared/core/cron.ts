@@ -20,7 +20,8 @@ const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 export function parseCron(source: string): Cron {
   const fields = source.trim().split(/\s+/);
-  if (fields.length !== 5) throw new Error(`cron "${source}" must have 5 fields (minute hour day month weekday)`);
+  if (fields.length !== 5)
+    throw new Error(`cron "${source}" must have 5 fields (minute hour day month weekday)`);
   const [mi, h, dom, mo, dow] = fields;
   const daysOfWeek = field(dow, 0, 7, DAYS, "day-of-week");
   if (daysOfWeek.has(7)) {
@@ -39,12 +40,20 @@ export function parseCron(source: string): Cron {
   };
 }
 
-function field(text: string, min: number, max: number, names: string[], what: string, nameBase = 0): Set<number> {
+function field(
+  text: string,
+  min: number,
+  max: number,
+  names: string[],
+  what: string,
+  nameBase = 0,
+): Set<number> {
   const out = new Set<number>();
   const value = (t: string): number => {
     const i = names.indexOf(t.toLowerCase());
     if (i >= 0) return i + nameBase;
-    if (!/^\d+$/.test(t)) throw new Error(`cron ${what} "${t}" is not a number${names.length ? " or name" : ""}`);
+    if (!/^\d+$/.test(t))
+      throw new Error(`cron ${what} "${t}" is not a number${names.length ? " or name" : ""}`);
     const n = Number(t);
     if (n < min || n > max) throw new Error(`cron ${what} ${n} is outside ${min}-${max}`);
     return n;
@@ -52,7 +61,8 @@ function field(text: string, min: number, max: number, names: string[], what: st
   for (const part of text.split(",")) {
     const [range, stepText] = part.split("/");
     const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1) throw new Error(`cron ${what} step "${stepText}" must be a positive integer`);
+    if (!Number.isInteger(step) || step < 1)
+      throw new Error(`cron ${what} step "${stepText}" must be a positive integer`);
     let lo: number;
     let hi: number;
     if (range === "*" || range === "?") {
@@ -119,7 +129,9 @@ function dayMatches(cron: Cron, t: LocalTime): boolean {
 
 export function cronMatches(cron: Cron, at: Date, timeZone: string): boolean {
   const t = localTime(at, timeZone);
-  return cron.months.has(t.month) && dayMatches(cron, t) && cron.hours.has(t.hour) && cron.minutes.has(t.minute);
+  return (
+    cron.months.has(t.month) && dayMatches(cron, t) && cron.hours.has(t.hour) && cron.minutes.has(t.minute)
+  );
 }
 
 /** The first minute strictly after `after` at which the cron fires in `timeZone` (searches up to ~4 years). */

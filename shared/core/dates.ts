@@ -8,7 +8,15 @@ import { NonRetriableError } from "./errors.ts";
 
 export type PartitionKind = "daily" | "monthly" | "key";
 
-export const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"] as const;
+export const WEEKDAYS = [
+  "sunday",
+  "monday",
+  "tuesday",
+  "wednesday",
+  "thursday",
+  "friday",
+  "saturday",
+] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
 const DAY_MS = 86_400_000;
@@ -64,9 +72,12 @@ export function parseWeekday(value: string, field = "weekday"): Weekday {
   const v = value.trim().toLowerCase();
   const hit = WEEKDAYS.find((w) => w === v || w.slice(0, 3) === v);
   if (!hit) {
-    throw new NonRetriableError(`${field} must be a day of the week (monday..sunday or mon..sun), got "${value}"`, {
-      field,
-    });
+    throw new NonRetriableError(
+      `${field} must be a day of the week (monday..sunday or mon..sun), got "${value}"`,
+      {
+        field,
+      },
+    );
   }
   return hit;
 }
@@ -96,7 +107,13 @@ export function parsePartition(kind: PartitionKind, value: string, field = "part
 
 /** Every partition from `from` to `to`, both included. */
 export function inclusiveRange(kind: "daily" | "monthly", from: string, to: string): string[] {
-  return exclusiveRange(kind, from, kind === "daily" ? formatDay(addDays(parseDay(to, "to"), 1)) : formatMonth(addMonths(parseMonth(to, "to"), 1)));
+  return exclusiveRange(
+    kind,
+    from,
+    kind === "daily"
+      ? formatDay(addDays(parseDay(to, "to"), 1))
+      : formatMonth(addMonths(parseMonth(to, "to"), 1)),
+  );
 }
 
 /** Every partition from `from` (included) to `end` (excluded), as the original mozaggregator scripts counted. */

@@ -50,13 +50,13 @@ export class ConfigError extends NonRetriableError {
 
 function toSeconds(value: number | string | Date): number {
   if (typeof value === "number") {
-    if (!Number.isFinite(value) || value < 0) throw new TypeError(`retryAfter must be >= 0 seconds, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new TypeError(`retryAfter must be >= 0 seconds, got ${value}`);
     return value;
   }
+  if (typeof value === "string" && /^\d+(\.\d+)?$/.test(value.trim())) return Number(value);
   const at = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(at.getTime())) {
-    const n = Number(value);
-    if (Number.isFinite(n) && n >= 0) return n;
     throw new TypeError(`retryAfter must be seconds, an RFC 3339 time or a Date, got ${String(value)}`);
   }
   return Math.max(0, Math.ceil((at.getTime() - Date.now()) / 1000));

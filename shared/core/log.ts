@@ -49,7 +49,8 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const sink = options.sink ?? defaultSink();
-  const min = ORDER[options.minSeverity ?? (process.env.TESSERA_LOG_LEVEL as Severity | undefined) ?? "INFO"] ?? 1;
+  const min =
+    ORDER[options.minSeverity ?? (process.env.TESSERA_LOG_LEVEL as Severity | undefined) ?? "INFO"] ?? 1;
   const labels = clean(options.labels ?? {});
   const emit = (severity: Severity, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[severity] < min) return;
@@ -94,7 +95,9 @@ export function humanSink(stream: { write(s: string): unknown }): LogSink {
       delete rest["logging.googleapis.com/trace"];
       const where = labels ? Object.values(labels).join(" ") : "";
       const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : "";
-      stream.write(`${time.slice(11, 19)} ${severity.padEnd(7)} ${where ? `[${where}] ` : ""}${message}${extra}\n`);
+      stream.write(
+        `${time.slice(11, 19)} ${severity.padEnd(7)} ${where ? `[${where}] ` : ""}${message}${extra}\n`,
+      );
     },
   };
 }

@@ -19,6 +19,9 @@ export function runIdFor(pipeline: string, partition: string): string {
 
 /** A backfill's id, derived from its request id so that the same request twice yields one backfill. */
 export function backfillIdFor(pipeline: string, requestId: string): string {
-  const hash = createHash("sha256").update(`backfill\u0000${pipeline}\u0000${requestId}`).digest("hex").slice(0, 12);
+  const hash = createHash("sha256")
+    .update(`backfill\u0000${pipeline}\u0000${requestId}`)
+    .digest("hex")
+    .slice(0, 12);
   return `bf-${pipeline.slice(0, 30)}-${hash}`;
 }

@@ -25,8 +25,20 @@ export interface PlatformFunction {
 }
 
 export const PLATFORM_FUNCTIONS: PlatformFunction[] = [
-  { name: "dispatch", source: "dispatch", target: "dispatch", trigger: { kind: "topic", topic: TOPICS.scheduleTicks }, maxDeliveryAttempts: 5 },
-  { name: "backfill", source: "backfill", target: "backfill", trigger: { kind: "topic", topic: TOPICS.backfillRequests }, maxDeliveryAttempts: 5 },
+  {
+    name: "dispatch",
+    source: "dispatch",
+    target: "dispatch",
+    trigger: { kind: "topic", topic: TOPICS.scheduleTicks },
+    maxDeliveryAttempts: 5,
+  },
+  {
+    name: "backfill",
+    source: "backfill",
+    target: "backfill",
+    trigger: { kind: "topic", topic: TOPICS.backfillRequests },
+    maxDeliveryAttempts: 5,
+  },
   { name: "console", source: "console", target: "console", trigger: { kind: "http" } },
 ];
 

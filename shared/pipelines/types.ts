@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { parseCron } from "../core/cron.ts";
-import { NonRetriableError } from "../core/errors.ts";
-import type { PartitionKind } from "../core/dates.ts";
 import type { TableSchema } from "../adapters/ports.ts";
+import { parseCron } from "../core/cron.ts";
+import type { PartitionKind } from "../core/dates.ts";
+import { NonRetriableError } from "../core/errors.ts";
 
 /**
  * The typed definition of a pipeline: the single source of truth that Pulumi, the local twin, the CLI and
@@ -119,7 +119,11 @@ const shape = z.object({
       memory,
       taskCount: z.number().int().min(1).max(10_000),
       parallelism: z.number().int().min(0).max(10_000),
-      timeoutSeconds: z.number().int().min(1).max(168 * 3600),
+      timeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(168 * 3600),
       maxRetries: z.number().int().min(0).max(10),
       secrets: z.array(z.string()).optional(),
       env: z.record(z.string(), z.string()).optional(),
@@ -141,8 +145,20 @@ const shape = z.object({
     }),
   ),
   topics: z.array(z.string().regex(/^[a-z][a-z0-9-]{2,254}$/)),
-  tables: z.array(z.object({ dataset: z.string().regex(/^[a-z_][a-z0-9_]*$/), table: z.string().regex(/^[a-z_][a-z0-9_]*$/) }).passthrough()),
-  prefixes: z.array(z.object({ bucket: z.enum(["data", "artifacts"]), prefix: z.string().regex(/^[a-z0-9][a-z0-9_\-/]*\/$/) })),
+  tables: z.array(
+    z
+      .object({
+        dataset: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+        table: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+      })
+      .passthrough(),
+  ),
+  prefixes: z.array(
+    z.object({
+      bucket: z.enum(["data", "artifacts"]),
+      prefix: z.string().regex(/^[a-z0-9][a-z0-9_\-/]*\/$/),
+    }),
+  ),
   secrets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)),
   params: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
 });
@@ -155,11 +171,15 @@ export class RegistryError extends Error {
 }
 
 /** Validate a pipeline definition at load; every problem is listed, with the pipeline's id. */
-export function definePipeline<P extends z.ZodType>(def: PipelineDefinition<P>, root = repoRoot()): PipelineDefinition<P> {
+export function definePipeline<P extends z.ZodType>(
+  def: PipelineDefinition<P>,
+  root = repoRoot(),
+): PipelineDefinition<P> {
   const problems: string[] = [];
   const parsed = shape.safeParse(def);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".") || "(definition)"}: ${issue.message}`);
+    for (const issue of parsed.error.issues)
+      problems.push(`${issue.path.join(".") || "(definition)"}: ${issue.message}`);
   }
   const dup = (what: string, names: string[]) => {
     const seen = new Set<string>();
@@ -188,9 +208,13 @@ export function definePipeline<P extends z.ZodType>(def: PipelineDefinition<P>, 
     problems.push("partition.fromTick: a scheduled pipeline must say which partition a tick runs");
   }
   for (const j of def.jobs ?? []) {
-    if (j.parallelism > j.taskCount) problems.push(`jobs.${j.name}: parallelism ${j.parallelism} exceeds taskCount ${j.taskCount}`);
-    if (!existsSync(join(root, j.entrypoint))) problems.push(`jobs.${j.name}.entrypoint: ${j.entrypoint} does not exist`);
-    for (const s of j.secrets ?? []) if (!def.secrets.includes(s)) problems.push(`jobs.${j.name}.secrets: "${s}" is not in the pipeline's secrets`);
+    if (j.parallelism > j.taskCount)
+      problems.push(`jobs.${j.name}: parallelism ${j.parallelism} exceeds taskCount ${j.taskCount}`);
+    if (!existsSync(join(root, j.entrypoint)))
+      problems.push(`jobs.${j.name}.entrypoint: ${j.entrypoint} does not exist`);
+    for (const s of j.secrets ?? [])
+      if (!def.secrets.includes(s))
+        problems.push(`jobs.${j.name}.secrets: "${s}" is not in the pipeline's secrets`);
   }
   if (def.workflow && !existsSync(join(root, "workflows-yaml", def.workflow))) {
     problems.push(`workflow: workflows-yaml/${def.workflow} does not exist`);
@@ -231,7 +255,6 @@ export function createRegistry(defs: PipelineDefinition[]): Registry {
     },
   };
 }
-
 
 export class UnknownPipelineError extends NonRetriableError {
   constructor(id: string, known: string) {

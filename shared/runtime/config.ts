@@ -1,6 +1,6 @@
 import { isAbsolute, join } from "node:path";
-import { ConfigError } from "../core/errors.ts";
 import { gcpProjectId, oneOf, parseConfig, setting, text } from "../core/config.ts";
+import { ConfigError } from "../core/errors.ts";
 
 /** The settings every Tessera process reads once at start (README, "Configuration"). */
 export function loadRuntimeConfig(env: Record<string, string | undefined>, cwd = process.cwd()) {

@@ -46,7 +46,9 @@ export const WorkflowArgs = z.strictObject({
 });
 export type WorkflowArgs = z.infer<typeof WorkflowArgs>;
 
-const isoDay = z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, "must be YYYY-MM-DD (or YYYY-MM for monthly pipelines)");
+const isoDay = z
+  .string()
+  .regex(/^\d{4}-\d{2}(-\d{2})?$/, "must be YYYY-MM-DD (or YYYY-MM for monthly pipelines)");
 
 /** Backfill request v1, as published on the backfill-requests topic or built by `tessera backfill`. */
 export const BackfillRequest = z.strictObject({
