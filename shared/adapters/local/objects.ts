@@ -1,0 +1,339 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream as fsReadStream, type Stats } from "node:fs";
+import {
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { PassThrough, type Readable, Writable } from "node:stream";
+import { pathToFileURL } from "node:url";
+import { NonRetriableError } from "../../core/errors.ts";
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  type ObjectInfo,
+  type ObjectStore,
+  type Objects,
+  type PutOptions,
+} from "../ports.ts";
+import { checkBucketName, checkObjectName, checkPrefix } from "./object-names.ts";
+
+/**
+ * Cloud Storage as a directory tree: object `name` of bucket `b` is the file `<root>/b/<name>`.
+ *
+ * - Every write goes to a temp file first, so a reader never sees half an object. A plain write then
+ *   `rename()`s over the target (last writer wins, like GCS); a create-only write `link()`s the temp file to
+ *   the target, which fails with EEXIST when it exists: exactly one of many concurrent creators wins, across
+ *   processes, and the winner's content is complete the moment it becomes visible.
+ * - Content type and custom metadata live in a sidecar `<root>/.meta/<bucket>/<name>.json` written after the
+ *   object (GCS bucket names cannot start with `.`, so it never collides with a bucket).
+ * - Differences from GCS: an object `a` and an object `a/b` cannot both exist (a file cannot be a directory);
+ *   such a put fails with a NonRetriableError. Empty directories left by deletes are pruned.
+ */
+
+export interface LocalObjectsOptions {
+  /** The directory holding one sub-directory per bucket (e.g. `.tessera/objects`). */
+  root: string;
+}
+
+export function createLocalObjects(options: LocalObjectsOptions): Objects {
+  const root = resolve(options.root);
+  const stores = new Map<string, ObjectStore>();
+  return {
+    bucket(name: string): ObjectStore {
+      let store = stores.get(name);
+      if (!store) {
+        store = createBucketStore(root, checkBucketName(name));
+        stores.set(name, store);
+      }
+      return store;
+    },
+  };
+}
+
+interface Sidecar {
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+function createBucketStore(root: string, bucket: string): ObjectStore {
+  const base = join(root, bucket);
+  const metaBase = join(root, ".meta", bucket);
+  const tmpDir = join(root, ".tmp");
+
+  const pathOf = (name: string) => join(base, ...checkObjectName(name, bucket).split("/"));
+  const metaPathOf = (name: string) => `${join(metaBase, ...name.split("/"))}.json`;
+  const what = (name: string) => `object gs://${bucket}/${name} (${join(base, name)})`;
+
+  async function tempFile(): Promise<{ path: string; handle: FileHandle }> {
+    await mkdir(tmpDir, { recursive: true });
+    const path = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
+    return { path, handle: await open(path, "wx") };
+  }
+
+  /** Make the finished temp file visible as `name`; always removes the temp file. */
+  async function commit(name: string, temp: string, options: PutOptions): Promise<void> {
+    const target = pathOf(name);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await mkdir(dirname(target), { recursive: true });
+          if (options.ifNotExists) await link(temp, target);
+          else await rename(temp, target);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "EEXIST" && options.ifNotExists) throw new AlreadyExistsError(what(name));
+          // A concurrent delete pruned the parent directory between mkdir and link/rename: try again.
+          if (code === "ENOENT" && attempt < 5) continue;
+          if (code === "ENOTDIR" || code === "EISDIR" || (code === "EEXIST" && !options.ifNotExists)) {
+            throw shapeError(name, bucket);
+          }
+          throw err;
+        }
+      }
+      const meta: Sidecar = {};
+      if (options.contentType) meta.contentType = options.contentType;
+      if (options.metadata && Object.keys(options.metadata).length > 0)
+        meta.metadata = { ...options.metadata };
+      const metaPath = metaPathOf(name);
+      if (meta.contentType || meta.metadata) {
+        await mkdir(dirname(metaPath), { recursive: true });
+        await writeFile(metaPath, JSON.stringify(meta));
+      } else {
+        await unlink(metaPath).catch(ignoreMissing);
+      }
+    } finally {
+      await unlink(temp).catch(ignoreMissing);
+    }
+  }
+
+  async function statFile(name: string): Promise<Stats> {
+    try {
+      const s = await stat(pathOf(name));
+      if (!s.isFile()) throw new NotFoundError(what(name));
+      return s;
+    } catch (err) {
+      if (isMissing(err)) throw new NotFoundError(what(name));
+      throw err;
+    }
+  }
+
+  async function infoOf(name: string, s: Stats): Promise<ObjectInfo> {
+    const info: ObjectInfo = {
+      name,
+      size: s.size,
+      updated: s.mtime.toISOString(),
+      generation: String(Math.round(s.mtimeMs * 1000)),
+    };
+    try {
+      const meta = JSON.parse(await readFile(metaPathOf(name), "utf8")) as Sidecar;
+      if (meta.contentType) info.contentType = meta.contentType;
+      if (meta.metadata) info.metadata = meta.metadata;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    return info;
+  }
+
+  async function prune(dir: string, stopAt: string): Promise<void> {
+    while (dir.startsWith(stopAt + sep) && dir !== stopAt) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return;
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  return {
+    bucket,
+
+    async put(name, data, options = {}) {
+      checkObjectName(name, bucket);
+      const { path, handle } = await tempFile();
+      try {
+        await handle.writeFile(data);
+      } catch (err) {
+        await handle.close();
+        await unlink(path).catch(ignoreMissing);
+        throw err;
+      }
+      await handle.close();
+      await commit(name, path, options);
+    },
+
+    async get(name) {
+      try {
+        return await readFile(pathOf(name));
+      } catch (err) {
+        if (isMissing(err) || (err as NodeJS.ErrnoException).code === "EISDIR")
+          throw new NotFoundError(what(name));
+        throw err;
+      }
+    },
+
+    async exists(name) {
+      try {
+        return (await stat(pathOf(name))).isFile();
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw err;
+      }
+    },
+
+    async stat(name) {
+      return infoOf(name, await statFile(name));
+    },
+
+    createReadStream(name) {
+      const path = pathOf(name);
+      const out = new PassThrough();
+      const source = fsReadStream(path);
+      source.on("error", (err) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        out.destroy(isMissing(err) || code === "EISDIR" ? new NotFoundError(what(name)) : err);
+      });
+      out.on("close", () => source.destroy());
+      source.pipe(out);
+      return out as Readable;
+    },
+
+    createWriteStream(name, options = {}) {
+      checkObjectName(name, bucket);
+      let temp: { path: string; handle: FileHandle } | undefined;
+      return new Writable({
+        construct(callback) {
+          tempFile().then(
+            (t) => {
+              temp = t;
+              callback();
+            },
+            (err) => callback(err),
+          );
+        },
+        write(chunk: Buffer, _encoding, callback) {
+          (temp as { handle: FileHandle }).handle.write(chunk).then(
+            () => callback(),
+            (err) => callback(err),
+          );
+        },
+        final(callback) {
+          const t = temp as { path: string; handle: FileHandle };
+          t.handle
+            .close()
+            .then(() => commit(name, t.path, options))
+            .then(
+              () => callback(),
+              (err) => callback(err),
+            );
+        },
+        destroy(err, callback) {
+          const t = temp;
+          if (!t) return callback(err);
+          t.handle
+            .close()
+            .catch(() => undefined)
+            .then(() => unlink(t.path).catch(ignoreMissing))
+            .then(() => callback(err));
+        },
+      });
+    },
+
+    async list(prefix) {
+      checkPrefix(prefix, bucket);
+      // Start the walk at the deepest directory the prefix names, then filter by the full prefix.
+      const slash = prefix.lastIndexOf("/");
+      const dirPart = slash < 0 ? "" : prefix.slice(0, slash);
+      const start = dirPart ? join(base, ...dirPart.split("/")) : base;
+      const names: string[] = [];
+      await walk(start, dirPart, prefix, names);
+      names.sort(compareNames);
+      const out: ObjectInfo[] = [];
+      for (const name of names) {
+        try {
+          out.push(await infoOf(name, await stat(join(base, ...name.split("/")))));
+        } catch (err) {
+          if (!isMissing(err)) throw err; // deleted while listing: not listed
+        }
+      }
+      return out;
+    },
+
+    async delete(name, options = {}) {
+      const path = pathOf(name);
+      try {
+        const s = await stat(path);
+        if (!s.isFile()) throw Object.assign(new Error("not a file"), { code: "ENOENT" });
+        await unlink(path);
+      } catch (err) {
+        if (isMissing(err)) {
+          if (options.ignoreMissing) return;
+          throw new NotFoundError(what(name));
+        }
+        throw err;
+      }
+      const metaPath = metaPathOf(name);
+      await unlink(metaPath).catch(ignoreMissing);
+      await prune(dirname(path), base);
+      await prune(dirname(metaPath), metaBase);
+    },
+
+    uri(name) {
+      return pathToFileURL(pathOf(name)).href;
+    },
+  };
+}
+
+async function walk(dir: string, relDir: string, prefix: string, out: string[]): Promise<void> {
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isMissing(err) || (err as NodeJS.ErrnoException).code === "ENOTDIR") return;
+    throw err;
+  }
+  for (const entry of entries) {
+    const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) {
+      // Descend only where the prefix can still match.
+      const asDir = `${rel}/`;
+      if (asDir.startsWith(prefix) || prefix.startsWith(asDir))
+        await walk(join(dir, entry.name), rel, prefix, out);
+    } else if (entry.isFile() && rel.startsWith(prefix)) {
+      out.push(rel);
+    }
+  }
+}
+
+/** GCS lists in UTF-8 byte order; compare the same way. */
+function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+function ignoreMissing(err: unknown): void {
+  if (!isMissing(err)) throw err;
+}
+
+function shapeError(name: string, bucket: string): NonRetriableError {
+  return new NonRetriableError(
+    `object "${name}" in bucket "${bucket}" cannot be stored locally: its name or one of its folders is already ` +
+      "used the other way round (an object 'a' and an object 'a/b' cannot both exist in the local store)",
+    { field: "object name", fix: "do not use an object's name as a folder of another object" },
+  );
+}

@@ -1,0 +1,167 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGcpObjects } from "../../shared/adapters/gcp/objects.ts";
+import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
+import { objectsContract } from "./objects-contract.ts";
+import { type FakeGcs, startFakeGcs } from "./objects-fake-gcs.ts";
+
+// No metadata-server probing from the Google auth library in tests.
+process.env.METADATA_SERVER_DETECTION = "none";
+process.env.GCE_METADATA_HOST = "127.0.0.1:9";
+
+const root = mkdtempSync(join(tmpdir(), "tessera-objects-"));
+let fake: FakeGcs;
+
+beforeAll(async () => {
+  fake = await startFakeGcs();
+  fake.pageSize = 10; // listings of more than 10 objects need pageToken round trips
+});
+afterAll(async () => {
+  await fake?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+objectsContract("local directory tree", () => createLocalObjects({ root }));
+objectsContract("Cloud Storage client against a loopback fake", () =>
+  createGcpObjects({ projectId: "tessera-test", apiEndpoint: fake.url }),
+);
+
+describe("local objects specifics", () => {
+  it("stores object name under <root>/<bucket>/<name> and its uri reads back", async () => {
+    const s = createLocalObjects({ root }).bucket("specifics");
+    await s.put("x/y.txt", "content");
+    expect(readFileSync(join(root, "specifics", "x", "y.txt"), "utf8")).toBe("content");
+    expect(readFileSync(fileURLToPath(s.uri("x/y.txt")), "utf8")).toBe("content");
+  });
+
+  it("never shows a half-written stream: the object appears only when the stream ends", async () => {
+    const s = createLocalObjects({ root }).bucket("specifics");
+    const w = s.createWriteStream("half/obj.bin");
+    await new Promise<void>((resolve, reject) =>
+      w.write(Buffer.alloc(1000, 7), (e) => (e ? reject(e) : resolve())),
+    );
+    expect(await s.exists("half/obj.bin")).toBe(false);
+    await new Promise<void>((resolve, reject) => {
+      w.on("error", reject);
+      w.end(Buffer.alloc(24, 8), () => resolve());
+    });
+    expect((await s.stat("half/obj.bin")).size).toBe(1024);
+  });
+
+  it("leaves nothing behind when a write stream is destroyed", async () => {
+    const s = createLocalObjects({ root }).bucket("specifics");
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error("source broke"));
+      },
+    });
+    await expect(pipeline(failing, s.createWriteStream("broken/obj.bin"))).rejects.toThrow("source broke");
+    expect(await s.exists("broken/obj.bin")).toBe(false);
+    expect(await createLocalObjects({ root }).bucket("specifics").list("broken/")).toEqual([]);
+  });
+});
+
+describe("Cloud Storage REST calls the client makes", () => {
+  const bucketName = "rest-checks";
+  const store = () =>
+    createGcpObjects({ projectId: "tessera-test", apiEndpoint: fake.url }).bucket(bucketName);
+  const since = () => fake.requests.length;
+
+  it("create-only put is a multipart upload with ifGenerationMatch=0; a lost race maps 412 to AlreadyExistsError", async () => {
+    const s = store();
+    const from = since();
+    await s.put("claims/one.json", '{"a":1}', {
+      ifNotExists: true,
+      contentType: "application/json",
+      metadata: { k: "v" },
+    });
+    const [upload] = fake.requests.slice(from);
+    expect(upload.method).toBe("POST");
+    expect(upload.rawPath).toBe(`/upload/storage/v1/b/${bucketName}/o`);
+    expect(upload.query).toMatchObject({
+      uploadType: "multipart",
+      name: "claims/one.json",
+      ifGenerationMatch: "0",
+    });
+    expect(String(upload.headers["content-type"])).toMatch(/^multipart\/related; boundary=/);
+    const body = upload.body.toString("utf8");
+    expect(body).toContain('{"contentType":"application/json","metadata":{"k":"v"}}');
+    expect(body).toContain('{"a":1}');
+    const before = since();
+    await expect(s.put("claims/one.json", "{}", { ifNotExists: true })).rejects.toThrow(/already exists/);
+    // 412 is final: the client does not retry a failed precondition.
+    expect(fake.requests.slice(before)).toHaveLength(1);
+  });
+
+  it("plain put sends no precondition; get is alt=media on the encoded name; stat is a metadata GET", async () => {
+    const s = store();
+    const from = since();
+    await s.put("dir/plain.txt", "p");
+    await s.get("dir/plain.txt");
+    await s.stat("dir/plain.txt");
+    const calls = fake.requests.slice(from);
+    expect(calls[0].query.ifGenerationMatch).toBeUndefined();
+    expect(calls[1]).toMatchObject({
+      method: "GET",
+      rawPath: `/storage/v1/b/${bucketName}/o/dir%2Fplain.txt`,
+      query: { alt: "media" },
+    });
+    expect(calls[2]).toMatchObject({
+      method: "GET",
+      rawPath: `/storage/v1/b/${bucketName}/o/dir%2Fplain.txt`,
+    });
+    expect(calls[2].query.alt).toBeUndefined();
+  });
+
+  it("a write stream opens a resumable session (with the precondition) and uploads to it", async () => {
+    const s = store();
+    const from = since();
+    await pipeline(
+      Readable.from([Buffer.alloc(300_000, 1)]),
+      s.createWriteStream("streamed.bin", { ifNotExists: true }),
+    );
+    const calls = fake.requests.slice(from);
+    expect(calls[0]).toMatchObject({
+      method: "POST",
+      query: { uploadType: "resumable", name: "streamed.bin", ifGenerationMatch: "0" },
+    });
+    const puts = calls.filter((c) => c.method === "PUT");
+    expect(puts.length).toBeGreaterThan(0);
+    expect(puts.every((p) => p.query.upload_id !== undefined)).toBe(true);
+    expect(puts.reduce((n, p) => n + p.body.length, 0)).toBe(300_000);
+  });
+
+  it("list pages with prefix and pageToken; delete is a DELETE on the encoded name", async () => {
+    const s = store();
+    await Promise.all(
+      Array.from({ length: 23 }, (_, i) => s.put(`paged/${String(i).padStart(2, "0")}`, "x")),
+    );
+    const from = since();
+    expect(await s.list("paged/")).toHaveLength(23);
+    const lists = fake.requests.slice(from);
+    expect(lists).toHaveLength(3);
+    expect(
+      lists.every(
+        (l) =>
+          l.method === "GET" && l.rawPath === `/storage/v1/b/${bucketName}/o` && l.query.prefix === "paged/",
+      ),
+    ).toBe(true);
+    expect(lists[0].query.pageToken).toBeUndefined();
+    expect(lists[1].query.pageToken).toBeTruthy();
+    const before = since();
+    await s.delete("paged/00");
+    expect(fake.requests.slice(before)[0]).toMatchObject({
+      method: "DELETE",
+      rawPath: `/storage/v1/b/${bucketName}/o/paged%2F00`,
+    });
+  });
+
+  it("made no call the fake does not implement", () => {
+    expect(fake.unexpected.map((r) => `${r.method} ${r.rawPath}`)).toEqual([]);
+  });
+});
