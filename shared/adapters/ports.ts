@@ -295,3 +295,32 @@ export interface Adapters {
   secrets: Secrets;
   close(): Promise<void>;
 }
+
+// ---------------------------------------------------------------- workflows (Workflows Executions API / shared/engine)
+
+export type ExecutionState = "ACTIVE" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+
+export interface WorkflowExecution {
+  /** `projects/P/locations/L/workflows/W/executions/E`, or a local id of the same shape. */
+  name: string;
+  workflow: string;
+  state: ExecutionState;
+  argument: unknown;
+  result?: unknown;
+  /** The error map (or its text) of a FAILED execution. */
+  error?: unknown;
+  labels: Record<string, string>;
+  startTime: string;
+  endTime?: string;
+}
+
+export interface Workflows {
+  /** Start an execution of a deployed workflow (`main` receives `argument`) and return at once. */
+  execute(workflow: string, argument: unknown, options?: { labels?: Record<string, string> }): Promise<WorkflowExecution>;
+  get(execution: string): Promise<WorkflowExecution>;
+  /** Resolve when the execution has ended. */
+  wait(execution: string): Promise<WorkflowExecution>;
+  /** Cancel an execution (and, locally, its child executions and running jobs). */
+  cancel(execution: string): Promise<void>;
+  list(filter?: { workflow?: string; labels?: Record<string, string>; state?: ExecutionState }): Promise<WorkflowExecution[]>;
+}
