@@ -1,0 +1,444 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import type { Column } from "../../shared/adapters/ports.ts";
+import { NonRetriableError } from "../../shared/core/errors.ts";
+import {
+  BUCKET_ROLES,
+  type BucketRole,
+  type PlatformFunction,
+  SECRETS,
+  TOPICS,
+} from "../../shared/pipelines/platform.ts";
+import type { PipelineDefinition, TableDefinition } from "../../shared/pipelines/types.ts";
+import type { StackConfig } from "../config.ts";
+import { type DeployedFunction, deployFunction } from "./function.ts";
+import { createGrant, type Grant, type Principal, prefixCondition, saPrincipal } from "./iam.ts";
+import { accountId, bucketName, pubsubServiceAgent } from "./names.ts";
+
+/** Object prefixes of the state bucket: the run ledger and the backfill plans. */
+export const STATE_PREFIXES = { ledger: "ledger/", backfills: "backfills/" } as const;
+/** Prefixes of the data and artifacts buckets whose objects are deleted after `sizes.tempRetentionDays`. */
+export const TEMP_PREFIXES = ["tmp/"];
+
+export interface PlatformArgs {
+  config: StackConfig;
+  /** The enabled pipelines: their tables, topics and secrets are created here. */
+  pipelines: PipelineDefinition[];
+  /** Platform functions whose bundles are deployed (`dispatch`, `backfill`, `console`). */
+  functions: PlatformFunction[];
+  /** Where `dist/functions/<source>/` bundles live. */
+  bundlesDir: string;
+  /** The backfill driver workflow's source file, when it exists. */
+  backfillWorkflowFile?: string;
+}
+
+/**
+ * What every pipeline shares: the image repository, buckets, warehouse datasets and tables, the Bigtable
+ * instance, the platform topics with their dead-letter wiring, the secrets (without values), and the
+ * platform functions (`dispatch`, `backfill`, `console`) with the backfill driver workflow.
+ */
+export class Platform extends pulumi.ComponentResource {
+  readonly repository: gcp.artifactregistry.Repository;
+  readonly buckets: Record<BucketRole, gcp.storage.Bucket>;
+  readonly bucketNames: Record<BucketRole, string>;
+  readonly topics = new Map<string, gcp.pubsub.Topic>();
+  readonly secrets = new Map<string, gcp.secretmanager.Secret>();
+  readonly tables = new Map<string, gcp.bigquery.Table>();
+  readonly deadLetterTopic: gcp.pubsub.Topic;
+  readonly bigtable: gcp.bigtable.Instance;
+  readonly pubsubAgent: Principal;
+  readonly functions = new Map<string, DeployedFunction>();
+  readonly backfillWorkflow?: gcp.workflows.Workflow;
+
+  constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tessera:platform:Platform", name, {}, opts);
+    const { config } = args;
+    const { project, region, namePrefix: prefix } = config;
+    const child = { parent: this };
+    const grant = createGrant(name, this);
+    const labels = { "tessera-component": "platform" };
+
+    const projectNumber = gcp.organizations.getProjectOutput({ projectId: project }, child).number;
+    this.pubsubAgent = { key: "pubsub-agent", member: projectNumber.apply(pubsubServiceAgent) };
+
+    this.repository = new gcp.artifactregistry.Repository(
+      `${name}-images`,
+      {
+        project,
+        location: region,
+        repositoryId: prefix,
+        format: "DOCKER",
+        description: "Tessera job images",
+        labels,
+      },
+      child,
+    );
+
+    const buckets = {} as Record<BucketRole, gcp.storage.Bucket>;
+    const names = {} as Record<BucketRole, string>;
+    for (const role of BUCKET_ROLES) {
+      names[role] = bucketName(project, prefix, role);
+      const lifecycleRules: gcp.types.input.storage.BucketLifecycleRule[] = [];
+      if (role === "data" || role === "artifacts") {
+        lifecycleRules.push({
+          action: { type: "Delete" },
+          condition: { age: config.sizes.tempRetentionDays, matchesPrefixes: TEMP_PREFIXES },
+        });
+      }
+      if (role === "state") {
+        lifecycleRules.push({
+          action: { type: "Delete" },
+          condition: {
+            withState: "ARCHIVED",
+            daysSinceNoncurrentTime: config.sizes.stateVersionRetentionDays,
+          },
+        });
+      }
+      if (role === "sources") {
+        lifecycleRules.push({ action: { type: "Delete" }, condition: { age: 90, withState: "ANY" } });
+      }
+      buckets[role] = new gcp.storage.Bucket(
+        `${name}-${role}`,
+        {
+          project,
+          name: names[role],
+          location: region.toUpperCase(),
+          uniformBucketLevelAccess: true,
+          publicAccessPrevention: "enforced",
+          versioning: { enabled: role === "state" },
+          lifecycleRules,
+          forceDestroy: !config.deletionProtection,
+          labels: { ...labels, "tessera-bucket": role },
+        },
+        child,
+      );
+    }
+    this.buckets = buckets;
+    this.bucketNames = names;
+
+    // Tables: each belongs to exactly one pipeline (its job SA is the only writer).
+    const owners = new Map<string, string>();
+    const datasets = new Map<string, gcp.bigquery.Dataset>();
+    for (const p of args.pipelines) {
+      for (const t of p.tables) {
+        const key = `${t.dataset}.${t.table}`;
+        const other = owners.get(key);
+        if (other) {
+          throw new NonRetriableError(`table ${key} is declared by both "${other}" and "${p.id}"`, {
+            field: `pipelines.${p.id}.tables`,
+            fix: "a table has one owning pipeline; read another pipeline's table without declaring it",
+          });
+        }
+        owners.set(key, p.id);
+        let dataset = datasets.get(t.dataset);
+        if (!dataset) {
+          dataset = new gcp.bigquery.Dataset(
+            `${name}-ds-${t.dataset}`,
+            {
+              project,
+              datasetId: t.dataset,
+              location: config.datasetLocation,
+              deleteContentsOnDestroy: !config.deletionProtection,
+              labels,
+            },
+            child,
+          );
+          datasets.set(t.dataset, dataset);
+        }
+        this.tables.set(
+          key,
+          createTable(`${name}-tbl-${t.dataset}-${t.table}`, t, dataset, project, config, p.id, this),
+        );
+      }
+    }
+
+    this.bigtable = new gcp.bigtable.Instance(
+      `${name}-rows`,
+      {
+        project,
+        name: `${prefix}-rows`,
+        displayName: `${prefix} wide rows`,
+        deletionProtection: config.deletionProtection,
+        labels,
+        clusters: [
+          {
+            clusterId: `${prefix}-c1`,
+            zone: `${region}-b`,
+            numNodes: config.sizes.bigtableNodes,
+            storageType: config.sizes.bigtableStorageType,
+          },
+        ],
+      },
+      child,
+    );
+
+    const topicNames = [...Object.values(TOPICS), ...args.pipelines.flatMap((p) => p.topics)];
+    for (const topic of new Set(topicNames)) {
+      this.topics.set(
+        topic,
+        new gcp.pubsub.Topic(
+          `${name}-topic-${topic}`,
+          { project, name: topic, messageRetentionDuration: "604800s", labels },
+          child,
+        ),
+      );
+    }
+    this.deadLetterTopic = this.topics.get(TOPICS.deadLetters)!;
+    // Without a subscription a topic drops what it receives: this one keeps dead letters for inspection.
+    new gcp.pubsub.Subscription(
+      `${name}-dead-letters-hold`,
+      {
+        project,
+        name: `${TOPICS.deadLetters}-hold`,
+        topic: this.deadLetterTopic.id,
+        messageRetentionDuration: "604800s",
+        expirationPolicy: { ttl: "" },
+        ackDeadlineSeconds: 60,
+        labels: { ...labels, "tessera-dead-letter-sink": "true" },
+      },
+      child,
+    );
+    grant(
+      { kind: "topic", key: TOPICS.deadLetters, topic: this.deadLetterTopic },
+      "roles/pubsub.publisher",
+      this.pubsubAgent,
+    );
+
+    const secretNames = [...SECRETS, ...args.pipelines.flatMap((p) => p.secrets)];
+    for (const s of new Set(secretNames)) {
+      this.secrets.set(
+        s,
+        new gcp.secretmanager.Secret(
+          `${name}-secret-${s}`,
+          { project, secretId: s, replication: { auto: {} }, labels },
+          child,
+        ),
+      );
+    }
+
+    const runtimeEnv = this.runtimeEnv(config);
+    for (const f of args.functions) {
+      const sa = new gcp.serviceaccount.Account(
+        `${name}-${f.name}-sa`,
+        { project, accountId: accountId(prefix, f.name), displayName: `${prefix} ${f.name} function` },
+        child,
+      );
+      const who = saPrincipal(`${f.name}-sa`, sa);
+      const fnName = `${prefix}-${f.name}`;
+      const trigger =
+        f.trigger.kind === "topic"
+          ? this.topicFor(f.trigger.topic, `functions.${f.name}.trigger.topic`)
+          : undefined;
+      const deployed = deployFunction(
+        `${name}-fn-${f.name}`,
+        {
+          name: fnName,
+          bundleDir: join(args.bundlesDir, f.source),
+          target: f.target,
+          project,
+          region,
+          serviceAccount: sa,
+          sourcesBucket: buckets.sources,
+          memory: config.sizes.functionMemory,
+          timeoutSeconds: config.sizes.functionTimeoutSeconds,
+          maxInstances: config.sizes.functionMaxInstances,
+          ingress: f.trigger.kind === "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY",
+          env: runtimeEnv,
+          secrets: [],
+          labels: { ...labels, "tessera-function": f.name },
+          trigger: trigger && {
+            topic: trigger,
+            topicName: (f.trigger as { topic: string }).topic,
+            deadLetterTopic: this.deadLetterTopic,
+            maxDeliveryAttempts: f.maxDeliveryAttempts ?? config.sizes.maxDeliveryAttempts,
+          },
+        },
+        this,
+      );
+      this.functions.set(f.name, deployed);
+      const service = { kind: "service", key: fnName, service: deployed.service, region, project } as const;
+      if (deployed.subscription) {
+        grant(service, "roles/run.invoker", who);
+        grant(
+          { kind: "subscription", key: `${fnName}-push`, subscription: deployed.subscription },
+          "roles/pubsub.subscriber",
+          this.pubsubAgent,
+        );
+      }
+      this.grantPlatformFunction(grant, f.name, who, config);
+      if (f.trigger.kind === "http") {
+        for (const domain of config.consoleAllowedDomains) {
+          grant(service, "roles/run.invoker", { key: `domain-${domain}`, member: `domain:${domain}` });
+        }
+      }
+    }
+
+    if (args.backfillWorkflowFile) {
+      if (!existsSync(args.backfillWorkflowFile)) {
+        throw new NonRetriableError(`the backfill workflow ${args.backfillWorkflowFile} does not exist`, {
+          field: "backfillWorkflowFile",
+          fix: "create workflows-yaml/backfill.workflows.yaml or leave it out of the stack",
+        });
+      }
+      const sa = new gcp.serviceaccount.Account(
+        `${name}-backfill-wf-sa`,
+        {
+          project,
+          accountId: accountId(prefix, "backfill-wf"),
+          displayName: `${prefix} backfill driver workflow`,
+        },
+        child,
+      );
+      const who = saPrincipal("backfill-wf-sa", sa);
+      this.backfillWorkflow = new gcp.workflows.Workflow(
+        `${name}-backfill-wf`,
+        {
+          project,
+          region,
+          name: `${prefix}-backfill`,
+          description: "Tessera backfill driver: fans out pipeline executions under a concurrency limit",
+          serviceAccount: sa.email,
+          sourceContents: readFileSync(args.backfillWorkflowFile, "utf8"),
+          userEnvVars: { ...workflowEnv(runtimeEnv), TESSERA_PIPELINE: "backfill" },
+          callLogLevel: "LOG_ERRORS_ONLY",
+          deletionProtection: config.deletionProtection,
+          labels: { ...labels, "tessera-pipeline": "backfill" },
+        },
+        child,
+      );
+      grant({ kind: "project", project }, "roles/workflows.invoker", who);
+      grant({ kind: "project", project }, "roles/logging.logWriter", who);
+      this.grantState(grant, who, ["ledger", "backfills"]);
+      grant(
+        { kind: "topic", key: TOPICS.runEvents, topic: this.topics.get(TOPICS.runEvents)! },
+        "roles/pubsub.publisher",
+        who,
+      );
+    }
+
+    this.registerOutputs({
+      buckets: names,
+      repository: this.repository.name,
+      deadLetterTopic: this.deadLetterTopic.name,
+    });
+  }
+
+  /** The env every Tessera process in the cloud reads (shared/runtime/config.ts). */
+  runtimeEnv(config: StackConfig): Record<string, string> {
+    return {
+      TESSERA_MODE: "gcp",
+      GOOGLE_CLOUD_PROJECT: config.project,
+      TESSERA_REGION: config.region,
+      TESSERA_DATA_BUCKET: this.bucketNames.data,
+      TESSERA_ARTIFACTS_BUCKET: this.bucketNames.artifacts,
+      TESSERA_STATE_BUCKET: this.bucketNames.state,
+    };
+  }
+
+  topicFor(topic: string, field: string): gcp.pubsub.Topic {
+    const t = this.topics.get(topic);
+    if (!t) {
+      throw new NonRetriableError(`topic "${topic}" is neither a platform topic nor declared by a pipeline`, {
+        field,
+        fix: `add "${topic}" to the pipeline's topics`,
+      });
+    }
+    return t;
+  }
+
+  /** Object read/write on the named state prefixes, nothing else in the bucket. */
+  grantState(grant: Grant, who: Principal, prefixes: (keyof typeof STATE_PREFIXES)[]): void {
+    for (const p of prefixes) {
+      grant(
+        {
+          kind: "bucket",
+          key: "state",
+          bucket: this.buckets.state,
+          condition: prefixCondition(this.bucketNames.state, STATE_PREFIXES[p], `state-${p}`),
+        },
+        "roles/storage.objectUser",
+        who,
+      );
+    }
+  }
+
+  private grantPlatformFunction(grant: Grant, fn: string, who: Principal, config: StackConfig): void {
+    const topic = (t: string) => ({ kind: "topic", key: t, topic: this.topics.get(t)! }) as const;
+    const project = { kind: "project", project: config.project } as const;
+    if (fn === "dispatch" || fn === "backfill") {
+      // Workflows has no per-workflow IAM: invoker on the project is the narrowest grant that exists.
+      grant(project, "roles/workflows.invoker", who);
+      this.grantState(grant, who, fn === "dispatch" ? ["ledger"] : ["ledger", "backfills"]);
+      grant(topic(TOPICS.runEvents), "roles/pubsub.publisher", who);
+      grant(topic(TOPICS.deadLetters), "roles/pubsub.publisher", who);
+    } else if (fn === "console") {
+      grant(project, "roles/workflows.viewer", who);
+      grant({ kind: "bucket", key: "state", bucket: this.buckets.state }, "roles/storage.objectViewer", who);
+      grant(topic(TOPICS.backfillRequests), "roles/pubsub.publisher", who);
+    }
+  }
+}
+
+function createTable(
+  logical: string,
+  t: TableDefinition,
+  dataset: gcp.bigquery.Dataset,
+  project: string,
+  config: StackConfig,
+  pipeline: string,
+  parent: pulumi.Resource,
+): gcp.bigquery.Table {
+  const names = new Set(t.columns.map((c) => c.name));
+  if (t.partitionBy && !names.has(t.partitionBy)) {
+    throw new NonRetriableError(
+      `table ${t.dataset}.${t.table} partitions by "${t.partitionBy}", which is not a column`,
+      {
+        field: `pipelines.${pipeline}.tables.partitionBy`,
+        fix: "name a DATE or TIMESTAMP column",
+      },
+    );
+  }
+  for (const c of t.clusterBy ?? []) {
+    if (!names.has(c)) {
+      throw new NonRetriableError(`table ${t.dataset}.${t.table} clusters by "${c}", which is not a column`, {
+        field: `pipelines.${pipeline}.tables.clusterBy`,
+        fix: "name existing columns (at most four)",
+      });
+    }
+  }
+  return new gcp.bigquery.Table(
+    logical,
+    {
+      project,
+      datasetId: dataset.datasetId,
+      tableId: t.table,
+      description: t.description,
+      schema: JSON.stringify(t.columns.map(bigQueryField)),
+      timePartitioning: t.partitionBy ? { type: "DAY", field: t.partitionBy } : undefined,
+      clusterings: t.clusterBy && t.clusterBy.length > 0 ? t.clusterBy : undefined,
+      deletionProtection: config.deletionProtection,
+      labels: { "tessera-pipeline": pipeline },
+    },
+    { parent },
+  );
+}
+
+/** A registry column as a BigQuery schema field. */
+export function bigQueryField(c: Column): Record<string, unknown> {
+  return {
+    name: c.name,
+    type: c.type,
+    mode: c.mode ?? "NULLABLE",
+    ...(c.description ? { description: c.description } : {}),
+    ...(c.fields ? { fields: c.fields.map(bigQueryField) } : {}),
+  };
+}
+
+/** Workflows reject user env names starting with GOOGLE or WORKFLOWS; the project is `sys.get_env("GOOGLE_CLOUD_PROJECT_ID")`. */
+export function workflowEnv(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter(([k]) => !k.startsWith("GOOGLE") && !k.startsWith("WORKFLOWS")),
+  );
+}
