@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream as fsReadStream, type Stats } from "node:fs";
+import { type BigIntStats, createReadStream as fsReadStream } from "node:fs";
 import {
   type FileHandle,
   link,
@@ -34,8 +34,11 @@ import { checkBucketName, checkObjectName, checkPrefix } from "./object-names.ts
  *   `rename()`s over the target (last writer wins, like GCS); a create-only write `link()`s the temp file to
  *   the target, which fails with EEXIST when it exists: exactly one of many concurrent creators wins, across
  *   processes, and the winner's content is complete the moment it becomes visible.
- * - Content type and custom metadata live in a sidecar `<root>/.meta/<bucket>/<name>.json` written after the
- *   object (GCS bucket names cannot start with `.`, so it never collides with a bucket).
+ * - Content type and custom metadata live in a sidecar `<root>/.meta/<bucket>/<inode>.json` keyed by the
+ *   object file's inode, written for the temp file BEFORE it becomes visible (link and rename keep the inode):
+ *   an object and its metadata appear together, and a losing create-only writer never touches the winner's
+ *   metadata. Every object gets a sidecar, so a reused inode never shows a stale one. (GCS bucket names cannot
+ *   start with `.`, so `.meta` and `.tmp` never collide with a bucket.)
  * - Differences from GCS: an object `a` and an object `a/b` cannot both exist (a file cannot be a directory);
  *   such a put fails with a NonRetriableError. Empty directories left by deletes are pruned.
  */
@@ -71,7 +74,7 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
   const tmpDir = join(root, ".tmp");
 
   const pathOf = (name: string) => join(base, ...checkObjectName(name, bucket).split("/"));
-  const metaPathOf = (name: string) => `${join(metaBase, ...name.split("/"))}.json`;
+  const metaPathOf = (ino: bigint | number) => join(metaBase, `${ino}.json`);
   const what = (name: string) => `object gs://${bucket}/${name} (${join(base, name)})`;
 
   async function tempFile(): Promise<{ path: string; handle: FileHandle }> {
@@ -80,46 +83,48 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
     return { path, handle: await open(path, "wx") };
   }
 
-  /** Make the finished temp file visible as `name`; always removes the temp file. */
+  /** Make the finished temp file visible as `name`, metadata first; always removes the temp file. */
   async function commit(name: string, temp: string, options: PutOptions): Promise<void> {
     const target = pathOf(name);
+    const meta: Sidecar = {};
+    if (options.contentType) meta.contentType = options.contentType;
+    if (options.metadata && Object.keys(options.metadata).length > 0) meta.metadata = { ...options.metadata };
+    let ino: bigint | undefined;
+    let visible = false;
     try {
+      ino = (await stat(temp, { bigint: true })).ino;
+      await mkdir(metaBase, { recursive: true });
+      await writeFile(metaPathOf(ino), JSON.stringify(meta));
+      const previous = options.ifNotExists
+        ? undefined
+        : await stat(target, { bigint: true }).catch(() => undefined);
       for (let attempt = 0; ; attempt++) {
         try {
           await mkdir(dirname(target), { recursive: true });
           if (options.ifNotExists) await link(temp, target);
           else await rename(temp, target);
+          visible = true;
           break;
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === "EEXIST" && options.ifNotExists) throw new AlreadyExistsError(what(name));
           // A concurrent delete pruned the parent directory between mkdir and link/rename: try again.
           if (code === "ENOENT" && attempt < 5) continue;
-          if (code === "ENOTDIR" || code === "EISDIR" || (code === "EEXIST" && !options.ifNotExists)) {
-            throw shapeError(name, bucket);
-          }
+          if (code === "ENOTDIR" || code === "EISDIR" || code === "EEXIST") throw shapeError(name, bucket);
           throw err;
         }
       }
-      const meta: Sidecar = {};
-      if (options.contentType) meta.contentType = options.contentType;
-      if (options.metadata && Object.keys(options.metadata).length > 0)
-        meta.metadata = { ...options.metadata };
-      const metaPath = metaPathOf(name);
-      if (meta.contentType || meta.metadata) {
-        await mkdir(dirname(metaPath), { recursive: true });
-        await writeFile(metaPath, JSON.stringify(meta));
-      } else {
-        await unlink(metaPath).catch(ignoreMissing);
-      }
+      if (previous?.isFile() && previous.ino !== ino)
+        await unlink(metaPathOf(previous.ino)).catch(ignoreMissing);
     } finally {
+      if (!visible && ino !== undefined) await unlink(metaPathOf(ino)).catch(ignoreMissing);
       await unlink(temp).catch(ignoreMissing);
     }
   }
 
-  async function statFile(name: string): Promise<Stats> {
+  async function statFile(name: string): Promise<BigIntStats> {
     try {
-      const s = await stat(pathOf(name));
+      const s = await stat(pathOf(name), { bigint: true });
       if (!s.isFile()) throw new NotFoundError(what(name));
       return s;
     } catch (err) {
@@ -128,15 +133,15 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
     }
   }
 
-  async function infoOf(name: string, s: Stats): Promise<ObjectInfo> {
+  async function infoOf(name: string, s: BigIntStats): Promise<ObjectInfo> {
     const info: ObjectInfo = {
       name,
-      size: s.size,
-      updated: s.mtime.toISOString(),
-      generation: String(Math.round(s.mtimeMs * 1000)),
+      size: Number(s.size),
+      updated: new Date(Number(s.mtimeMs)).toISOString(),
+      generation: String(s.mtimeNs / 1000n),
     };
     try {
-      const meta = JSON.parse(await readFile(metaPathOf(name), "utf8")) as Sidecar;
+      const meta = JSON.parse(await readFile(metaPathOf(s.ino), "utf8")) as Sidecar;
       if (meta.contentType) info.contentType = meta.contentType;
       if (meta.metadata) info.metadata = meta.metadata;
     } catch (err) {
@@ -262,7 +267,7 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
       const out: ObjectInfo[] = [];
       for (const name of names) {
         try {
-          out.push(await infoOf(name, await stat(join(base, ...name.split("/")))));
+          out.push(await infoOf(name, await stat(join(base, ...name.split("/")), { bigint: true })));
         } catch (err) {
           if (!isMissing(err)) throw err; // deleted while listing: not listed
         }
@@ -272,9 +277,11 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
 
     async delete(name, options = {}) {
       const path = pathOf(name);
+      let ino: bigint;
       try {
-        const s = await stat(path);
+        const s = await stat(path, { bigint: true });
         if (!s.isFile()) throw Object.assign(new Error("not a file"), { code: "ENOENT" });
+        ino = s.ino;
         await unlink(path);
       } catch (err) {
         if (isMissing(err)) {
@@ -283,10 +290,8 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
         }
         throw err;
       }
-      const metaPath = metaPathOf(name);
-      await unlink(metaPath).catch(ignoreMissing);
+      await unlink(metaPathOf(ino)).catch(ignoreMissing);
       await prune(dirname(path), base);
-      await prune(dirname(metaPath), metaBase);
     },
 
     uri(name) {
