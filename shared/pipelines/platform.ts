@@ -39,7 +39,7 @@ export const PLATFORM_FUNCTIONS: PlatformFunction[] = [
     trigger: { kind: "topic", topic: TOPICS.backfillRequests },
     maxDeliveryAttempts: 5,
   },
-  { name: "console", source: "console", target: "console", trigger: { kind: "http" } },
+  { name: "runs", source: "runs", target: "runs", trigger: { kind: "http" } },
 ];
 
 /** Bucket roles; the deployed names are `<project>-tessera-<role>`, the local ones directories of these names. */

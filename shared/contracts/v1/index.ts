@@ -120,3 +120,27 @@ export function parseJson(text: string, what: string): unknown {
     });
   }
 }
+
+/** A pipeline workflow's first call to the `runs` function: claim `(pipeline, partition)` in the run ledger. */
+export const RunClaim = z.strictObject({
+  pipeline: pipelineId,
+  partition: z.string().min(1),
+  runId: z.string().optional(),
+  force: z.boolean().default(false),
+  backfillId: z.string().optional(),
+  params,
+  /** The calling Workflows execution, so `tessera cancel --run` can stop it. */
+  execution: z.string().optional(),
+});
+export type RunClaim = z.infer<typeof RunClaim>;
+
+/** A pipeline workflow's last call to the `runs` function: the attempt's end. */
+export const RunFinish = z.strictObject({
+  pipeline: pipelineId,
+  partition: z.string().min(1),
+  attempt: z.number().int().min(1),
+  state: z.enum(["succeeded", "failed", "cancelled"]),
+  reason: z.unknown().optional(),
+  backfillId: z.string().optional(),
+});
+export type RunFinish = z.infer<typeof RunFinish>;
