@@ -197,6 +197,17 @@ export function prepareModel(frame: ModelFrame, spec: ModelSpec): PreparedModel 
       });
     }
   }
+  for (let j = 0; j < baselineNames.length; j++) {
+    const c = baselineCols[j];
+    let constant = true;
+    for (let i = ws + 1; i < we && constant; i++) if (c[i] !== c[ws]) constant = false;
+    if (constant) {
+      throw new NonRetriableError(`"${baselineNames[j]}" is constant inside the window (Robyn check_novar)`, {
+        field: baselineNames[j],
+        fix: "drop the variable",
+      });
+    }
+  }
   const p = names.length;
   const lower = new Float64Array(p);
   const upper = new Float64Array(p);

@@ -35,50 +35,68 @@ export interface RidgeInput {
   thresh?: number;
 }
 
-/** Fits the ridge; throws a RangeError when a column has zero variance over the fitted rows. */
+/** Fits the ridge; a column constant over the fitted rows gets coefficient 0 (glmnet drops it). */
 export function fitRidge(inp: RidgeInput): RidgeFit {
   const { cols, y, from, to, lambda, lower, upper, intercept } = inp;
   const p = cols.length;
   const n = to - from;
+  // Z holds the centred (intercept) or raw columns contiguously, then scaled by the population SD.
+  const Z = new Float64Array(p * n);
   const mean = new Float64Array(p);
   const sd = new Float64Array(p);
   for (let j = 0; j < p; j++) {
     const c = cols[j];
+    const off = j * n;
     let s = 0;
-    for (let i = from; i < to; i++) s += c[i];
+    for (let i = 0; i < n; i++) {
+      const v = c[from + i];
+      Z[off + i] = v;
+      s += v;
+    }
     const m = s / n;
-    let v = 0;
-    for (let i = from; i < to; i++) {
-      const d = c[i] - m;
-      v += d * d;
+    let v2 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = Z[off + i] - m;
+      v2 += d * d;
     }
     mean[j] = m;
-    sd[j] = Math.sqrt(v / n);
-    if (!(sd[j] > 0)) throw new RangeError(`column ${j} has zero variance over the fitted rows`);
+    const sdj = Math.sqrt(v2 / n);
+    sd[j] = sdj;
+    if (!(sdj > 0)) {
+      // glmnet (`chkvars`) leaves constant columns out: their coefficient is 0.
+      Z.fill(0, off, off + n);
+      continue;
+    }
+    const shift = intercept ? m : 0;
+    for (let i = 0; i < n; i++) Z[off + i] = (Z[off + i] - shift) / sdj;
   }
+  const yc = new Float64Array(n);
   let ysum = 0;
-  for (let i = from; i < to; i++) ysum += y[i];
+  for (let i = 0; i < n; i++) {
+    yc[i] = y[from + i];
+    ysum += yc[i];
+  }
   const ym = ysum / n;
   let yv = 0;
-  for (let i = from; i < to; i++) yv += (y[i] - ym) ** 2;
+  for (let i = 0; i < n; i++) yv += (yc[i] - ym) ** 2;
   const ysd = Math.sqrt(yv / n);
   if (!(ysd > 0)) throw new RangeError("the response has zero variance over the fitted rows");
   const cx = intercept ? mean : new Float64Array(p);
   const cy = intercept ? ym : 0;
+  if (intercept) for (let i = 0; i < n; i++) yc[i] -= ym;
   const C = new Float64Array(p * p);
   const g = new Float64Array(p);
+  const gScale = 1 / (n * ysd);
   for (let j = 0; j < p; j++) {
-    const cj = cols[j];
-    const mj = cx[j];
+    const oj = j * n;
     let sy = 0;
-    for (let i = from; i < to; i++) sy += (cj[i] - mj) * (y[i] - cy);
-    g[j] = sy / (n * sd[j] * ysd);
+    for (let i = 0; i < n; i++) sy += Z[oj + i] * yc[i];
+    g[j] = sy * gScale;
     for (let k = 0; k <= j; k++) {
-      const ck = cols[k];
-      const mk = cx[k];
+      const ok = k * n;
       let s = 0;
-      for (let i = from; i < to; i++) s += (cj[i] - mj) * (ck[i] - mk);
-      const v = s / (n * sd[j] * sd[k]);
+      for (let i = 0; i < n; i++) s += Z[oj + i] * Z[ok + i];
+      const v = j === k && !(sd[j] > 0) ? 1 : s / n;
       C[j * p + k] = v;
       C[k * p + j] = v;
     }
@@ -87,8 +105,8 @@ export function fitRidge(inp: RidgeInput): RidgeFit {
   const lo = new Float64Array(p);
   const hi = new Float64Array(p);
   for (let j = 0; j < p; j++) {
-    lo[j] = (lower[j] * sd[j]) / ysd;
-    hi[j] = (upper[j] * sd[j]) / ysd;
+    lo[j] = sd[j] > 0 ? (lower[j] * sd[j]) / ysd : 0;
+    hi[j] = sd[j] > 0 ? (upper[j] * sd[j]) / ysd : 0;
   }
   let a: Float64Array;
   let passes = 0;
@@ -103,7 +121,7 @@ export function fitRidge(inp: RidgeInput): RidgeFit {
   const coef = new Float64Array(p);
   let icpt = cy;
   for (let j = 0; j < p; j++) {
-    coef[j] = (ysd * a[j]) / sd[j];
+    coef[j] = sd[j] > 0 ? (ysd * a[j]) / sd[j] : 0;
     icpt -= cx[j] * coef[j];
   }
   return { coef, intercept: intercept ? icpt : 0, passes };
