@@ -7,6 +7,7 @@ import { type ChildExecution, type ConnectorContext, type ConnectorHost, callCon
 import { type HistoryEntry, Interpreter, type Limits, type RunHost } from "./interpreter.ts";
 import { compileProgram, type Finding, type Program } from "./program.ts";
 import { createLibrary } from "./stdlib.ts";
+import { validateProgram } from "./validate.ts";
 import { CancelledSignal, Double, fromPlain, isMap, isNumber, num, parseJsonValue, sizeOf, toJson, typeName, type Value, type WfMap, WorkflowError, wfError } from "./values.ts";
 
 /**
@@ -106,7 +107,8 @@ export function workflowIdOf(file: string): string {
 /** Compile a source; throws ParseError (unreadable) or WorkflowValidationError (deployment would reject it). */
 export function loadProgram(text: string, file: string): Program {
   const program = compileProgram(text, file);
-  if (program.findings.length > 0) throw new WorkflowValidationError(program.findings);
+  const findings = validateProgram(program);
+  if (findings.length > 0) throw new WorkflowValidationError(findings);
   return program;
 }
 

@@ -276,7 +276,7 @@ class Parser {
       case "num": {
         if (t.dbl) return { k: "lit", v: new Double(Number(t.v)) };
         const n = Number(t.v);
-        if (!Number.isSafeInteger(n)) return { k: "lit", v: new Double(n) };
+        if (n > INT_MAX) return { k: "lit", v: new Double(n) };
         return { k: "lit", v: n };
       }
       case "str":
