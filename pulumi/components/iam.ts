@@ -40,10 +40,8 @@ export function createGrant(scope: string, parent: pulumi.Resource): Grant {
   const made = new Set<string>();
   const opts = { parent };
   return (target, role, principal) => {
-    const on =
-      target.kind === "project"
-        ? `project${target.condition ? `-${target.condition.title}` : ""}`
-        : `${target.kind}-${target.key}`;
+    const condition = "condition" in target && target.condition ? `-${target.condition.title}` : "";
+    const on = target.kind === "project" ? `project${condition}` : `${target.kind}-${target.key}${condition}`;
     const name = `${scope}-${on}-${short(role)}-${principal.key}`.replace(/[^A-Za-z0-9_.-]+/g, "-");
     if (made.has(name)) return;
     made.add(name);

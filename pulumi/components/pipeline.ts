@@ -9,7 +9,7 @@ import type { StackConfig } from "../config.ts";
 import { type DeployedFunction, deployFunction } from "./function.ts";
 import { createGrant, prefixCondition, saPrincipal } from "./iam.ts";
 import { accountId, envName, imageUri } from "./names.ts";
-import { type Platform, workflowEnv } from "./platform.ts";
+import type { Platform } from "./platform.ts";
 
 export interface PipelineArgs {
   config: StackConfig;
@@ -28,6 +28,9 @@ export const secretEnvName = envName;
 export const jobEnvKey = (job: string) => `TESSERA_JOB_${envName(job)}`;
 /** The workflow's `userEnvVars` key holding a function's URL: `TESSERA_FUNCTION_<FUNCTION>_URL`. */
 export const functionEnvKey = (fn: string) => `TESSERA_FUNCTION_${envName(fn)}_URL`;
+
+/** The deployed workflow id: the workflow file's name without `.workflows.yaml` (as shared/ops resolves it). */
+export const workflowIdOf = (file: string) => file.replace(/\.workflows\.yaml$/, "");
 
 /** The data a schedule's Cloud Scheduler job publishes to the schedule-ticks topic (a v1 `ScheduleTick`). */
 export function scheduleTick(
@@ -227,8 +230,8 @@ export class Pipeline extends pulumi.ComponentResource {
       });
     }
     const userEnvVars: Record<string, pulumi.Input<string>> = {
-      ...workflowEnv(runtimeEnv),
-      TESSERA_RUN_EVENTS_TOPIC: TOPICS.runEvents,
+      ...platform.workflowEnv(config),
+      TESSERA_PIPELINE: id,
     };
     for (const [jobName, job] of this.jobs) userEnvVars[jobEnvKey(jobName)] = job.name;
     for (const [fnName, fn] of this.functions) userEnvVars[functionEnvKey(fnName)] = fn.url;
@@ -237,7 +240,7 @@ export class Pipeline extends pulumi.ComponentResource {
       {
         project,
         region,
-        name: id,
+        name: workflowIdOf(def.workflow),
         description: def.title,
         serviceAccount: wfSa.email,
         sourceContents: readFileSync(file, "utf8"),
@@ -248,13 +251,7 @@ export class Pipeline extends pulumi.ComponentResource {
       },
       child,
     );
-    grant(projectTarget, "roles/logging.logWriter", wf);
-    platform.grantState(grant, wf, ["ledger"]);
-    grant(
-      { kind: "topic", key: TOPICS.runEvents, topic: platform.topics.get(TOPICS.runEvents)! },
-      "roles/pubsub.publisher",
-      wf,
-    );
+    platform.grantWorkflowBasics(grant, wf, config);
 
     // Schedules -------------------------------------------------------------------------------------------
     const ticks = platform.topics.get(TOPICS.scheduleTicks)!;

@@ -14,13 +14,17 @@ import {
 import type { PipelineDefinition, TableDefinition } from "../../shared/pipelines/types.ts";
 import type { StackConfig } from "../config.ts";
 import { type DeployedFunction, deployFunction } from "./function.ts";
-import { createGrant, type Grant, type Principal, prefixCondition, saPrincipal } from "./iam.ts";
-import { accountId, bucketName, pubsubServiceAgent } from "./names.ts";
+import { createGrant, type Grant, type Principal, saPrincipal } from "./iam.ts";
+import { accountId, bucketName, envName, pubsubServiceAgent } from "./names.ts";
 
-/** Object prefixes of the state bucket: the run ledger and the backfill plans. */
-export const STATE_PREFIXES = { ledger: "ledger/", backfills: "backfills/" } as const;
 /** Prefixes of the data and artifacts buckets whose objects are deleted after `sizes.tempRetentionDays`. */
 export const TEMP_PREFIXES = ["tmp/"];
+
+/** The backfill driver's deployed workflow id (shared/ops/context.ts BACKFILL_WORKFLOW_ID). */
+export const BACKFILL_WORKFLOW_ID = "backfill";
+
+/** The workflows' `userEnvVars` key of a platform HTTP function's URL: `runs` -> `TESSERA_RUNS_URL`. */
+export const platformUrlKey = (fn: string) => `TESSERA_${envName(fn)}_URL`;
 
 export interface PlatformArgs {
   config: StackConfig;
@@ -50,6 +54,8 @@ export class Platform extends pulumi.ComponentResource {
   readonly bigtable: gcp.bigtable.Instance;
   readonly pubsubAgent: Principal;
   readonly functions = new Map<string, DeployedFunction>();
+  /** Platform functions served over HTTP (`runs`). */
+  readonly httpFunctions = new Set<string>();
   readonly backfillWorkflow?: gcp.workflows.Workflow;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -220,6 +226,7 @@ export class Platform extends pulumi.ComponentResource {
 
     const runtimeEnv = this.runtimeEnv(config);
     for (const f of args.functions) {
+      if (f.trigger.kind === "http") this.httpFunctions.add(f.name);
       const sa = new gcp.serviceaccount.Account(
         `${name}-${f.name}-sa`,
         { project, accountId: accountId(prefix, f.name), displayName: `${prefix} ${f.name} function` },
@@ -244,7 +251,8 @@ export class Platform extends pulumi.ComponentResource {
           memory: config.sizes.functionMemory,
           timeoutSeconds: config.sizes.functionTimeoutSeconds,
           maxInstances: config.sizes.functionMaxInstances,
-          ingress: f.trigger.kind === "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY",
+          // Workflows, Pub/Sub and Scheduler count as internal callers; only a console serves people.
+          ingress: f.name === "console" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY",
           env: runtimeEnv,
           secrets: [],
           labels: { ...labels, "tessera-function": f.name },
@@ -258,8 +266,18 @@ export class Platform extends pulumi.ComponentResource {
         this,
       );
       this.functions.set(f.name, deployed);
-      const service = { kind: "service", key: fnName, service: deployed.service, region, project } as const;
+      const service = this.serviceTarget(f.name, config);
+      // Every platform function keeps the run ledger (the state bucket holds nothing else) and reports runs.
+      grant({ kind: "bucket", key: "state", bucket: buckets.state }, "roles/storage.objectUser", who);
+      grant(
+        { kind: "topic", key: TOPICS.runEvents, topic: this.topics.get(TOPICS.runEvents)! },
+        "roles/pubsub.publisher",
+        who,
+      );
       if (deployed.subscription) {
+        // Topic-triggered functions (dispatch, backfill) start workflow executions. Workflows has no
+        // per-workflow IAM: invoker on the project is the narrowest grant that exists.
+        grant({ kind: "project", project }, "roles/workflows.invoker", who);
         grant(service, "roles/run.invoker", who);
         grant(
           { kind: "subscription", key: `${fnName}-push`, subscription: deployed.subscription },
@@ -267,8 +285,7 @@ export class Platform extends pulumi.ComponentResource {
           this.pubsubAgent,
         );
       }
-      this.grantPlatformFunction(grant, f.name, who, config);
-      if (f.trigger.kind === "http") {
+      if (f.name === "console") {
         for (const domain of config.consoleAllowedDomains) {
           grant(service, "roles/run.invoker", { key: `domain-${domain}`, member: `domain:${domain}` });
         }
@@ -297,11 +314,11 @@ export class Platform extends pulumi.ComponentResource {
         {
           project,
           region,
-          name: `${prefix}-backfill`,
+          name: BACKFILL_WORKFLOW_ID,
           description: "Tessera backfill driver: fans out pipeline executions under a concurrency limit",
           serviceAccount: sa.email,
           sourceContents: readFileSync(args.backfillWorkflowFile, "utf8"),
-          userEnvVars: { ...workflowEnv(runtimeEnv), TESSERA_PIPELINE: "backfill" },
+          userEnvVars: { ...this.workflowEnv(config), TESSERA_PIPELINE: BACKFILL_WORKFLOW_ID },
           callLogLevel: "LOG_ERRORS_ONLY",
           deletionProtection: config.deletionProtection,
           labels: { ...labels, "tessera-pipeline": "backfill" },
@@ -309,13 +326,7 @@ export class Platform extends pulumi.ComponentResource {
         child,
       );
       grant({ kind: "project", project }, "roles/workflows.invoker", who);
-      grant({ kind: "project", project }, "roles/logging.logWriter", who);
-      this.grantState(grant, who, ["ledger", "backfills"]);
-      grant(
-        { kind: "topic", key: TOPICS.runEvents, topic: this.topics.get(TOPICS.runEvents)! },
-        "roles/pubsub.publisher",
-        who,
-      );
+      this.grantWorkflowBasics(grant, who, config);
     }
 
     this.registerOutputs({
@@ -348,36 +359,43 @@ export class Platform extends pulumi.ComponentResource {
     return t;
   }
 
-  /** Object read/write on the named state prefixes, nothing else in the bucket. */
-  grantState(grant: Grant, who: Principal, prefixes: (keyof typeof STATE_PREFIXES)[]): void {
-    for (const p of prefixes) {
-      grant(
-        {
-          kind: "bucket",
-          key: "state",
-          bucket: this.buckets.state,
-          condition: prefixCondition(this.bucketNames.state, STATE_PREFIXES[p], `state-${p}`),
-        },
-        "roles/storage.objectUser",
-        who,
-      );
-    }
+  /** Where `roles/run.invoker` on a platform function is granted. */
+  serviceTarget(fn: string, config: StackConfig) {
+    const deployed = this.functions.get(fn)!;
+    const key = `${config.namePrefix}-${fn}`;
+    return {
+      kind: "service",
+      key,
+      service: deployed.service,
+      region: config.region,
+      project: config.project,
+    } as const;
   }
 
-  private grantPlatformFunction(grant: Grant, fn: string, who: Principal, config: StackConfig): void {
-    const topic = (t: string) => ({ kind: "topic", key: t, topic: this.topics.get(t)! }) as const;
-    const project = { kind: "project", project: config.project } as const;
-    if (fn === "dispatch" || fn === "backfill") {
-      // Workflows has no per-workflow IAM: invoker on the project is the narrowest grant that exists.
-      grant(project, "roles/workflows.invoker", who);
-      this.grantState(grant, who, fn === "dispatch" ? ["ledger"] : ["ledger", "backfills"]);
-      grant(topic(TOPICS.runEvents), "roles/pubsub.publisher", who);
-      grant(topic(TOPICS.deadLetters), "roles/pubsub.publisher", who);
-    } else if (fn === "console") {
-      grant(project, "roles/workflows.viewer", who);
-      grant({ kind: "bucket", key: "state", bucket: this.buckets.state }, "roles/storage.objectViewer", who);
-      grant(topic(TOPICS.backfillRequests), "roles/pubsub.publisher", who);
-    }
+  /** The `userEnvVars` every workflow gets: the runtime env and the URL of each platform HTTP function. */
+  workflowEnv(config: StackConfig): Record<string, pulumi.Input<string>> {
+    const env: Record<string, pulumi.Input<string>> = {
+      ...workflowEnv(this.runtimeEnv(config)),
+      TESSERA_RUN_EVENTS_TOPIC: TOPICS.runEvents,
+    };
+    for (const [name, f] of this.functions)
+      if (this.httpFunctions.has(name)) env[platformUrlKey(name)] = f.url;
+    return env;
+  }
+
+  /**
+   * What every workflow identity needs: call the platform's HTTP functions (the run ledger's claim/finish),
+   * publish run events, and write its execution logs.
+   */
+  grantWorkflowBasics(grant: Grant, who: Principal, config: StackConfig): void {
+    for (const name of this.httpFunctions)
+      if (name !== "console") grant(this.serviceTarget(name, config), "roles/run.invoker", who);
+    grant(
+      { kind: "topic", key: TOPICS.runEvents, topic: this.topics.get(TOPICS.runEvents)! },
+      "roles/pubsub.publisher",
+      who,
+    );
+    grant({ kind: "project", project: config.project }, "roles/logging.logWriter", who);
   }
 }
 

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { StackConfig } from "../../pulumi/config.ts";
 import { DEFAULT_SIZES } from "../../pulumi/config.ts";
+import type { PlatformFunction } from "../../shared/pipelines/platform.ts";
 import type { PipelineDefinition } from "../../shared/pipelines/types.ts";
 
 /**
@@ -146,4 +147,30 @@ export const fixtureConfig: StackConfig = {
   consoleAllowedDomains: ["example.com"],
   deletionProtection: true,
   sizes: DEFAULT_SIZES,
+};
+
+/** The platform functions as the tests pin them (shared/pipelines/platform.ts may grow; the pinned grants should not move with it). */
+export const FIXTURE_PLATFORM_FUNCTIONS: PlatformFunction[] = [
+  {
+    name: "dispatch",
+    source: "dispatch",
+    target: "dispatch",
+    trigger: { kind: "topic", topic: "tessera-schedule-ticks" },
+    maxDeliveryAttempts: 5,
+  },
+  {
+    name: "backfill",
+    source: "backfill",
+    target: "backfill",
+    trigger: { kind: "topic", topic: "tessera-backfill-requests" },
+    maxDeliveryAttempts: 7,
+  },
+  { name: "runs", source: "runs", target: "runs", trigger: { kind: "http" } },
+];
+
+export const fixtureOptions = {
+  root: FIXTURE_ROOT,
+  platformFunctions: FIXTURE_PLATFORM_FUNCTIONS,
+  backfillWorkflowFile: join(FIXTURE_ROOT, "workflows-yaml", "backfill.workflows.yaml"),
+  bundlesDir: join(FIXTURE_ROOT, "dist-functions"),
 };
