@@ -29,7 +29,8 @@ export interface ConnectorContext {
 export interface ChildExecution {
   /** `projects/P/locations/L/workflows/W/executions/ID`. */
   name: string;
-  resource(): WfMap;
+  /** The resource as `create` returns it: ACTIVE. */
+  initial: WfMap;
   done: Promise<WfMap>;
 }
 
@@ -292,7 +293,7 @@ async function childRun(args: WfMap, ctx: ConnectorContext, call: string, wait: 
     } else argument = body.argument ?? null;
   }
   const child = await ctx.startChild(workflowId, argument);
-  if (!wait) return child.resource();
+  if (!wait) return child.initial;
   const unregister = ctx.onCancel(() => undefined);
   try {
     const done = await child.done;
@@ -402,7 +403,8 @@ export async function callHttp(name: string, args: WfMap, host: ConnectorHost, c
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     if (timer.aborted) throw wfError("TimeoutError", `${name} ${url.href}: no response within ${timeout} s`);
-    const code = (err as { cause?: { code?: string } }).cause?.code;
+    const cause = (err as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+    const code = cause?.code ?? cause?.errors?.find((e) => e.code)?.code;
     if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") throw wfError("ConnectionFailedError", `${name} ${url.href}: could not connect (${code})`);
     throw wfError("ConnectionError", `${name} ${url.href}: ${(err as Error).message}`);
   }

@@ -221,6 +221,8 @@ export class WorkflowEngine {
     const interp = new Interpreter(program, lib, this.runHost(live), this.options.limits);
     live.interpreter = interp;
     try {
+      // Start returns before the first step, as the Executions API answers `create` with an ACTIVE execution.
+      await null;
       if (startError) throw startError;
       const result = await interp.runMain(argument);
       record.result = toJson(result);
@@ -320,11 +322,7 @@ export class WorkflowEngine {
     }
     const h = this.start(program, { workflowId, argument: toJson(argument), labels: { ...parent.record.labels, ...(labels ?? {}) }, parent: parent.record.name });
     parent.children.add(h.id);
-    return {
-      name: h.name,
-      resource: () => this.resource(this.get(h.id) as ExecutionRecord),
-      done: h.done.then((r) => this.resource(r)),
-    };
+    return { name: h.name, initial: this.resource(this.get(h.id) as ExecutionRecord), done: h.done.then((r) => this.resource(r)) };
   }
 
   /** The Executions API view: `argument`/`result` as JSON strings, `error` as {payload, context}. */

@@ -230,8 +230,8 @@ export function createLibrary(rt: LibraryRuntime): Library {
   // expression helpers
   def("default", ["value", "default_value"], 2, ([v, d]) => (v === null ? d : v));
   def("if", ["condition", "if_true", "if_false"], 3, ([c, a, b]) => {
-    if (typeof c !== "boolean") need("if", c, "a boolean condition");
-    return c ? a : b;
+    if (typeof c !== "boolean" && c !== null) need("if", c, "a boolean condition");
+    return c === true ? a : b;
   });
   def("int", ["value"], 1, ([v]) => toInt(v));
   def("double", ["value"], 1, ([v]) => toDouble(v));
