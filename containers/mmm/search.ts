@@ -8,8 +8,9 @@ import { createRng, type Rng } from "./rng.ts";
  * evolution over the unit cube of the searched hyperparameters (population max(30, batch), donor
  * `parent + F1·(a − b) + F2·(best − parent)` with F1 = F2 = 0.8, two-point crossover, bouncing at the bounds), asked
  * and told in rounds of `batch` candidates; objectives NRMSE, DECOMP.RSSD (and MAPE.LIFT with calibration) are
- * minimised jointly: a child replaces its parent when it dominates it or lands on the trial's current Pareto front,
- * and the "best" of the donor formula is drawn from that front. Unit values map to `lo + u·(hi − lo)` after
+ * minimised jointly through Nevergrad's hypervolume scalarisation (`frontLoss`): a child replaces its parent when its
+ * loss against the trial's current Pareto front is not worse, and the "best" of the donor formula is drawn from that
+ * front. Unit values map to `lo + u·(hi − lo)` after
  * `signif(u, 10)`, as Robyn's `qunif`. Each trial is seeded with `seed + trial` through its own PRNG, so results are
  * identical for a seed whatever the machine or the number of threads.
  */
@@ -24,6 +25,8 @@ export interface SearchOptions {
   fixed: Record<string, number>;
   /** Candidates per ask/tell round (Robyn: `cores`). Default 1. */
   batch?: number;
+  /** Robyn `objective_weights` (NRMSE, DECOMP.RSSD[, MAPE.LIFT]), scaling each objective in the search. Default 1s. */
+  objectiveWeights?: number[];
 }
 
 export interface Candidate {
@@ -92,6 +95,41 @@ function dominates(a: number[], b: number[]): boolean {
     if (a[i] < b[i]) strict = true;
   }
   return strict;
+}
+
+/**
+ * Nevergrad-style scalar loss of a point against the current front (`HypervolumePareto` with reference point 1):
+ * a dominated point scores its Euclidean distance to the front's dominated region (> 0); a front point scores minus
+ * its exclusive hypervolume contribution (2 objectives) or 0 (3 objectives).
+ */
+export function frontLoss(f: number[], front: number[][]): number {
+  let dist = Number.POSITIVE_INFINITY;
+  let dominated = false;
+  for (const q of front) {
+    if (q === f) continue;
+    let d = 0;
+    for (let i = 0; i < f.length; i++) {
+      const e = f[i] - q[i];
+      if (e > 0) d += e * e;
+    }
+    if (dominates(q, f)) dominated = true;
+    if (d < dist) dist = d;
+  }
+  if (dominated) return Math.sqrt(dist);
+  if (f.length !== 2) return 0;
+  // Exclusive area: between the neighbours on the front sorted by the first objective, capped at the reference (1, 1).
+  let left = Number.POSITIVE_INFINITY; // the neighbour with the next larger f0 bounds f0
+  let up = 1; // the neighbour with the next smaller f0 bounds f1
+  let right = 1;
+  for (const q of front) {
+    if (q === f) continue;
+    if (q[0] > f[0] && q[0] < left) left = q[0];
+    if (q[0] < f[0] && q[1] < up) up = q[1];
+  }
+  right = Math.min(1, left);
+  const w = Math.max(0, right - f[0]);
+  const h = Math.max(0, up - f[1]);
+  return -(w * h) - 1e-12;
 }
 
 function bounce(v: number): number {
@@ -176,13 +214,18 @@ export function runTrial(prep: PreparedModel, opts: SearchOptions, trial: number
       };
       out.push(cand);
       const f = calibrated ? [cand.nrmse, cand.decompRssd, cand.mape] : [cand.nrmse, cand.decompRssd];
-      for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i])) f[i] = Number.MAX_VALUE;
+      for (let i = 0; i < f.length; i++) {
+        if (!Number.isFinite(f[i])) f[i] = Number.MAX_VALUE;
+        else if (opts.objectiveWeights) f[i] *= opts.objectiveWeights[i] ?? 1;
+      }
       const m: Member = { u, f };
       const onFront = !front.some((q) => dominates(q.f, f));
       if (onFront) front = [...front.filter((q) => !dominates(f, q.f)), m];
       if (parent < 0) population.push(m);
-      else if (dominates(f, population[parent].f) || (onFront && !front.includes(population[parent])))
-        population[parent] = m;
+      else {
+        const fs = front.map((q) => q.f);
+        if (frontLoss(f, fs) <= frontLoss(population[parent].f, fs)) population[parent] = m;
+      }
     }
   }
   return out;

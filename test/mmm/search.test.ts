@@ -79,3 +79,17 @@ describe("evolutionary search (TwoPointsDE-style)", () => {
     }
   });
 });
+
+describe("frontLoss (hypervolume scalarisation)", () => {
+  it("scores dominated points by their distance to the front and front points by minus their exclusive area", async () => {
+    const { frontLoss } = await import("../../containers/mmm/search.ts");
+    const front = [
+      [0.1, 0.5],
+      [0.3, 0.2],
+    ];
+    expect(frontLoss([0.2, 0.6], front)).toBeCloseTo(Math.hypot(0.1, 0.1), 12);
+    // [0.1, 0.5] on the front: width to the next point 0.2, height to the reference 0.5
+    expect(frontLoss(front[0], front)).toBeCloseTo(-(0.2 * 0.5), 9);
+    expect(frontLoss([0.3, 0.2], front)).toBeCloseTo(-(0.7 * 0.3), 9);
+  });
+});
