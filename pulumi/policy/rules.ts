@@ -20,7 +20,7 @@ const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
 const PUBLIC_MEMBERS = new Set(["allUsers", "allAuthenticatedUsers"]);
 const IMPERSONATION_ROLES = new Set(["roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"]);
 const SECRET_ROLES = new Set(["roles/secretmanager.secretAccessor", "roles/secretmanager.admin"]);
-const IAM_TYPE = /\/[A-Za-z]*(IamMember|IAMMember|IamBinding|IAMBinding|IamPolicy|IAMPolicy)$/;
+const IAM_TYPE = /:[A-Za-z]*(IamMember|IAMMember|IamBinding|IAMBinding|IamPolicy|IAMPolicy)$/;
 const HIERARCHY_IAM = /^gcp:(projects|folder|organizations)\/iAM(Member|Binding|Policy):/;
 
 /** One (role, member) pair of an IAM resource: a member, each member of a binding, each pair of a policy. */
