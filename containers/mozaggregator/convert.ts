@@ -1,25 +1,25 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import type { Logger } from "../../shared/core/log.ts";
-import { type IntermediateFile, writeParquet } from "./parquet.ts";
+import type { WriterOptions } from "./parquet-writer.ts";
 import { runPool } from "./pool.ts";
-import type { TableFileResult } from "./table-file.ts";
+import type { TableFileResult, TableFileTask } from "./table-file.ts";
 import { type AggregateType, nodash, parseTableName } from "./tables.ts";
 import { readToc, tableData } from "./toc.ts";
 
 /**
  * A day's dumps (`<input>/<type>/<ds_nodash>/toc.dat` + `<dumpId>.dat.gz`) -> Parquet under
- * `<output>/<type>/<ds_nodash>/`. The tables of all requested types are sharded over the job's tasks by size
- * (largest first, each to the least-loaded task: the same plan in every task), converted by worker threads,
- * and written as one `part-<i>-of-<n>.parquet` per type and task.
+ * `<output>/<type>/<ds_nodash>/<table>.parquet`. The tables of all requested types are sharded over the job's
+ * tasks by size (largest first, each to the least-loaded task: the same plan in every task) and converted by
+ * worker threads, one table per thread at a time, each straight to its own Parquet file.
  *
- * Publication: a part is written under a staging name and renamed into place only when the whole task
- * succeeded; then the task writes `_task-<i>-of-<n>.json`; the task that finds all n task markers writes
- * `_SUCCESS` (a manifest of the parts), which is what a loader waits for. A task removes `_SUCCESS` and its
- * own marker before it starts, so a failed rerun leaves the day unpublished rather than half-replaced.
+ * Publication: parts are written into a staging directory and renamed into place only when every table of
+ * the task succeeded; then the task writes `_task-<i>-of-<n>.json`; the task that finds all n task markers
+ * writes `_SUCCESS` (a manifest of the parts), which is what a loader waits for. A task removes `_SUCCESS` and
+ * its own marker before it starts, so a failed rerun leaves the day unpublished rather than half-replaced.
  * A type whose dump recorded `no-data` (see {@link NO_DATA_FILE}) is reported as such, never skipped silently.
  */
 
@@ -38,10 +38,8 @@ export interface ConvertOptions {
   threads?: number;
   /** The ingest_date column (the original used current_date()); default today, UTC. */
   ingestDate?: string;
-  /** Where intermediate files go; default the OS temp dir. */
-  workDir?: string;
-  rowGroupSize?: number;
-  memoryLimit?: string;
+  /** Parquet writer tuning (row group rows/bytes, page bytes). */
+  writer?: WriterOptions;
   log?: Logger;
 }
 
@@ -49,7 +47,8 @@ export interface TypeOutput {
   type: AggregateType;
   status: "converted" | "no-data" | "no-tables-in-shard";
   reason?: string;
-  file?: string;
+  /** The Parquet files this task published, one per table. */
+  files: string[];
   tables: string[];
   rows: number;
 }
@@ -67,7 +66,7 @@ export interface ConvertResult {
   unknownKeys: Record<string, number>;
   /** Whether this task completed the day (wrote `_SUCCESS`). */
   completedDay: boolean;
-  seconds: { convert: number; parquet: number; total: number };
+  seconds: number;
 }
 
 interface PlannedTable {
@@ -146,7 +145,6 @@ export async function planShards(
 }
 
 const pad = (n: number) => String(n).padStart(5, "0");
-export const partName = (i: number, n: number) => `part-${pad(i)}-of-${pad(n)}.parquet`;
 const taskMarker = (i: number, n: number) => `_task-${pad(i)}-of-${pad(n)}.json`;
 
 export async function convert(options: ConvertOptions): Promise<ConvertResult> {
@@ -163,97 +161,72 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   const ingestDate = options.ingestDate ?? new Date().toISOString().slice(0, 10);
   const threads = options.threads ?? availableParallelism();
   const outDirs = new Map(options.types.map((t) => [t, join(options.output, t, dsNodash)] as const));
-  for (const dir of outDirs.values()) {
+  const staging = new Map<AggregateType, string>();
+  for (const [type, dir] of outDirs) {
     await mkdir(dir, { recursive: true });
     await rm(join(dir, SUCCESS_FILE), { force: true });
     await rm(join(dir, taskMarker(taskIndex, taskCount)), { force: true });
+    const stage = join(dir, `.staging-${pad(taskIndex)}-of-${pad(taskCount)}-${process.pid}`);
+    await rm(stage, { recursive: true, force: true });
+    await mkdir(stage);
+    staging.set(type, stage);
   }
-
-  const { shards, noData } = await planShards(options.input, options.ds, options.types, taskCount);
-  const mine = shards[taskIndex];
-  const work = await mkdtemp(join(options.workDir ?? tmpdir(), `mozaggregator-${dsNodash}-${taskIndex}-`));
-  const staged: { type: AggregateType; staging: string; final: string }[] = [];
   try {
-    const tasks = mine.map((t, i) => ({ input: t.input, output: join(work, `${i}.tsv`) }));
+    const { shards, noData } = await planShards(options.input, options.ds, options.types, taskCount);
+    const mine = shards[taskIndex];
+    const tasks: TableFileTask[] = mine.map((t) => ({
+      input: t.input,
+      output: join(staging.get(t.type) as string, `${t.table}.parquet`),
+      constants: { ingestDate, aggregateType: t.type, dsNodash, channel: t.channel, version: t.version },
+      writer: options.writer,
+    }));
     let converted = 0;
     const results: TableFileResult[] = await runPool(tasks, threads, (r) => {
       converted++;
       options.log?.debug("table converted", { file: r.input, rows: r.rows, done: converted, of: tasks.length });
     });
-    const t1 = performance.now();
+
     const outputs: TypeOutput[] = [];
-    let rows = 0;
     for (const type of options.types) {
-      const dir = outDirs.get(type) as string;
       if (noData.has(type)) {
-        outputs.push({ type, status: "no-data", reason: noData.get(type), tables: [], rows: 0 });
+        outputs.push({ type, status: "no-data", reason: noData.get(type), files: [], tables: [], rows: 0 });
         continue;
       }
-      const files: IntermediateFile[] = [];
-      let expected = 0;
-      const names: string[] = [];
+      const out: TypeOutput = { type, status: "no-tables-in-shard", files: [], tables: [], rows: 0 };
       mine.forEach((t, i) => {
         if (t.type !== type) return;
-        files.push({
-          path: tasks[i].output,
-          aggregateType: type,
-          dsNodash,
-          channel: t.channel,
-          version: t.version,
-        });
-        expected += results[i].rows;
-        names.push(t.table);
+        out.status = "converted";
+        out.tables.push(t.table);
+        out.files.push(join(outDirs.get(type) as string, `${t.table}.parquet`));
+        out.rows += results[i].rows;
       });
-      if (files.length === 0) {
-        outputs.push({ type, status: "no-tables-in-shard", tables: [], rows: 0 });
-        continue;
-      }
-      const staging = join(dir, `.staging-${partName(taskIndex, taskCount)}-${process.pid}`);
-      staged.push({ type, staging, final: join(dir, partName(taskIndex, taskCount)) });
-      const written = await writeParquet(files, staging, {
-        ingestDate,
-        threads,
-        tempDir: join(work, "duckdb"),
-        rowGroupSize: options.rowGroupSize,
-        memoryLimit: options.memoryLimit,
-      });
-      if (written.rows !== expected) {
-        throw new NonRetriableError(
-          `${type} ${options.ds}: Parquet has ${written.rows} rows but the dump files had ${expected}`,
-          { field: "output", fix: "report this as a converter bug" },
-        );
-      }
-      rows += written.rows;
-      outputs.push({ type, status: "converted", file: staged.at(-1)?.final, tables: names, rows: written.rows });
+      outputs.push(out);
     }
-    const t2 = performance.now();
-
-    for (const s of staged) await rename(s.staging, s.final);
-    staged.length = 0;
-    const unknownKeys: Record<string, number> = {};
-    for (const r of results) {
-      for (const [k, n] of Object.entries(r.unknownKeys)) unknownKeys[k] = (unknownKeys[k] ?? 0) + n;
+    // Publish: every part of this task, then its markers, then (maybe) the day.
+    for (const t of tasks) {
+      const dir = dirname(dirname(t.output));
+      await rename(t.output, join(dir, basename(t.output)));
     }
     let completedDay = true;
-    for (const type of options.types) {
-      const dir = outDirs.get(type) as string;
-      const out = outputs.find((o) => o.type === type) as TypeOutput;
+    for (const out of outputs) {
+      const dir = outDirs.get(out.type) as string;
       const marker = {
         ds: options.ds,
-        type,
+        type: out.type,
         taskIndex,
         taskCount,
         status: out.status,
         reason: out.reason,
-        part: out.status === "converted" ? partName(taskIndex, taskCount) : null,
         rows: out.rows,
-        tables: out.tables,
+        parts: out.tables.map((table, i) => ({ file: basename(out.files[i]), table })),
       };
       await writeFile(join(dir, taskMarker(taskIndex, taskCount)), `${JSON.stringify(marker, null, 2)}\n`);
-      completedDay = (await completeDay(dir, options.ds, type, taskCount)) && completedDay;
+      completedDay = (await completeDay(dir, options.ds, out.type, taskCount)) && completedDay;
     }
-    const copyBytes = results.reduce((a, r) => a + r.copyBytes, 0);
-    const fileBytes = results.reduce((a, r) => a + r.fileBytes, 0);
+    const unknownKeys: Record<string, number> = {};
+    for (const r of results) {
+      for (const [k, n] of Object.entries(r.unknownKeys)) unknownKeys[k] = (unknownKeys[k] ?? 0) + n;
+    }
     if (Object.keys(unknownKeys).length > 0) {
       options.log?.notice("dimension keys outside the seven columns were dropped", { unknownKeys });
     }
@@ -262,51 +235,53 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
       taskIndex,
       taskCount,
       outputs,
-      rows,
-      copyBytes,
-      fileBytes,
+      rows: results.reduce((a, r) => a + r.rows, 0),
+      copyBytes: results.reduce((a, r) => a + r.copyBytes, 0),
+      fileBytes: results.reduce((a, r) => a + r.fileBytes, 0),
       unknownKeys,
       completedDay,
-      seconds: { convert: (t1 - t0) / 1000, parquet: (t2 - t1) / 1000, total: (performance.now() - t0) / 1000 },
+      seconds: (performance.now() - t0) / 1000,
     };
   } finally {
-    for (const s of staged) await rm(s.staging, { force: true });
-    await rm(work, { recursive: true, force: true });
+    for (const stage of staging.values()) await rm(stage, { recursive: true, force: true });
   }
 }
 
 /**
  * Write `_SUCCESS` when every task of this run has left its marker; returns whether the day is complete.
- * Parts of other task counts (an earlier run with a different shard count) are removed first.
+ * Markers of other task counts and Parquet files no marker names (an earlier run's) are removed first.
  */
 export async function completeDay(dir: string, ds: string, type: AggregateType, taskCount: number): Promise<boolean> {
   const names = await readdir(dir);
-  const suffix = `-of-${pad(taskCount)}`;
-  const markers = names.filter((n) => n.startsWith("_task-") && n.endsWith(`${suffix}.json`));
+  const suffix = `-of-${pad(taskCount)}.json`;
+  const markers = names.filter((n) => n.startsWith("_task-") && n.endsWith(suffix));
   if (markers.length < taskCount) return false;
-  const parts: { file: string; rows: number; tables: string[] }[] = [];
+  const parts: { file: string; table: string; rows?: number }[] = [];
   let noDataReason: string | undefined;
+  let rows = 0;
   for (const m of markers.sort()) {
     const marker = JSON.parse(await readFile(join(dir, m), "utf8")) as {
-      part: string | null;
+      parts: { file: string; table: string }[];
       rows: number;
-      tables: string[];
       status: string;
       reason?: string;
     };
     if (marker.status === "no-data") noDataReason = marker.reason;
-    if (marker.part) parts.push({ file: marker.part, rows: marker.rows, tables: marker.tables });
+    parts.push(...marker.parts);
+    rows += marker.rows;
   }
+  const keep = new Set(parts.map((p) => p.file));
   for (const n of names) {
-    if ((n.startsWith("part-") || n.startsWith("_task-")) && !n.includes(suffix)) await rm(join(dir, n), { force: true });
+    const stale = (n.startsWith("_task-") && !n.endsWith(suffix)) || (n.endsWith(".parquet") && !keep.has(n));
+    if (stale) await rm(join(dir, n), { force: true });
   }
   const manifest = {
     ds,
     type,
     status: noDataReason === undefined ? "complete" : "no-data",
     reason: noDataReason,
-    rows: parts.reduce((a, p) => a + p.rows, 0),
-    parts,
+    rows,
+    parts: parts.sort((a, b) => (a.file < b.file ? -1 : 1)),
   };
   await writeFile(join(dir, `${SUCCESS_FILE}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`);
   await rename(join(dir, `${SUCCESS_FILE}.tmp`), join(dir, SUCCESS_FILE));

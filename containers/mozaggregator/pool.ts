@@ -1,17 +1,12 @@
 import { Worker } from "node:worker_threads";
 import { NonRetriableError, RetryableError } from "../../shared/core/errors.ts";
-import type { TableFileResult } from "./table-file.ts";
+import type { TableFileResult, TableFileTask } from "./table-file.ts";
 
 /**
  * A fixed pool of worker threads converting table files in parallel. The first failure stops handing out
  * work and is rethrown with its type (NonRetriableError keeps its field and fix); the workers are always
  * terminated before `run` returns.
  */
-
-export interface TableTask {
-  input: string;
-  output: string;
-}
 
 interface SerializedError {
   name: string;
@@ -35,7 +30,7 @@ function revive(e: SerializedError): Error {
 }
 
 export async function runPool(
-  tasks: TableTask[],
+  tasks: TableFileTask[],
   threads: number,
   onDone?: (result: TableFileResult) => void,
 ): Promise<TableFileResult[]> {
@@ -68,7 +63,7 @@ export async function runPool(
   return results;
 }
 
-function send(worker: Worker, id: number, task: TableTask): Promise<TableFileResult> {
+function send(worker: Worker, id: number, task: TableFileTask): Promise<TableFileResult> {
   return new Promise((resolve, reject) => {
     const onMessage = (msg: { id: number; result?: TableFileResult; error?: SerializedError }) => {
       if (msg.id !== id) return;
@@ -92,6 +87,6 @@ function send(worker: Worker, id: number, task: TableTask): Promise<TableFileRes
     worker.on("message", onMessage);
     worker.on("error", onError);
     worker.on("exit", onExit);
-    worker.postMessage({ id, ...task });
+    worker.postMessage({ id, task });
   });
 }

@@ -1,39 +1,117 @@
-import { CopyFormatError, hasBackslash, isNull, splitFields, unescapeField } from "./copy.ts";
+import { CopyFormatError, isNull, splitFields, unescapeField } from "./copy.ts";
+import type { ColumnSpec, ParquetWriter } from "./parquet-writer.ts";
 
 /**
- * One COPY line of an aggregates table (`<dimensions json>\t<bigint array>`) -> one line of the converter's
- * intermediate file: the seven dimension columns and the `aggregate` string, tab-separated, `"`-quoted when a
- * value holds a quote, tab or line break, `\N` for NULL. The array is checked here (integers that fit INT64,
- * at least the trailing sum and count) so the columnar writer can cast it without surprises.
+ * One COPY line of an aggregates table (`<dimensions json>\t<bigint array>`) -> one output row: the constant
+ * columns of the table, the seven dimension columns (NULL when the key is absent; non-string JSON values as
+ * their JSON text), `aggregate` as the original's string `[c0,...,cN,sum,count]`, and the typed `histogram`
+ * (without the last two elements), `sum` and `count`. The array must be one-dimensional, of at least two
+ * integers that fit INT64.
+ *
+ * Speed: the dimensions are flat JSON objects of strings, so a byte scanner finds each key and copies the
+ * value bytes straight into the output buffer; nothing is allocated per row. A value with an escape, a
+ * non-string value, or anything unusual takes the slow path (JSON.parse of the whole object).
  */
 
 /** The dimension keys the original schema keeps, in its column order. */
 export const DIMENSIONS = ["os", "child", "label", "metric", "osVersion", "application", "architecture"] as const;
+const KEY_BYTES = DIMENSIONS.map((k) => Buffer.from(k, "latin1"));
 const KNOWN = new Set<string>(DIMENSIONS);
 
-const QUOTE_NEEDED = /["\t\n\r]/;
-const INT64_MAX = "9223372036854775807";
-const INT64_MIN_ABS = "9223372036854775808";
+const QUOTE = 34;
+const BACKSLASH = 92;
+const TWO32 = 4294967296;
 
-function field(value: unknown): string {
-  if (value === undefined || value === null) return "\\N";
-  const s = typeof value === "string" ? value : JSON.stringify(value);
-  if (s === "\\N" || QUOTE_NEEDED.test(s)) return `"${s.replaceAll('"', '""')}"`;
-  return s;
+/** The output columns: the original 13 (README of mozaggregator2bq), then the typed histogram, sum, count. */
+export const OUTPUT_SCHEMA: ColumnSpec[] = [
+  { name: "ingest_date", kind: "date" },
+  { name: "aggregate_type", kind: "string" },
+  { name: "ds_nodash", kind: "string" },
+  { name: "channel", kind: "string" },
+  { name: "version", kind: "string" },
+  ...DIMENSIONS.map((name): ColumnSpec => ({ name, kind: "string" })),
+  { name: "aggregate", kind: "string" },
+  { name: "histogram", kind: "int64-list" },
+  { name: "sum", kind: "int64" },
+  { name: "count", kind: "int64" },
+];
+const COL_DIMENSIONS = 5;
+const COL_AGGREGATE = 12;
+const COL_HISTOGRAM = 13;
+const COL_SUM = 14;
+const COL_COUNT = 15;
+
+/** Per-table constants of every row. */
+export interface TableConstants {
+  ingestDate: string;
+  aggregateType: string;
+  dsNodash: string;
+  channel: string;
+  version: string;
 }
+
+function isSpace(b: number): boolean {
+  return b === 32 || b === 9 || b === 10 || b === 13;
+}
+
+/** Which of the seven columns `buf[s, e)` names, or -1. */
+function keyIndex(buf: Buffer, s: number, e: number): number {
+  let k: number;
+  switch (e - s) {
+    case 2:
+      k = 0;
+      break;
+    case 5:
+      k = buf[s] === 99 ? 1 : 2;
+      break;
+    case 6:
+      k = 3;
+      break;
+    case 9:
+      k = 4;
+      break;
+    case 11:
+      k = 5;
+      break;
+    case 12:
+      k = 6;
+      break;
+    default:
+      return -1;
+  }
+  const key = KEY_BYTES[k];
+  for (let i = 0; i < key.length; i++) if (buf[s + i] !== key[i]) return -1;
+  return k;
+}
+
 
 export class RowConverter {
   rows = 0;
   /** Dimension keys outside the seven columns (e10sEnabled, ...), with how many rows had each. */
   readonly unknownKeys = new Map<string, number>();
   private readonly fields: number[] = [];
+  private readonly pendingUnknown: string[] = [];
+  private readonly starts = new Int32Array(7);
+  private readonly ends = new Int32Array(7);
+  /** The array's elements as INT64 halves, refilled per row. */
+  private lo = new Uint32Array(1024);
+  private hi = new Uint32Array(1024);
   private readonly file: string;
-  constructor(file: string) {
+  private readonly writer: ParquetWriter;
+  private readonly constants: Buffer[];
+  private readonly days: number;
+
+  constructor(file: string, writer: ParquetWriter, constants: TableConstants) {
     this.file = file;
+    this.writer = writer;
+    this.days = Math.round(Date.parse(`${constants.ingestDate}T00:00:00Z`) / 86_400_000);
+    this.constants = [constants.aggregateType, constants.dsNodash, constants.channel, constants.version].map((v) =>
+      Buffer.from(v, "utf8"),
+    );
   }
 
-  /** The intermediate line for one COPY line, newline included. */
-  convert(buf: Buffer, start: number, end: number, line: number): string {
+  /** Convert one COPY line into one row of the writer. */
+  convert(buf: Buffer, start: number, end: number, line: number): void {
     const f = splitFields(buf, start, end, this.fields);
     if (f.length !== 4) {
       throw new CopyFormatError(
@@ -42,25 +120,107 @@ export class RowConverter {
         `expected 2 tab-separated columns (dimensions, histogram), found ${f.length / 2}`,
       );
     }
-    const dims = this.dimensions(buf, f[0], f[1], line);
-    const aggregate = this.aggregate(buf, f[2], f[3], line);
+    const n = this.parseArray(buf, f[2], f[3], line);
+    const ds = f[0];
+    const de = f[1];
+    const w = this.writer;
+    let slow: Record<string, unknown> | null = null;
+    if (!this.scanDimensions(buf, ds, de)) {
+      if (isNull(buf, ds, de)) throw new CopyFormatError(this.file, line, "dimensions is NULL");
+      let raw = buf;
+      let rs = ds;
+      let re = de;
+      if (buf.subarray(ds, de).indexOf(BACKSLASH) >= 0) {
+        try {
+          raw = unescapeField(buf, ds, de);
+        } catch (err) {
+          throw new CopyFormatError(this.file, line, `dimensions: ${(err as Error).message}`);
+        }
+        rs = 0;
+        re = raw.length;
+      }
+      slow = this.parseDimensions(raw, rs, re, line);
+    }
+    w.date(0, this.days);
+    for (let k = 0; k < 4; k++) {
+      const c = this.constants[k];
+      w.stringBytes(1 + k, c, 0, c.length);
+    }
+    if (slow === null) {
+      for (let k = 0; k < 7; k++) w.stringBytes(COL_DIMENSIONS + k, buf, this.starts[k], this.ends[k]);
+    } else {
+      for (let k = 0; k < 7; k++) {
+        const value = slow[DIMENSIONS[k]];
+        w.string(
+          COL_DIMENSIONS + k,
+          value === undefined || value === null ? null : typeof value === "string" ? value : JSON.stringify(value),
+        );
+      }
+    }
+    w.bracketed(COL_AGGREGATE, buf, f[2], f[3]);
+    const lo = this.lo;
+    const hi = this.hi;
+    w.list(COL_HISTOGRAM, lo, hi, 0, n - 2);
+    w.int64Parts(COL_SUM, lo[n - 2], hi[n - 2]);
+    w.int64Parts(COL_COUNT, lo[n - 1], hi[n - 1]);
+    w.endRow();
     this.rows++;
-    return `${dims}\t${aggregate}\n`;
   }
 
-  private dimensions(buf: Buffer, start: number, end: number, line: number): string {
-    if (isNull(buf, start, end)) throw new CopyFormatError(this.file, line, "dimensions is NULL");
-    let text: string;
-    try {
-      text = hasBackslash(buf, start, end)
-        ? unescapeField(buf, start, end).toString("utf8")
-        : buf.toString("utf8", start, end);
-    } catch (err) {
-      throw new CopyFormatError(this.file, line, `dimensions: ${(err as Error).message}`);
+  /** Scan a flat object of plain strings into the seven value ranges; false when it is anything else. */
+  private scanDimensions(buf: Buffer, start: number, end: number): boolean {
+    const starts = this.starts;
+    const ends = this.ends;
+    starts.fill(-1);
+    this.pendingUnknown.length = 0;
+    let i = start;
+    while (i < end && isSpace(buf[i])) i++;
+    if (buf[i] !== 123) return false;
+    i++;
+    for (;;) {
+      while (i < end && isSpace(buf[i])) i++;
+      if (buf[i] === 125) break;
+      if (buf[i] !== QUOTE) return false;
+      const ks = ++i;
+      while (i < end && buf[i] !== QUOTE && buf[i] !== BACKSLASH) i++;
+      if (i >= end || buf[i] !== QUOTE) return false;
+      const ke = i++;
+      while (i < end && isSpace(buf[i])) i++;
+      if (buf[i] !== 58) return false;
+      i++;
+      while (i < end && isSpace(buf[i])) i++;
+      if (buf[i] !== QUOTE) return false;
+      const vs = ++i;
+      while (i < end && buf[i] !== QUOTE && buf[i] !== BACKSLASH && buf[i] >= 32) i++;
+      if (i >= end || buf[i] !== QUOTE) return false;
+      const ve = i++;
+      const k = keyIndex(buf, ks, ke);
+      if (k >= 0) {
+        if (starts[k] >= 0) return false; // duplicate key: let JSON.parse's last-wins decide
+        starts[k] = vs;
+        ends[k] = ve;
+      } else {
+        this.pendingUnknown.push(buf.toString("utf8", ks, ke));
+      }
+      while (i < end && isSpace(buf[i])) i++;
+      if (buf[i] === 44) {
+        i++;
+        continue;
+      }
+      if (buf[i] === 125) break;
+      return false;
     }
+    i++;
+    while (i < end && isSpace(buf[i])) i++;
+    if (i !== end) return false;
+    for (const name of this.pendingUnknown) this.unknownKeys.set(name, (this.unknownKeys.get(name) ?? 0) + 1);
+    return true;
+  }
+
+  private parseDimensions(buf: Buffer, start: number, end: number, line: number): Record<string, unknown> {
     let obj: unknown;
     try {
-      obj = JSON.parse(text);
+      obj = JSON.parse(buf.toString("utf8", start, end));
     } catch (err) {
       throw new CopyFormatError(this.file, line, `dimensions is not valid JSON (${(err as Error).message})`);
     }
@@ -71,58 +231,95 @@ export class RowConverter {
     for (const key in d) {
       if (!KNOWN.has(key)) this.unknownKeys.set(key, (this.unknownKeys.get(key) ?? 0) + 1);
     }
-    return `${field(d.os)}\t${field(d.child)}\t${field(d.label)}\t${field(d.metric)}\t${field(d.osVersion)}\t${field(d.application)}\t${field(d.architecture)}`;
+    return d;
   }
 
-  /** `{1,2,3}` -> `[1,2,3]`, after checking it is a one-dimensional array of at least two INT64s. */
-  private aggregate(buf: Buffer, start: number, end: number, line: number): string {
-    const bad = (reason: string): never => {
-      const shown = buf.toString("utf8", start, Math.min(end, start + 60));
-      throw new CopyFormatError(
-        this.file,
-        line,
-        `histogram ${JSON.stringify(end - start > 60 ? `${shown}...` : shown)}: ${reason}`,
-      );
-    };
-    if (isNull(buf, start, end)) bad("is NULL");
-    if (end - start < 2 || buf[start] !== 123 || buf[end - 1] !== 125) bad("is not an array literal {...}");
-    let elements = 0;
-    let digits = 0;
-    let elemStart = start + 1;
+  /**
+   * Parse `{i,i,...}` into `lo`/`hi` (INT64 halves) and return the element count: a one-dimensional array of
+   * at least two INT64s. Numbers up to 15 digits are accumulated exactly as doubles; longer ones go through
+   * BigInt (range-checked).
+   */
+  private parseArray(buf: Buffer, start: number, end: number, line: number): number {
+    if (isNull(buf, start, end)) this.arrayError(buf, start, end, line, "is NULL");
+    if (end - start < 2 || buf[start] !== 123 || buf[end - 1] !== 125) {
+      this.arrayError(buf, start, end, line, "is not an array literal {...}");
+    }
     const last = end - 1;
-    for (let i = start + 1; i < last; i++) {
-      const b = buf[i];
+    // At most one element per two bytes.
+    if ((last - start) / 2 + 1 > this.lo.length) {
+      this.lo = new Uint32Array(2 * ((last - start) / 2 + 1));
+      this.hi = new Uint32Array(this.lo.length);
+    }
+    const lo = this.lo;
+    const hi = this.hi;
+    let n = 0;
+    let digits = 0;
+    let value = 0;
+    let neg = false;
+    let elemStart = start + 1;
+    for (let i = start + 1; i <= last; i++) {
+      const b = i < last ? buf[i] : 44;
       if (b >= 48 && b <= 57) {
+        value = value * 10 + (b - 48);
         digits++;
         continue;
       }
       if (b === 44) {
-        if (digits === 0) bad(`element ${elements + 1} is empty`);
-        if (digits > 18) this.checkRange(buf, elemStart, i, bad);
-        elements++;
+        if (digits === 0) {
+          this.arrayError(buf, start, end, line, n === 0 && i === last ? "is empty" : `element ${n + 1} is empty`);
+        }
+        if (digits > 15) {
+          const text = buf.toString("latin1", elemStart, i);
+          const big = BigInt(text);
+          if (big > 9223372036854775807n || big < -9223372036854775808n) {
+            this.arrayError(buf, start, end, line, `element ${text} does not fit INT64`);
+          }
+          const u = BigInt.asUintN(64, big);
+          lo[n] = Number(u & 0xffffffffn);
+          hi[n] = Number(u >> 32n);
+        } else if (!neg || value === 0) {
+          lo[n] = value % TWO32;
+          hi[n] = Math.floor(value / TWO32);
+        } else {
+          // two's complement of a negative value
+          const l = value % TWO32;
+          const h = Math.floor(value / TWO32);
+          lo[n] = l === 0 ? 0 : TWO32 - l;
+          hi[n] = l === 0 ? (TWO32 - h) % TWO32 : TWO32 - 1 - h;
+        }
+        n++;
         digits = 0;
+        value = 0;
+        neg = false;
         elemStart = i + 1;
         continue;
       }
-      if (b === 45 && i === elemStart) continue;
-      if (b === 78 && buf.toString("latin1", i, i + 4) === "NULL") bad(`element ${elements + 1} is NULL`);
-      if (b === 123) bad("is a multi-dimensional array");
-      bad(`unexpected character ${JSON.stringify(String.fromCharCode(b))} at offset ${i - start}`);
+      if (b === 45 && i === elemStart) {
+        neg = true;
+        continue;
+      }
+      if (b === 78 && buf.toString("latin1", i, i + 4) === "NULL") {
+        this.arrayError(buf, start, end, line, `element ${n + 1} is NULL`);
+      }
+      if (b === 123) this.arrayError(buf, start, end, line, "is a multi-dimensional array");
+      this.arrayError(
+        buf,
+        start,
+        end,
+        line,
+        `unexpected character ${JSON.stringify(String.fromCharCode(b))} at offset ${i - start}`,
+      );
     }
-    if (digits === 0) bad(elements === 0 ? "is empty" : `element ${elements + 1} is empty`);
-    if (digits > 18) this.checkRange(buf, elemStart, last, bad);
-    elements++;
-    if (elements < 2) bad("has fewer than 2 elements (bucket counts, then sum and count)");
-    return `[${buf.latin1Slice(start + 1, last)}]`;
+    if (n < 2) this.arrayError(buf, start, end, line, "has fewer than 2 elements (bucket counts, then sum and count)");
+    return n;
   }
 
-  private checkRange(buf: Buffer, start: number, end: number, bad: (reason: string) => never): void {
-    const neg = buf[start] === 45;
-    let s = buf.toString("latin1", neg ? start + 1 : start, end).replace(/^0+(?=\d)/, "");
-    const limit = neg ? INT64_MIN_ABS : INT64_MAX;
-    if (s.length > 19 || (s.length === 19 && s > limit)) {
-      s = buf.toString("latin1", start, end);
-      bad(`element ${s} does not fit INT64`);
-    }
+  private arrayError(buf: Buffer, start: number, end: number, line: number, reason: string): never {
+    const shown = buf.toString("utf8", start, Math.min(end, start + 60));
+    throw new CopyFormatError(
+      this.file,
+      line,
+      `histogram ${JSON.stringify(end - start > 60 ? `${shown}...` : shown)}: ${reason}`,
+    );
   }
 }

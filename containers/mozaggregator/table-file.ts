@@ -1,13 +1,13 @@
-import { createReadStream } from "node:fs";
-import { closeSync, openSync, writeSync } from "node:fs";
+import { createReadStream, rmSync } from "node:fs";
 import { createGunzip } from "node:zlib";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { CopyFormatError, LineSplitter } from "./copy.ts";
-import { RowConverter } from "./rows.ts";
+import { ParquetWriter, type WriterOptions } from "./parquet-writer.ts";
+import { OUTPUT_SCHEMA, RowConverter, type TableConstants } from "./rows.ts";
 
 /**
- * One table's data file (`<dumpId>.dat.gz`, or `.dat` from an uncompressed dump) -> the intermediate file of
- * {@link RowConverter} lines. Streams: memory stays at a few chunks whatever the table's size.
+ * One table's data file (`<dumpId>.dat.gz`, or `.dat` from an uncompressed dump) -> one Parquet file of
+ * {@link OUTPUT_SCHEMA}. Streams: memory stays at a few chunks whatever the table's size.
  */
 
 export interface TableFileResult {
@@ -21,25 +21,19 @@ export interface TableFileResult {
   unknownKeys: Record<string, number>;
 }
 
-const FLUSH_CHARS = 1 << 20;
+export interface TableFileTask {
+  input: string;
+  /** The Parquet file to write; removed again when the conversion fails. */
+  output: string;
+  constants: TableConstants;
+  writer?: WriterOptions;
+}
 
-export async function convertTableFile(input: string, output: string): Promise<TableFileResult> {
-  const converter = new RowConverter(input);
-  const fd = openSync(output, "w");
-  let parts: string[] = [];
-  let pending = 0;
-  const flush = () => {
-    if (parts.length === 0) return;
-    writeSync(fd, parts.join(""));
-    parts = [];
-    pending = 0;
-  };
-  const splitter = new LineSplitter(input, (buf, start, end, line) => {
-    const out = converter.convert(buf, start, end, line);
-    parts.push(out);
-    pending += out.length;
-    if (pending >= FLUSH_CHARS) flush();
-  });
+export async function convertTableFile(task: TableFileTask): Promise<TableFileResult> {
+  const { input, output } = task;
+  const writer = new ParquetWriter(output, OUTPUT_SCHEMA, task.writer);
+  const converter = new RowConverter(input, writer, task.constants);
+  const splitter = new LineSplitter(input, (buf, start, end, line) => converter.convert(buf, start, end, line));
   let copyBytes = 0;
   let fileBytes = 0;
   const source = createReadStream(input, { highWaterMark: 1 << 20 });
@@ -49,13 +43,15 @@ export async function convertTableFile(input: string, output: string): Promise<T
   const gz = input.endsWith(".gz");
   const stream = gz ? source.pipe(createGunzip({ chunkSize: 256 * 1024 })) : source;
   if (gz) source.on("error", (err) => stream.destroy(err));
+  let ok = false;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       copyBytes += chunk.length;
       splitter.push(chunk);
     }
     splitter.end();
-    flush();
+    writer.close();
+    ok = true;
   } catch (err) {
     source.destroy();
     if (err instanceof NonRetriableError) throw err;
@@ -73,7 +69,10 @@ export async function convertTableFile(input: string, output: string): Promise<T
       cause: err,
     });
   } finally {
-    closeSync(fd);
+    if (!ok) {
+      writer.abort();
+      rmSync(output, { force: true });
+    }
   }
   return {
     input,

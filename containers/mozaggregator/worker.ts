@@ -1,14 +1,14 @@
 import { parentPort } from "node:worker_threads";
-import { convertTableFile } from "./table-file.ts";
+import { convertTableFile, type TableFileTask } from "./table-file.ts";
 import { serializeError } from "./pool.ts";
 
 /** Worker thread: converts the table files it is sent, one at a time, and answers each with its result. */
 
-parentPort?.on("message", async (task: { id: number; input: string; output: string }) => {
+parentPort?.on("message", async ({ id, task }: { id: number; task: TableFileTask }) => {
   try {
-    const result = await convertTableFile(task.input, task.output);
-    parentPort?.postMessage({ id: task.id, result });
+    const result = await convertTableFile(task);
+    parentPort?.postMessage({ id, result });
   } catch (err) {
-    parentPort?.postMessage({ id: task.id, error: serializeError(err) });
+    parentPort?.postMessage({ id, error: serializeError(err) });
   }
 });

@@ -1,0 +1,543 @@
+import { closeSync, openSync, writeSync } from "node:fs";
+import zlib from "node:zlib";
+
+/**
+ * A small streaming Parquet writer for flat rows of optional strings, INT32 dates, INT64s and one list of
+ * INT64s: the shape of the mozaggregator output, nothing more. Written from the Parquet format spec:
+ *
+ * - file: "PAR1", column chunks of each row group, FileMetaData (Thrift compact protocol), its length (u32 LE),
+ *   "PAR1";
+ * - data pages v1 (PLAIN values; repetition and definition levels in the RLE/bit-packed hybrid, run-length
+ *   runs only, each prefixed with its u32 byte length), each page compressed whole (ZSTD, or GZIP when this
+ *   Node has no zstd);
+ * - a list column is the standard 3-level `optional group (LIST) { repeated group list { required int64
+ *   element } }`: max definition level 2, max repetition level 1; an empty list is one entry at level 1.
+ *
+ * Pages are compressed as they fill (~1 MB), so a row group is buffered compressed; a row group is written out
+ * when its compressed pages reach `rowGroupBytes` or its rows reach `rowGroupRows`.
+ */
+
+export type ColumnKind = "string" | "date" | "int64" | "int64-list";
+
+export interface ColumnSpec {
+  name: string;
+  kind: ColumnKind;
+  /** Strings and INT64s may be NULL unless required; dates are always required. */
+  required?: boolean;
+}
+
+export interface WriterOptions {
+  rowGroupRows?: number;
+  rowGroupBytes?: number;
+  pageBytes?: number;
+  createdBy?: string;
+}
+
+// ---------------------------------------------------------------- thrift compact protocol
+
+const T_TRUE = 1;
+const T_I32 = 5;
+const T_I64 = 6;
+const T_BINARY = 8;
+const T_LIST = 9;
+const T_STRUCT = 12;
+
+/** A struct is its fields in id order; a field value is a number (i32/i64), string, struct or list. */
+type TField =
+  | [id: number, type: typeof T_I32 | typeof T_I64, value: number]
+  | [id: number, type: typeof T_BINARY, value: string]
+  | [id: number, type: typeof T_STRUCT, value: TField[]]
+  | [id: number, type: typeof T_LIST, elemType: number, values: (number | string | TField[])[]];
+
+class Bytes {
+  buf = Buffer.allocUnsafe(1024);
+  len = 0;
+  ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+  }
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+  varint(v: number): void {
+    this.ensure(10);
+    while (v >= 0x80) {
+      this.buf[this.len++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.len++] = v;
+  }
+  zigzag(v: number): void {
+    this.varint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+  bytes(b: Buffer, start = 0, end = b.length): void {
+    this.ensure(end - start);
+    b.copy(this.buf, this.len, start, end);
+    this.len += end - start;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v, this.len);
+    this.len += 4;
+  }
+  view(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+function writeStruct(out: Bytes, fields: TField[]): void {
+  let last = 0;
+  for (const f of fields) {
+    const [id, type] = f;
+    const delta = id - last;
+    if (delta > 0 && delta <= 15) out.byte((delta << 4) | type);
+    else {
+      out.byte(type);
+      out.zigzag(id);
+    }
+    last = id;
+    writeValue(out, type, type === T_LIST ? [f[2], f[3]] : f[2]);
+  }
+  out.byte(0);
+}
+
+function writeValue(out: Bytes, type: number, value: unknown): void {
+  switch (type) {
+    case T_I32:
+    case T_I64:
+      out.zigzag(value as number);
+      return;
+    case T_BINARY: {
+      const b = Buffer.from(value as string, "utf8");
+      out.varint(b.length);
+      out.bytes(b);
+      return;
+    }
+    case T_STRUCT:
+      writeStruct(out, value as TField[]);
+      return;
+    case T_LIST: {
+      const [elemType, values] = value as [number, unknown[]];
+      if (values.length < 15) out.byte((values.length << 4) | elemType);
+      else {
+        out.byte(0xf0 | elemType);
+        out.varint(values.length);
+      }
+      for (const v of values) writeValue(out, elemType, v);
+      return;
+    }
+    case T_TRUE:
+      return;
+  }
+  throw new Error(`thrift type ${type} not supported`);
+}
+
+// ---------------------------------------------------------------- levels (RLE runs)
+
+class Levels {
+  readonly out = new Bytes();
+  private value = -1;
+  private run = 0;
+  add(v: number): void {
+    if (v === this.value) {
+      this.run++;
+      return;
+    }
+    this.flush();
+    this.value = v;
+    this.run = 1;
+  }
+  addRun(v: number, n: number): void {
+    if (n <= 0) return;
+    if (v !== this.value) {
+      this.flush();
+      this.value = v;
+      this.run = 0;
+    }
+    this.run += n;
+  }
+  flush(): void {
+    if (this.run > 0) {
+      this.out.varint(this.run * 2);
+      this.out.byte(this.value);
+    }
+    this.run = 0;
+    this.value = -1;
+  }
+  reset(): void {
+    this.out.len = 0;
+    this.value = -1;
+    this.run = 0;
+  }
+}
+
+// ---------------------------------------------------------------- columns
+
+const TYPE_INT32 = 1;
+const TYPE_INT64 = 2;
+const TYPE_BYTE_ARRAY = 6;
+const CODEC_GZIP = 2;
+const CODEC_ZSTD = 6;
+const ENC_PLAIN = 0;
+const ENC_RLE = 3;
+
+const hasZstd = process.env.PQ_CODEC === "none" ? false : typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === "function";
+const CODEC = hasZstd ? CODEC_ZSTD : CODEC_GZIP;
+function compress(b: Buffer): Buffer {
+  if (hasZstd) {
+    return zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+  }
+  if (process.env.PQ_CODEC === "none") return b;
+  return zlib.gzipSync(b, { level: 1 });
+}
+
+class Column {
+  readonly spec: ColumnSpec;
+  readonly maxDef: number;
+  readonly maxRep: number;
+  readonly values = new Bytes();
+  readonly def = new Levels();
+  readonly rep = new Levels();
+  /** Entries (level pairs) in the current page and the current row group. */
+  pageEntries = 0;
+  chunkEntries = 0;
+  pages: Buffer[] = [];
+  chunkCompressed = 0;
+  chunkUncompressed = 0;
+
+  constructor(spec: ColumnSpec) {
+    this.spec = spec;
+    if (spec.kind === "int64-list") {
+      this.maxDef = 2;
+      this.maxRep = 1;
+    } else {
+      this.maxDef = spec.required || spec.kind === "date" ? 0 : 1;
+      this.maxRep = 0;
+    }
+  }
+
+  pendingBytes(): number {
+    return this.values.len + this.def.out.len + this.rep.out.len;
+  }
+
+  /** Close the current page: levels and values -> one compressed data page. */
+  finishPage(): void {
+    if (this.pageEntries === 0) return;
+    this.def.flush();
+    this.rep.flush();
+    const body = new Bytes();
+    body.ensure(this.pendingBytes() + 8);
+    if (this.maxRep > 0) {
+      body.u32(this.rep.out.len);
+      body.bytes(this.rep.out.buf, 0, this.rep.out.len);
+    }
+    if (this.maxDef > 0) {
+      body.u32(this.def.out.len);
+      body.bytes(this.def.out.buf, 0, this.def.out.len);
+    }
+    body.bytes(this.values.buf, 0, this.values.len);
+    const raw = body.view();
+    const packed = compress(raw);
+    const header = new Bytes();
+    writeStruct(header, [
+      [1, T_I32, 0],
+      [2, T_I32, raw.length],
+      [3, T_I32, packed.length],
+      [
+        5,
+        T_STRUCT,
+        [
+          [1, T_I32, this.pageEntries],
+          [2, T_I32, ENC_PLAIN],
+          [3, T_I32, ENC_RLE],
+          [4, T_I32, ENC_RLE],
+        ],
+      ],
+    ]);
+    const page = Buffer.concat([header.view(), packed]);
+    this.pages.push(page);
+    this.chunkCompressed += page.length;
+    this.chunkUncompressed += header.len + raw.length;
+    this.chunkEntries += this.pageEntries;
+    this.pageEntries = 0;
+    this.values.len = 0;
+    this.def.reset();
+    this.rep.reset();
+  }
+}
+
+function put64(o: Buffer, p: number, lo: number, hi: number): void {
+  o[p] = lo & 255;
+  o[p + 1] = (lo >>> 8) & 255;
+  o[p + 2] = (lo >>> 16) & 255;
+  o[p + 3] = lo >>> 24;
+  o[p + 4] = hi & 255;
+  o[p + 5] = (hi >>> 8) & 255;
+  o[p + 6] = (hi >>> 16) & 255;
+  o[p + 7] = hi >>> 24;
+}
+
+export class ParquetWriter {
+  private readonly fd: number;
+  private readonly columns: Column[];
+  private readonly options: Required<WriterOptions>;
+  private offset = 0;
+  private rowGroupRows = 0;
+  private totalRows = 0;
+  private readonly rowGroups: TField[][] = [];
+  private closed = false;
+
+  constructor(path: string, specs: ColumnSpec[], options: WriterOptions = {}) {
+    this.columns = specs.map((s) => new Column(s));
+    this.options = {
+      rowGroupRows: options.rowGroupRows ?? 1_000_000,
+      rowGroupBytes: options.rowGroupBytes ?? 48 << 20,
+      pageBytes: options.pageBytes ?? 1 << 20,
+      createdBy: options.createdBy ?? "tessera mozaggregator",
+    };
+    this.fd = openSync(path, "w");
+    this.write(Buffer.from("PAR1", "latin1"));
+  }
+
+  get rows(): number {
+    return this.totalRows + this.rowGroupRows;
+  }
+
+  private write(b: Buffer): void {
+    let done = 0;
+    while (done < b.length) done += writeSync(this.fd, b, done, b.length - done);
+    this.offset += b.length;
+  }
+
+  // Column appenders: call each column once per row, in schema order, then endRow().
+
+  /** A string column's value given as bytes `buf[start, end)` (UTF-8), or NULL when start < 0. */
+  stringBytes(col: number, buf: Buffer | null, start: number, end: number): void {
+    const c = this.columns[col];
+    if (buf === null || start < 0) {
+      c.def.add(0);
+    } else {
+      if (c.maxDef > 0) c.def.add(1);
+      const n = end - start;
+      const v = c.values;
+      v.ensure(4 + n);
+      const o = v.buf;
+      let p = v.len;
+      o[p] = n & 255;
+      o[p + 1] = (n >>> 8) & 255;
+      o[p + 2] = (n >>> 16) & 255;
+      o[p + 3] = n >>> 24;
+      p += 4;
+      // Buffer#copy costs more than a loop for the short values most columns hold.
+      if (n < 48) for (let i = start; i < end; i++) o[p++] = buf[i];
+      else p += buf.copy(o, p, start, end);
+      v.len = p;
+    }
+    c.pageEntries++;
+  }
+
+  /** Like {@link stringBytes}, with the first and last byte replaced by `[` and `]` (`{1,2}` -> `[1,2]`). */
+  bracketed(col: number, buf: Buffer, start: number, end: number): void {
+    this.stringBytes(col, buf, start, end);
+    const v = this.columns[col].values;
+    v.buf[v.len - (end - start)] = 91;
+    v.buf[v.len - 1] = 93;
+  }
+
+  string(col: number, value: string | null): void {
+    if (value === null) this.stringBytes(col, null, -1, -1);
+    else {
+      const b = Buffer.from(value, "utf8");
+      this.stringBytes(col, b, 0, b.length);
+    }
+  }
+
+  /** A date column: days since 1970-01-01. */
+  date(col: number, days: number): void {
+    const c = this.columns[col];
+    c.values.ensure(4);
+    c.values.buf.writeInt32LE(days, c.values.len);
+    c.values.len += 4;
+    c.pageEntries++;
+  }
+
+  /** An INT64 given as its low and high 32-bit halves (two's complement). */
+  int64Parts(col: number, lo: number, hi: number): void {
+    const c = this.columns[col];
+    if (c.maxDef > 0) c.def.add(1);
+    const v = c.values;
+    v.ensure(8);
+    put64(v.buf, v.len, lo, hi);
+    v.len += 8;
+    c.pageEntries++;
+  }
+
+  /**
+   * A list column's value: elements `lo[i]`/`hi[i]` for i in [from, to) (INT64 halves). An empty range is an
+   * empty list (not NULL).
+   */
+  list(col: number, lo: Uint32Array, hi: Uint32Array, from: number, to: number): void {
+    const c = this.columns[col];
+    const n = to - from;
+    if (n <= 0) {
+      c.rep.add(0);
+      c.def.add(1);
+      c.pageEntries++;
+      return;
+    }
+    c.rep.add(0);
+    c.rep.addRun(1, n - 1);
+    c.def.addRun(2, n);
+    const v = c.values;
+    v.ensure(8 * n);
+    const o = v.buf;
+    let p = v.len;
+    for (let i = from; i < to; i++, p += 8) put64(o, p, lo[i], hi[i]);
+    v.len = p;
+    c.pageEntries += n;
+  }
+
+  endRow(): void {
+    this.rowGroupRows++;
+    if ((this.rowGroupRows & 1023) !== 0) return;
+    let pending = 0;
+    for (const c of this.columns) {
+      if (c.pendingBytes() >= this.options.pageBytes) c.finishPage();
+      pending += c.chunkCompressed;
+    }
+    if (pending >= this.options.rowGroupBytes || this.rowGroupRows >= this.options.rowGroupRows) this.flushRowGroup();
+  }
+
+  private flushRowGroup(): void {
+    if (this.rowGroupRows === 0) return;
+    const chunks: TField[][] = [];
+    let total = 0;
+    let totalCompressed = 0;
+    const start = this.offset;
+    for (const c of this.columns) {
+      c.finishPage();
+      const pageOffset = this.offset;
+      for (const p of c.pages) this.write(p);
+      const kind = c.spec.kind;
+      const type = kind === "string" ? TYPE_BYTE_ARRAY : kind === "date" ? TYPE_INT32 : TYPE_INT64;
+      const path = kind === "int64-list" ? [c.spec.name, "list", "element"] : [c.spec.name];
+      chunks.push([
+        [2, T_I64, pageOffset],
+        [
+          3,
+          T_STRUCT,
+          [
+            [1, T_I32, type],
+            [2, T_LIST, T_I32, [ENC_PLAIN, ENC_RLE]],
+            [3, T_LIST, T_BINARY, path],
+            [4, T_I32, CODEC],
+            [5, T_I64, c.chunkEntries],
+            [6, T_I64, c.chunkUncompressed],
+            [7, T_I64, c.chunkCompressed],
+            [9, T_I64, pageOffset],
+          ],
+        ],
+      ]);
+      total += c.chunkUncompressed;
+      totalCompressed += c.chunkCompressed;
+      c.pages = [];
+      c.chunkEntries = 0;
+      c.chunkCompressed = 0;
+      c.chunkUncompressed = 0;
+    }
+    this.rowGroups.push([
+      [1, T_LIST, T_STRUCT, chunks],
+      [2, T_I64, total],
+      [3, T_I64, this.rowGroupRows],
+      [5, T_I64, start],
+      [6, T_I64, totalCompressed],
+      [7, T_I32, this.rowGroups.length],
+    ]);
+    this.totalRows += this.rowGroupRows;
+    this.rowGroupRows = 0;
+  }
+
+  /** Write the last row group and the footer. Returns the number of rows. */
+  close(): number {
+    if (this.closed) return this.totalRows;
+    this.closed = true;
+    try {
+      this.flushRowGroup();
+      const schema: TField[][] = [
+        [
+          [4, T_BINARY, "schema"],
+          [5, T_I32, this.columns.length],
+        ],
+      ];
+      for (const c of this.columns) {
+        const { name, kind } = c.spec;
+        if (kind === "int64-list") {
+          schema.push(
+            [
+              [3, T_I32, 1],
+              [4, T_BINARY, name],
+              [5, T_I32, 1],
+              [6, T_I32, 3],
+            ],
+            [
+              [3, T_I32, 2],
+              [4, T_BINARY, "list"],
+              [5, T_I32, 1],
+            ],
+            [
+              [1, T_I32, TYPE_INT64],
+              [3, T_I32, 0],
+              [4, T_BINARY, "element"],
+            ],
+          );
+        } else if (kind === "date") {
+          schema.push([
+            [1, T_I32, TYPE_INT32],
+            [3, T_I32, 0],
+            [4, T_BINARY, name],
+            [6, T_I32, 6],
+          ]);
+        } else if (kind === "string") {
+          schema.push([
+            [1, T_I32, TYPE_BYTE_ARRAY],
+            [3, T_I32, c.maxDef > 0 ? 1 : 0],
+            [4, T_BINARY, name],
+            [6, T_I32, 0],
+          ]);
+        } else {
+          schema.push([
+            [1, T_I32, TYPE_INT64],
+            [3, T_I32, c.maxDef > 0 ? 1 : 0],
+            [4, T_BINARY, name],
+          ]);
+        }
+      }
+      const meta = new Bytes();
+      writeStruct(meta, [
+        [1, T_I32, 1],
+        [2, T_LIST, T_STRUCT, schema],
+        [3, T_I64, this.totalRows],
+        [4, T_LIST, T_STRUCT, this.rowGroups],
+        [6, T_BINARY, this.options.createdBy],
+      ]);
+      this.write(meta.view());
+      const tail = Buffer.allocUnsafe(8);
+      tail.writeUInt32LE(meta.len, 0);
+      tail.write("PAR1", 4, "latin1");
+      this.write(tail);
+    } finally {
+      closeSync(this.fd);
+    }
+    return this.totalRows;
+  }
+
+  /** Close the file without a footer (the caller deletes it). */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
