@@ -1,0 +1,292 @@
+import { type DojoFrame, REGION_LEVELS, type RegionLevel } from "./frame.ts";
+import { groupByColumns, groupByKey } from "./group.ts";
+
+/**
+ * Temporal and spatial aggregation (`run_temporal_aggregation`, `run_spatial_aggregation`) on typed arrays.
+ *
+ * A "series" is one combination of every non-value column except the timestamp (feature, regions, lat, lng,
+ * qualifiers): the original groups by all of them. Series are found once per run; the temporal aggregation of
+ * each resolution then groups by (series, period), a direct-indexed table in the usual case.
+ * Missing values follow pandas: sums skip NaN (all-NaN sums to 0), means/min/max skip NaN (all-NaN gives NaN),
+ * counts count non-NaN.
+ */
+
+export type TimeRes = "month" | "year" | "all";
+
+export interface Series {
+  count: number;
+  /** Series id of each frame row. */
+  ofRow: Int32Array;
+  /** A representative frame row of each series. */
+  row: Int32Array;
+  feature: Int32Array;
+}
+
+export function findSeries(frame: DojoFrame): Series {
+  const ints: Int32Array[] = [frame.feature.codes];
+  for (const level of REGION_LEVELS) {
+    const col = frame.regions[level];
+    if (col) ints.push(col.codes);
+  }
+  for (const col of frame.qualifiers.values()) ints.push(col.codes);
+  const doubles = frame.lat && frame.lng ? [frame.lat, frame.lng] : [];
+  const g = groupByColumns(ints, doubles, frame.rows);
+  const feature = new Int32Array(g.groups);
+  for (let s = 0; s < g.groups; s++) feature[s] = frame.feature.codes[g.firstRow[s]];
+  return { count: g.groups, ofRow: g.groupOf, row: g.firstRow, feature };
+}
+
+const DAY = 86_400_000;
+
+/** First instant (epoch ms, UTC) of the month or year holding `ms`; 0 for "all" and for times pandas cannot hold. */
+export function periodStart(ms: number, res: TimeRes): number {
+  if (res === "all" || !(ms > -9223372036854.775 && ms < 9223372036854.775)) return 0;
+  const d = new Date(Math.floor(ms / DAY) * DAY);
+  return res === "month"
+    ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+    : Date.UTC(d.getUTCFullYear(), 0, 1);
+}
+
+export interface Temporal {
+  res: TimeRes;
+  rows: number;
+  /** Period start times, ascending; `period[i]` indexes it. */
+  periods: number[];
+  series: Int32Array;
+  period: Int32Array;
+  tSum: Float64Array;
+  tMean: Float64Array;
+  /** With a weight column: Σ(value·w)/Σw and the mean weight. */
+  tWavg?: Float64Array;
+  weight?: Float64Array;
+}
+
+export function temporalAggregation(frame: DojoFrame, series: Series, res: TimeRes): Temporal {
+  const n = frame.rows;
+  const ts = frame.timestamp;
+  // Period of each row, through a cache of the last day seen (Dojo rows come in runs of one timestamp).
+  const periodIndex = new Map<number, number>();
+  const periodStarts: number[] = [];
+  const periodOfRow = new Int32Array(n);
+  let lastDay = Number.NaN;
+  let lastPeriod = -1;
+  for (let i = 0; i < n; i++) {
+    const day = Math.floor(ts[i] / DAY);
+    if (day !== lastDay) {
+      const start = periodStart(ts[i], res);
+      let p = periodIndex.get(start);
+      if (p === undefined) {
+        p = periodStarts.push(start) - 1;
+        periodIndex.set(start, p);
+      }
+      lastDay = day;
+      lastPeriod = p;
+    }
+    periodOfRow[i] = lastPeriod;
+  }
+  // Renumber periods in time order.
+  const order = periodStarts.map((_, k) => k).sort((a, b) => periodStarts[a] - periodStarts[b]);
+  const rank = new Int32Array(order.length);
+  order.forEach((k, r) => {
+    rank[k] = r;
+  });
+  const periods = order.map((k) => periodStarts[k]);
+  const np = periods.length;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = series.ofRow[i] * np + rank[periodOfRow[i]];
+  const g = groupByKey(keys, series.count * np - 1);
+  const G = g.groups;
+  const sum = new Float64Array(G);
+  const cnt = new Float64Array(G);
+  const value = frame.value;
+  const w = frame.weight?.values;
+  const wvSum = w ? new Float64Array(G) : undefined;
+  const wSum = w ? new Float64Array(G) : undefined;
+  const rowsIn = w ? new Float64Array(G) : undefined;
+  const gOf = g.groupOf;
+  if (w && wvSum && wSum && rowsIn) {
+    for (let i = 0; i < n; i++) {
+      const k = gOf[i];
+      const v = value[i];
+      const wi = w[i];
+      if (!Number.isNaN(v)) {
+        sum[k] += v;
+        cnt[k]++;
+        const p = v * wi;
+        if (!Number.isNaN(p)) wvSum[k] += p;
+      }
+      wSum[k] += wi;
+      rowsIn[k]++;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = value[i];
+      if (!Number.isNaN(v)) {
+        const k = gOf[i];
+        sum[k] += v;
+        cnt[k]++;
+      }
+    }
+  }
+  const tMean = new Float64Array(G);
+  for (let k = 0; k < G; k++) tMean[k] = cnt[k] > 0 ? sum[k] / cnt[k] : Number.NaN;
+  const outSeries = new Int32Array(G);
+  const outPeriod = new Int32Array(G);
+  for (let k = 0; k < G; k++) {
+    const r = g.firstRow[k];
+    outSeries[k] = series.ofRow[r];
+    outPeriod[k] = rank[periodOfRow[r]];
+  }
+  const out: Temporal = { res, rows: G, periods, series: outSeries, period: outPeriod, tSum: sum, tMean };
+  if (wvSum && wSum && rowsIn) {
+    const tWavg = new Float64Array(G);
+    const weight = new Float64Array(G);
+    for (let k = 0; k < G; k++) {
+      tWavg[k] = wvSum[k] / wSum[k];
+      weight[k] = wSum[k] / rowsIn[k];
+    }
+    out.tWavg = tWavg;
+    out.weight = weight;
+  }
+  return out;
+}
+
+/** Accumulated spatial aggregates of temporal rows per group. */
+export interface Spatial {
+  groups: number;
+  /** Per temporal column (t_sum, t_mean, t_wavg): sum, non-NaN count, min, max. */
+  sum: Float64Array[];
+  count: Float64Array[];
+  min: Float64Array[];
+  max: Float64Array[];
+  /** Weighted: Σ(t_x·w) per temporal column and Σw. */
+  wsum?: Float64Array[];
+  weightSum?: Float64Array;
+}
+
+/** Aggregate the temporal rows `rows` into `groups` groups (`groupOf[k]` for `rows[k]`; -1 skips). */
+export function spatialAggregation(
+  t: Temporal,
+  rows: Int32Array,
+  groupOf: Int32Array,
+  groups: number,
+  withMinMax: boolean,
+): Spatial {
+  const cols = t.tWavg ? [t.tSum, t.tMean, t.tWavg] : [t.tSum, t.tMean];
+  const make = (fill = 0) => cols.map(() => new Float64Array(groups).fill(fill));
+  const sum = make();
+  const count = make();
+  const min = withMinMax ? make(Number.NaN) : [];
+  const max = withMinMax ? make(Number.NaN) : [];
+  const w = t.weight;
+  const wsum = w ? make() : undefined;
+  const weightSum = w ? new Float64Array(groups) : undefined;
+  for (let c = 0; c < cols.length; c++) {
+    const col = cols[c];
+    const s = sum[c];
+    const n = count[c];
+    const lo = min[c];
+    const hi = max[c];
+    const ws = wsum?.[c];
+    for (let k = 0; k < rows.length; k++) {
+      const g = groupOf[k];
+      if (g < 0) continue;
+      const r = rows[k];
+      const v = col[r];
+      if (Number.isNaN(v)) continue;
+      s[g] += v;
+      n[g]++;
+      if (withMinMax) {
+        if (!(lo[g] <= v)) lo[g] = v;
+        if (!(hi[g] >= v)) hi[g] = v;
+      }
+      if (ws && w) {
+        const p = v * w[r];
+        if (!Number.isNaN(p)) ws[g] += p;
+      }
+    }
+  }
+  if (w && weightSum) {
+    for (let k = 0; k < rows.length; k++) {
+      const g = groupOf[k];
+      if (g >= 0) weightSum[g] += w[rows[k]];
+    }
+  }
+  return { groups, sum, count, min, max, wsum, weightSum };
+}
+
+export type SpatialAgg = "min" | "max" | "sum" | "mean";
+
+export interface AggColumn {
+  name: string;
+  integer: boolean;
+  value(s: Spatial, g: number): number;
+}
+
+/**
+ * The output columns of a spatial aggregation in the original's order: s_{agg}_t_sum..., s_{agg}_t_mean...,
+ * s_count, then with weights s_{agg}_t_wavg... and s_wavg_t_sum, s_wavg_t_mean, s_wavg_t_wavg.
+ */
+export function aggColumns(aggs: readonly SpatialAgg[], weighted: boolean): AggColumn[] {
+  const one = (c: number, agg: SpatialAgg, t: string): AggColumn => ({
+    name: `s_${agg}_${t}`,
+    integer: false,
+    value: (s, g) => {
+      if (agg === "sum") return s.sum[c][g];
+      if (agg === "mean") return s.count[c][g] > 0 ? s.sum[c][g] / s.count[c][g] : Number.NaN;
+      return agg === "min" ? s.min[c][g] : s.max[c][g];
+    },
+  });
+  const out: AggColumn[] = [];
+  for (const agg of aggs) out.push(one(0, agg, "t_sum"));
+  for (const agg of aggs) out.push(one(1, agg, "t_mean"));
+  out.push({ name: "s_count", integer: true, value: (s, g) => s.count[1][g] });
+  if (weighted) {
+    for (const agg of aggs) out.push(one(2, agg, "t_wavg"));
+    ["t_sum", "t_mean", "t_wavg"].forEach((t, c) => {
+      out.push({
+        name: `s_wavg_${t}`,
+        integer: false,
+        value: (s, g) => (s.wsum as Float64Array[])[c][g] / (s.weightSum as Float64Array)[g],
+      });
+    });
+  }
+  return out;
+}
+
+/** Region id of each series at one level: the level's names from country down, "None" for absent columns. */
+export interface RegionIds {
+  level: RegionLevel;
+  /** Region ids, sorted as strings. */
+  ids: string[];
+  /** Index into `ids` for each series. */
+  ofSeries: Int32Array;
+}
+
+export function regionIds(frame: DojoFrame, series: Series, level: RegionLevel): RegionIds {
+  const depth = REGION_LEVELS.indexOf(level);
+  const cols = REGION_LEVELS.slice(0, depth + 1).map((l) => frame.regions[l]);
+  const codes = cols.filter((c) => c !== undefined).map((c) => c.codes);
+  const rowCodes = codes.map((c) => {
+    const out = new Int32Array(series.count);
+    for (let s = 0; s < series.count; s++) out[s] = c[series.row[s]];
+    return out;
+  });
+  const g = groupByColumns(rowCodes, [], series.count);
+  const names: string[] = [];
+  for (let k = 0; k < g.groups; k++) {
+    const r = series.row[g.firstRow[k]];
+    names.push(cols.map((c) => (c ? c.values[c.codes[r]] : "None")).join("__"));
+  }
+  const ids = [...new Set(names)].sort(compareText);
+  const idIndex = new Map(ids.map((id, k) => [id, k]));
+  const groupToId = names.map((name) => idIndex.get(name) as number);
+  const ofSeries = new Int32Array(series.count);
+  for (let s = 0; s < series.count; s++) ofSeries[s] = groupToId[g.groupOf[s]];
+  return { level, ids, ofSeries };
+}
+
+/** Python's string order (code points). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
