@@ -155,6 +155,15 @@ const DEFAULTS = {
   maxIterations: 10000,
 };
 
+/** For tests: sees the smooth objective (negative log posterior without the L1 term) of each fit. */
+export const testHooks: {
+  onProblem?: (p: {
+    evaluate: (x: Float64Array, g: Float64Array) => number;
+    x0: Float64Array;
+    l1: Float64Array;
+  }) => void;
+} = {};
+
 export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): ProphetModel {
   const started = performance.now();
   const growth: Growth = options.growth ?? "linear";
@@ -444,6 +453,11 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
   const gFull = new Float64Array(P);
   const allAdditive = modes.every((mo) => mo === "additive");
   const scratch = makeScratch(T, S);
+  testHooks.onProblem?.({
+    evaluate: (x, g) => objective(problem, segStarts, scratch, x, g),
+    x0: Float64Array.from(x0),
+    l1,
+  });
   const evalFull = (xs: Float64Array, gs: Float64Array): number => {
     for (let i = 0; i < P; i++) xFull[i] = xs[i] * d[i];
     const f =

@@ -58,6 +58,8 @@ export interface FitSeriesOptions {
   logger?: Logger;
   /** Label for log lines (a tile id). */
   id?: string;
+  /** The Prophet fitter (injectable so that tests can make it fail). */
+  fitter?: (series: SeriesInput, options: ProphetOptions) => ProphetModel;
 }
 
 export function fitSeries(
@@ -109,7 +111,7 @@ export function fitSeries(
     return fallback(`only ${finite} finite value(s); Prophet needs ${MIN_PROPHET_POINTS}`);
   let model: ProphetModel;
   try {
-    model = fitProphet(clean, options);
+    model = (run.fitter ?? fitProphet)(clean, options);
   } catch (err) {
     if (err instanceof NonRetriableError) throw err;
     return fallback(`prophet failed: ${(err as Error).message}`);
