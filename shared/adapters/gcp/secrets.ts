@@ -1,4 +1,4 @@
-import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
+import { SecretManagerServiceClient, type protos } from "@google-cloud/secret-manager";
 import { checkSecretName } from "../local/secrets.ts";
 import { NotFoundError, type Secrets } from "../ports.ts";
 
@@ -25,7 +25,7 @@ export function createGcpSecrets(options: GcpSecretsOptions): Secrets {
       const hit = cache.get(name);
       if (hit && hit.until > Date.now()) return hit.value;
       const resource = `projects/${options.projectId}/secrets/${name}/versions/latest`;
-      let version: Awaited<ReturnType<SecretManagerServiceClient["accessSecretVersion"]>>[0];
+      let version: protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse;
       try {
         [version] = await client.accessSecretVersion({ name: resource });
       } catch (err) {
