@@ -1,0 +1,82 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ColumnSpec, ParquetWriter } from "../../containers/mozaggregator/parquet-writer.ts";
+
+function halves(v: bigint): [number, number] {
+  const u = BigInt.asUintN(64, v);
+  return [Number(u & 0xffffffffn), Number(u >> 32n)];
+}
+
+describe("ParquetWriter", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "pqw-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const schema: ColumnSpec[] = [
+    { name: "d", kind: "date" },
+    { name: "s", kind: "string" },
+    { name: "h", kind: "int64-list" },
+    { name: "n", kind: "int64" },
+  ];
+  const extremes = [0n, 1n, -1n, 4294967295n, 4294967296n, 9007199254740993n, 9223372036854775807n, -9223372036854775808n];
+
+  async function readBack(path: string) {
+    const db = await DuckDBInstance.create();
+    const c = await db.connect();
+    try {
+      const r = await c.runAndReadAll(
+        `SELECT d::VARCHAR AS d, s, h::VARCHAR[] AS h, n::VARCHAR AS n FROM read_parquet('${path}')`,
+      );
+      const d = await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${path}')`);
+      return { rows: r.getRowObjectsJson(), types: d.getRows().map((x) => `${x[0]} ${x[1]}`) };
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  }
+
+  it.each([
+    ["one row group, one page", { rowGroupRows: 1_000_000 }],
+    ["many row groups and pages", { rowGroupRows: 1024, pageBytes: 512 }],
+  ])("writes what DuckDB reads back: %s", async (_name, options) => {
+    const path = join(dir, `t-${options.rowGroupRows}.parquet`);
+    const w = new ParquetWriter(path, schema, options);
+    const expected: { d: string; s: string | null; h: string[]; n: string }[] = [];
+    const lo = new Uint32Array(16);
+    const hi = new Uint32Array(16);
+    for (let i = 0; i < 5000; i++) {
+      const s = i % 7 === 0 ? null : i % 11 === 0 ? "" : `v${i} ünï "q"\t`;
+      const len = i % 5; // includes empty lists
+      const values = Array.from({ length: len }, (_, k) => (k === 0 ? extremes[i % extremes.length] : BigInt(i * k)));
+      values.forEach((v, k) => {
+        [lo[k], hi[k]] = halves(v);
+      });
+      const n = extremes[(i + 3) % extremes.length];
+      w.date(0, 18000 + (i % 3));
+      w.string(1, s);
+      w.list(2, lo, hi, 0, len);
+      w.int64Parts(3, ...halves(n));
+      w.endRow();
+      const day = new Date((18000 + (i % 3)) * 86_400_000).toISOString().slice(0, 10);
+      expected.push({ d: day, s, h: values.map(String), n: String(n) });
+    }
+    expect(w.close()).toBe(5000);
+    const { rows, types } = await readBack(path);
+    expect(types).toEqual(["d DATE", "s VARCHAR", "h BIGINT[]", "n BIGINT"]);
+    expect(rows).toEqual(expected);
+  });
+
+  it("writes a valid file with no rows", async () => {
+    const path = join(dir, "empty.parquet");
+    const w = new ParquetWriter(path, schema);
+    expect(w.close()).toBe(0);
+    expect((await readBack(path)).rows).toEqual([]);
+  });
+});
