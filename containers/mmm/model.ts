@@ -59,6 +59,8 @@ export interface PreparedModel {
   /** Paid media vars then organic vars. */
   mediaNames: string[];
   mediaCols: Float64Array[];
+  /** Hyperparameter names of each media. */
+  mediaKeys: { thetas: string; shapes: string; scales: string; alphas: string; gammas: string }[];
   paidCount: number;
   /** The regressors in model order: prophet, context, paid media, organic. */
   names: string[];
@@ -270,6 +272,13 @@ export function prepareModel(frame: ModelFrame, spec: ModelSpec): PreparedModel 
     baselineCols,
     mediaNames,
     mediaCols,
+    mediaKeys: mediaNames.map((m) => ({
+      thetas: `${m}_thetas`,
+      shapes: `${m}_shapes`,
+      scales: `${m}_scales`,
+      alphas: `${m}_alphas`,
+      gammas: `${m}_gammas`,
+    })),
     paidCount,
     names,
     lower,
@@ -361,12 +370,12 @@ export function evaluateModel(
   const keepA: Float64Array[] = [];
   const keepI: Float64Array[] = [];
   for (let m = 0; m < nm; m++) {
-    const name = prep.mediaNames[m];
+    const keys = prep.mediaKeys[m];
     const x = prep.mediaCols[m];
     const params =
       prep.adstock === "geometric"
-        ? { theta: need(hyp, `${name}_thetas`) }
-        : { shape: need(hyp, `${name}_shapes`), scale: need(hyp, `${name}_scales`) };
+        ? { theta: need(hyp, keys.thetas) }
+        : { shape: need(hyp, keys.shapes), scale: need(hyp, keys.scales) };
     const ad = adstock(x, prep.adstock, params);
     let sx = 0;
     let sd = 0;
@@ -375,8 +384,8 @@ export function evaluateModel(
       sd += ad.decayed[i];
     }
     inflation[m] = sd / sx;
-    const alpha = need(hyp, `${name}_alphas`);
-    const gamma = need(hyp, `${name}_gammas`);
+    const alpha = need(hyp, keys.alphas);
+    const gamma = need(hyp, keys.gammas);
     inflexion[m] = hillInflexion(ad.decayed, gamma, ws, we);
     satCols[m] = saturateHill(ad.decayed, alpha, inflexion[m], ws, we);
     if (opts.keepSeries) {

@@ -148,10 +148,15 @@ export function saturateHill(
   to = x.length,
   out = new Float64Array(to - from),
 ): Float64Array {
-  const ia = inflexion ** alpha;
+  // x^a / (x^a + I^a) = 1 / (1 + (I/x)^a): one power per value.
   for (let i = from; i < to; i++) {
-    const xa = x[i] ** alpha;
-    out[i - from] = xa / (xa + ia);
+    const v = x[i];
+    out[i - from] =
+      v > 0
+        ? 1 / (1 + (inflexion / v) ** alpha)
+        : v === 0
+          ? 0
+          : v ** alpha / (v ** alpha + inflexion ** alpha);
   }
   return out;
 }
