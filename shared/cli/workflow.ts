@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ConnectorHost, StubOutcome } from "../engine/connectors.ts";
-import { WorkflowEngine, WorkflowValidationError, type EngineOptions } from "../engine/engine.ts";
+import { type EngineOptions, WorkflowEngine, WorkflowValidationError } from "../engine/engine.ts";
 import { ParseError } from "../engine/parse.ts";
 import { validateFile } from "../engine/validate.ts";
 import { type Io, parseVerbArgs, UsageError, type Verb } from "./verb.ts";
@@ -48,10 +48,18 @@ function readStubs(file: string, cwd: string): Record<string, StubOutcome> {
   } catch (err) {
     throw new UsageError(`--connector-stub ${file}: ${(err as Error).message}`);
   }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new UsageError(`--connector-stub ${file}: expected a JSON object keyed by connector method`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new UsageError(`--connector-stub ${file}: expected a JSON object keyed by connector method`);
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    const ok = v !== null && typeof v === "object" && (v as { done?: unknown }).done === true && ("response" in (v as object) || "error" in (v as object));
-    if (!ok) throw new UsageError(`--connector-stub ${file}: "${k}" must be {"done": true, "response": {...}} or {"done": true, "error": {...}}`);
+    const ok =
+      v !== null &&
+      typeof v === "object" &&
+      (v as { done?: unknown }).done === true &&
+      ("response" in (v as object) || "error" in (v as object));
+    if (!ok)
+      throw new UsageError(
+        `--connector-stub ${file}: "${k}" must be {"done": true, "response": {...}} or {"done": true, "error": {...}}`,
+      );
   }
   return raw as Record<string, StubOutcome>;
 }
@@ -109,7 +117,12 @@ async function runCommand(argv: string[], io: Io, options: WorkflowVerbOptions):
     throw err;
   }
   const record = await engine.run(program, { argumentJson: data });
-  const out = { state: record.state === "SUCCEEDED" ? "SUCCEEDED" : "FAILED", result: record.state === "SUCCEEDED" ? (record.result ?? null) : null, error: record.state === "SUCCEEDED" ? null : (record.error ?? null), sleeps: record.sleeps };
+  const out = {
+    state: record.state === "SUCCEEDED" ? "SUCCEEDED" : "FAILED",
+    result: record.state === "SUCCEEDED" ? (record.result ?? null) : null,
+    error: record.state === "SUCCEEDED" ? null : (record.error ?? null),
+    sleeps: record.sleeps,
+  };
   io.stdout.write(`${JSON.stringify(out)}\n`);
   return record.state === "SUCCEEDED" ? 0 : 1;
 }
@@ -139,7 +152,9 @@ export function createWorkflowVerb(options: WorkflowVerbOptions = {}): Verb {
       try {
         if (sub === "run") return await runCommand(rest, io, options);
         if (sub === "validate") return validateCommand(rest, io);
-        throw new UsageError(sub ? `unknown subcommand "${sub}" (run or validate)` : "missing subcommand: run or validate");
+        throw new UsageError(
+          sub ? `unknown subcommand "${sub}" (run or validate)` : "missing subcommand: run or validate",
+        );
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
         io.stderr.write(`tessera workflow: ${err.message}\nRun \`tessera workflow --help\` for usage.\n`);

@@ -1,14 +1,45 @@
 import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join } from "node:path";
 import { NonRetriableError } from "../core/errors.ts";
 import { type Clock, realClock, virtualClock } from "./clock.ts";
-import { type ChildExecution, type ConnectorContext, type ConnectorHost, callConnector, callHttp, type StubOutcome, stubResult } from "./connectors.ts";
+import {
+  type ChildExecution,
+  type ConnectorContext,
+  type ConnectorHost,
+  callConnector,
+  callHttp,
+  type StubOutcome,
+  stubResult,
+} from "./connectors.ts";
 import { type HistoryEntry, Interpreter, type Limits, type RunHost } from "./interpreter.ts";
 import { compileProgram, type Finding, type Program } from "./program.ts";
 import { createLibrary } from "./stdlib.ts";
 import { validateProgram } from "./validate.ts";
-import { CancelledSignal, Double, fromPlain, isMap, isNumber, num, parseJsonValue, sizeOf, toJson, typeName, type Value, type WfMap, WorkflowError, wfError } from "./values.ts";
+import {
+  CancelledSignal,
+  Double,
+  fromPlain,
+  isMap,
+  isNumber,
+  num,
+  parseJsonValue,
+  sizeOf,
+  toJson,
+  typeName,
+  type Value,
+  type WfMap,
+  WorkflowError,
+  wfError,
+} from "./values.ts";
 
 /**
  * Executions of workflows on the local interpreter: start (with the argument exactly as `gcloud workflows execute
@@ -50,7 +81,10 @@ export interface ExecutionRecord {
   sleeps: number[];
 }
 
-export type ExecutionSummary = Pick<ExecutionRecord, "id" | "name" | "workflow" | "state" | "labels" | "startTime" | "endTime" | "parent">;
+export type ExecutionSummary = Pick<
+  ExecutionRecord,
+  "id" | "name" | "workflow" | "state" | "labels" | "startTime" | "endTime" | "parent"
+>;
 
 export interface EngineOptions {
   host?: ConnectorHost;
@@ -94,7 +128,10 @@ export interface ExecutionHandle {
 export class WorkflowValidationError extends NonRetriableError {
   readonly findings: Finding[];
   constructor(findings: Finding[]) {
-    super(`workflow does not validate:\n${findings.map((f) => `  ${f.file}:${f.line}: ${f.message}`).join("\n")}`, { fix: "fix the listed lines (tessera workflow validate FILE)" });
+    super(
+      `workflow does not validate:\n${findings.map((f) => `  ${f.file}:${f.line}: ${f.message}`).join("\n")}`,
+      { fix: "fix the listed lines (tessera workflow validate FILE)" },
+    );
     this.name = "WorkflowValidationError";
     this.findings = findings;
   }
@@ -178,16 +215,30 @@ export class WorkflowEngine {
       sleeps: [],
     };
     const abort = new AbortController();
-    const live: Live = { record, interpreter: undefined, abort, cancelHooks: new Set(), children: new Set(), done: Promise.resolve(record) };
+    const live: Live = {
+      record,
+      interpreter: undefined,
+      abort,
+      cancelHooks: new Set(),
+      children: new Set(),
+      done: Promise.resolve(record),
+    };
     this.live.set(id, live);
     let argument: Value = null;
     let startError: WorkflowError | undefined;
     try {
-      argument = options.argumentJson !== undefined && options.argumentJson !== "" ? parseJsonValue(options.argumentJson) : fromPlain(options.argument ?? null);
+      argument =
+        options.argumentJson !== undefined && options.argumentJson !== ""
+          ? parseJsonValue(options.argumentJson)
+          : fromPlain(options.argument ?? null);
       record.argument = toJson(argument);
-      if (sizeOf(argument) > 512 * 1024) startError = wfError("ResourceLimitError", "the execution argument exceeds 512 KB");
+      if (sizeOf(argument) > 512 * 1024)
+        startError = wfError("ResourceLimitError", "the execution argument exceeds 512 KB");
     } catch (err) {
-      startError = err instanceof WorkflowError ? err : wfError("ValueError", `the execution argument is not valid JSON: ${(err as Error).message}`);
+      startError =
+        err instanceof WorkflowError
+          ? err
+          : wfError("ValueError", `the execution argument is not valid JSON: ${(err as Error).message}`);
     }
     this.persist(record);
     live.done = this.execute(program, live, argument, startError);
@@ -200,13 +251,25 @@ export class WorkflowEngine {
   }
 
   /** Start an execution of a workflow by id, resolved through `ConnectorHost.resolveWorkflow`. */
-  async startById(workflowId: string, options: Omit<StartOptions, "workflowId"> = {}): Promise<ExecutionHandle> {
+  async startById(
+    workflowId: string,
+    options: Omit<StartOptions, "workflowId"> = {},
+  ): Promise<ExecutionHandle> {
     const src = await this.host.resolveWorkflow?.(workflowId);
-    if (!src) throw new NonRetriableError(`workflow "${workflowId}" is not known to this engine`, { field: "workflowId", fix: "deploy it (add workflows-yaml/<id>.workflows.yaml) or pass ConnectorHost.resolveWorkflow" });
+    if (!src)
+      throw new NonRetriableError(`workflow "${workflowId}" is not known to this engine`, {
+        field: "workflowId",
+        fix: "deploy it (add workflows-yaml/<id>.workflows.yaml) or pass ConnectorHost.resolveWorkflow",
+      });
     return this.start(this.compile(src.text, src.file), { ...options, workflowId });
   }
 
-  private async execute(program: Program, live: Live, argument: Value, startError: WorkflowError | undefined): Promise<ExecutionRecord> {
+  private async execute(
+    program: Program,
+    live: Live,
+    argument: Value,
+    startError: WorkflowError | undefined,
+  ): Promise<ExecutionRecord> {
     const record = live.record;
     const env: Record<string, string> = {
       ...(this.options.env ?? {}),
@@ -233,7 +296,10 @@ export class WorkflowEngine {
         record.error = { message: "execution cancelled", tags: ["CancelledError"] };
       } else {
         record.state = "FAILED";
-        const e = err instanceof WorkflowError ? err.value : wfError("SystemError", err instanceof Error ? err.message : String(err)).value;
+        const e =
+          err instanceof WorkflowError
+            ? err.value
+            : wfError("SystemError", err instanceof Error ? err.message : String(err)).value;
         try {
           record.error = toJson(e);
         } catch {
@@ -286,18 +352,28 @@ export class WorkflowEngine {
         switch (name) {
           case "sys.sleep": {
             const s = args.seconds;
-            if (!isNumber(s) || num(s) < 0) throw wfError("TypeError", `sys.sleep: seconds must be a non-negative number, got ${typeName(s ?? null)}`);
+            if (!isNumber(s) || num(s) < 0)
+              throw wfError(
+                "TypeError",
+                `sys.sleep: seconds must be a non-negative number, got ${typeName(s ?? null)}`,
+              );
             return then(sleep(num(s)), () => null);
           }
           case "sys.sleep_until": {
             const t = args.time;
-            if (typeof t !== "string" || Number.isNaN(Date.parse(t))) throw wfError("ValueError", "sys.sleep_until: time must be an RFC 3339 timestamp");
+            if (typeof t !== "string" || Number.isNaN(Date.parse(t)))
+              throw wfError("ValueError", "sys.sleep_until: time must be an RFC 3339 timestamp");
             return then(sleep(Math.max(0, (Date.parse(t) - this.clock.nowMs()) / 1000)), () => null);
           }
           case "sys.log": {
-            const entry: LogEntry = { time: new Date(this.clock.nowMs()).toISOString(), severity: typeof args.severity === "string" ? args.severity : "DEFAULT", step: stepName };
+            const entry: LogEntry = {
+              time: new Date(this.clock.nowMs()).toISOString(),
+              severity: typeof args.severity === "string" ? args.severity : "DEFAULT",
+              step: stepName,
+            };
             const data = args.data ?? args.text ?? args.json;
-            if (args.json !== undefined || (data !== undefined && typeof data !== "string")) entry.json = toJson((args.json ?? data) as Value);
+            if (args.json !== undefined || (data !== undefined && typeof data !== "string"))
+              entry.json = toJson((args.json ?? data) as Value);
             else entry.text = data === undefined ? "" : (data as string);
             record.logs.push(entry);
             this.options.onLog?.({ ...entry, execution: record.id, workflow: record.workflow });
@@ -305,24 +381,51 @@ export class WorkflowEngine {
           }
         }
         if (name.startsWith("http.")) return raceAbort(callHttp(name, args, this.host, ctx), signal);
-        if (name.startsWith("googleapis.") || this.host.connectors?.[name]) return raceAbort(callConnector(name, args, this.host, ctx), signal);
-        throw wfError("SystemError", `${name} is not available in the local twin; stub it with --connector-stub`);
+        if (name.startsWith("googleapis.") || this.host.connectors?.[name])
+          return raceAbort(callConnector(name, args, this.host, ctx), signal);
+        throw wfError(
+          "SystemError",
+          `${name} is not available in the local twin; stub it with --connector-stub`,
+        );
       },
     };
   }
 
-  private async startChild(parent: Live, workflowId: string, argument: Value, labels?: Record<string, string>): Promise<ChildExecution> {
+  private async startChild(
+    parent: Live,
+    workflowId: string,
+    argument: Value,
+    labels?: Record<string, string>,
+  ): Promise<ChildExecution> {
     const src = await this.host.resolveWorkflow?.(workflowId);
-    if (!src) throw wfError("HttpError", `workflow ${workflowId} not found (ConnectorHost.resolveWorkflow)`, { code: 404, headers: {}, body: null });
+    if (!src)
+      throw wfError("HttpError", `workflow ${workflowId} not found (ConnectorHost.resolveWorkflow)`, {
+        code: 404,
+        headers: {},
+        body: null,
+      });
     let program: Program;
     try {
       program = this.compile(src.text, src.file);
     } catch (err) {
-      throw wfError("HttpError", `workflow ${workflowId} does not compile: ${(err as Error).message}`, { code: 400, headers: {}, body: null });
+      throw wfError("HttpError", `workflow ${workflowId} does not compile: ${(err as Error).message}`, {
+        code: 400,
+        headers: {},
+        body: null,
+      });
     }
-    const h = this.start(program, { workflowId, argument: toJson(argument), labels: { ...parent.record.labels, ...(labels ?? {}) }, parent: parent.record.name });
+    const h = this.start(program, {
+      workflowId,
+      argument: toJson(argument),
+      labels: { ...parent.record.labels, ...(labels ?? {}) },
+      parent: parent.record.name,
+    });
     parent.children.add(h.id);
-    return { name: h.name, initial: this.resource(this.get(h.id) as ExecutionRecord), done: h.done.then((r) => this.resource(r)) };
+    return {
+      name: h.name,
+      initial: this.resource(this.get(h.id) as ExecutionRecord),
+      done: h.done.then((r) => this.resource(r)),
+    };
   }
 
   /** The Executions API view: `argument`/`result` as JSON strings, `error` as {payload, context}. */
@@ -332,7 +435,13 @@ export class WorkflowEngine {
       state: r.state,
       argument: JSON.stringify(r.argument),
       result: r.state === "SUCCEEDED" ? JSON.stringify(r.result) : undefined,
-      error: r.state === "FAILED" ? { payload: typeof r.error === "string" ? r.error : JSON.stringify(r.error), context: `in ${r.workflow}` } : undefined,
+      error:
+        r.state === "FAILED"
+          ? {
+              payload: typeof r.error === "string" ? r.error : JSON.stringify(r.error),
+              context: `in ${r.workflow}`,
+            }
+          : undefined,
       startTime: r.startTime,
       endTime: r.endTime ?? undefined,
       labels: r.labels,
@@ -348,14 +457,44 @@ export class WorkflowEngine {
     live.abort.abort();
     const hooks = [...live.cancelHooks];
     live.cancelHooks.clear();
-    await Promise.allSettled([...hooks.map(async (h) => h()), ...[...live.children].map((c) => this.cancel(c))]);
+    await Promise.allSettled([
+      ...hooks.map(async (h) => h()),
+      ...[...live.children].map((c) => this.cancel(c)),
+    ]);
     await live.done;
+  }
+
+  /** Whether this engine is running the execution now (as opposed to a record left by another process). */
+  isLive(id: string): boolean {
+    return this.live.has(id);
+  }
+
+  /** Resolve with the record when a live execution of this engine ends; at once for any other. */
+  async wait(id: string): Promise<ExecutionRecord | undefined> {
+    const live = this.live.get(id);
+    return live ? live.done : this.get(id);
+  }
+
+  /**
+   * Record as FAILED an execution that a stopped process left ACTIVE in the state directory (the local twin
+   * calls this at start when no other twin process is alive). No-op for live or ended executions.
+   */
+  markInterrupted(id: string, error: unknown): void {
+    if (this.live.has(id)) return;
+    const r = this.get(id);
+    if (!r || r.state !== "ACTIVE") return;
+    this.persist({ ...r, state: "FAILED", error, endTime: new Date(this.clock.nowMs()).toISOString() });
   }
 
   /** An execution by id: live, finished in this process, or from the state directory. */
   get(id: string): ExecutionRecord | undefined {
     const live = this.live.get(id);
-    if (live) return { ...live.record, stepCount: live.interpreter?.steps ?? 0, history: live.interpreter?.history ?? [] };
+    if (live)
+      return {
+        ...live.record,
+        stepCount: live.interpreter?.steps ?? 0,
+        history: live.interpreter?.history ?? [],
+      };
     const done = this.finished.get(id);
     if (done) return done;
     const dir = this.executionsDir();
@@ -368,7 +507,9 @@ export class WorkflowEngine {
   }
 
   /** Executions, newest first, by workflow and/or labels; reads only the index files. */
-  list(filter: { workflow?: string; labels?: Record<string, string>; state?: ExecutionState } = {}): ExecutionSummary[] {
+  list(
+    filter: { workflow?: string; labels?: Record<string, string>; state?: ExecutionState } = {},
+  ): ExecutionSummary[] {
     const byId = new Map<string, ExecutionSummary>();
     const dir = this.executionsDir();
     if (dir && existsSync(dir)) {
@@ -387,9 +528,15 @@ export class WorkflowEngine {
         }
       }
     }
-    for (const r of [...this.finished.values(), ...[...this.live.values()].map((l) => l.record)]) byId.set(r.id, summaryOf(r));
+    for (const r of [...this.finished.values(), ...[...this.live.values()].map((l) => l.record)])
+      byId.set(r.id, summaryOf(r));
     return [...byId.values()]
-      .filter((s) => (!filter.workflow || s.workflow === filter.workflow) && (!filter.state || s.state === filter.state) && Object.entries(filter.labels ?? {}).every(([k, v]) => s.labels?.[k] === v))
+      .filter(
+        (s) =>
+          (!filter.workflow || s.workflow === filter.workflow) &&
+          (!filter.state || s.state === filter.state) &&
+          Object.entries(filter.labels ?? {}).every(([k, v]) => s.labels?.[k] === v),
+      )
       .sort((a, b) => (a.startTime < b.startTime ? 1 : a.startTime > b.startTime ? -1 : 0));
   }
 
@@ -411,7 +558,16 @@ export class WorkflowEngine {
 }
 
 function summaryOf(r: ExecutionRecord): ExecutionSummary {
-  return { id: r.id, name: r.name, workflow: r.workflow, state: r.state, labels: r.labels, startTime: r.startTime, endTime: r.endTime, parent: r.parent };
+  return {
+    id: r.id,
+    name: r.name,
+    workflow: r.workflow,
+    state: r.state,
+    labels: r.labels,
+    startTime: r.startTime,
+    endTime: r.endTime,
+    parent: r.parent,
+  };
 }
 
 function then<T, R>(x: T | Promise<T>, f: (v: T) => R): R | Promise<R> {

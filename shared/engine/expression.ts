@@ -1,6 +1,18 @@
 import type { Scope } from "./scope.ts";
 import { type Library, libraryValue } from "./stdlib.ts";
-import { Double, FnRef, formatNumber, hasKey, isMap, isNumber, num, typeName, type Value, valuesEqual, wfError } from "./values.ts";
+import {
+  Double,
+  FnRef,
+  formatNumber,
+  hasKey,
+  isMap,
+  isNumber,
+  num,
+  typeName,
+  type Value,
+  valuesEqual,
+  wfError,
+} from "./values.ts";
 
 /**
  * `${...}` expressions: a tokenizer, a precedence-climbing parser and a compiler to closures. Each distinct source
@@ -46,8 +58,25 @@ export const MAX_EXPRESSION_LENGTH = 1000;
 
 type Tok = { t: "num" | "str" | "id" | "op" | "end"; v: string; dbl?: boolean; pos: number };
 
-const KEYWORDS: Record<string, string> = { and: "and", AND: "and", or: "or", OR: "or", not: "not", NOT: "not", in: "in", IN: "in" };
-const LITERALS: Record<string, Value> = { true: true, True: true, TRUE: true, false: false, False: false, FALSE: false, null: null };
+const KEYWORDS: Record<string, string> = {
+  and: "and",
+  AND: "and",
+  or: "or",
+  OR: "or",
+  not: "not",
+  NOT: "not",
+  in: "in",
+  IN: "in",
+};
+const LITERALS: Record<string, Value> = {
+  true: true,
+  True: true,
+  TRUE: true,
+  false: false,
+  False: false,
+  FALSE: false,
+  null: null,
+};
 
 function tokenize(src: string): Tok[] {
   const out: Tok[] = [];
@@ -108,7 +137,8 @@ function tokenize(src: string): Tok[] {
               break;
             case "u": {
               const hex = src.slice(i, i + 4);
-              if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw new ExpressionSyntaxError(`bad \\u escape at ${i - 1}`);
+              if (!/^[0-9a-fA-F]{4}$/.test(hex))
+                throw new ExpressionSyntaxError(`bad \\u escape at ${i - 1}`);
               s += String.fromCharCode(Number.parseInt(hex, 16));
               i += 4;
               break;
@@ -184,7 +214,10 @@ class Parser {
   }
   private expect(v: string): void {
     const t = this.toks[this.p];
-    if (t.t !== "op" || t.v !== v) throw new ExpressionSyntaxError(`expected "${v}" at position ${t.pos + 1}, found ${t.t === "end" ? "end of expression" : `"${t.v}"`}`);
+    if (t.t !== "op" || t.v !== v)
+      throw new ExpressionSyntaxError(
+        `expected "${v}" at position ${t.pos + 1}, found ${t.t === "end" ? "end of expression" : `"${t.v}"`}`,
+      );
     this.p++;
   }
   parseAll(): Node {
@@ -240,7 +273,8 @@ class Parser {
       if (t.v === ".") {
         this.p++;
         const id = this.peek();
-        if (id.t !== "id") throw new ExpressionSyntaxError(`expected a name after "." at position ${id.pos + 1}`);
+        if (id.t !== "id")
+          throw new ExpressionSyntaxError(`expected a name after "." at position ${id.pos + 1}`);
         this.p++;
         e = { k: "member", obj: e, name: id.v };
       } else if (t.v === "[") {
@@ -250,7 +284,8 @@ class Parser {
         e = { k: "index", obj: e, idx };
       } else if (t.v === "(") {
         const name = dottedName(e);
-        if (name === undefined) throw new ExpressionSyntaxError(`only named functions can be called (position ${t.pos + 1})`);
+        if (name === undefined)
+          throw new ExpressionSyntaxError(`only named functions can be called (position ${t.pos + 1})`);
         this.p++;
         const args: Node[] = [];
         if (!(this.peek().t === "op" && this.peek().v === ")")) {
@@ -345,7 +380,10 @@ function dottedName(e: Node): string | undefined {
 
 /** Parse expression text (the part inside `${}`), resolving library constants such as `http.default_retry`. */
 export function parseExpression(src: string): Node {
-  if (src.length > MAX_EXPRESSION_LENGTH) throw new ExpressionSyntaxError(`expression is ${src.length} characters; the limit is ${MAX_EXPRESSION_LENGTH}`);
+  if (src.length > MAX_EXPRESSION_LENGTH)
+    throw new ExpressionSyntaxError(
+      `expression is ${src.length} characters; the limit is ${MAX_EXPRESSION_LENGTH}`,
+    );
   return resolveRefs(new Parser(src).parseAll());
 }
 
@@ -367,7 +405,10 @@ function resolveRefs(n: Node): Node {
     case "list":
       return { k: "list", items: n.items.map(resolveRefs) };
     case "map":
-      return { k: "map", entries: n.entries.map(([a, b]) => [resolveRefs(a), resolveRefs(b)] as [Node, Node]) };
+      return {
+        k: "map",
+        entries: n.entries.map(([a, b]) => [resolveRefs(a), resolveRefs(b)] as [Node, Node]),
+      };
     default:
       return n;
   }
@@ -408,7 +449,8 @@ export function walkNodes(n: Node, visit: (n: Node) => void): void {
 
 // ---------------------------------------------------------------- operators
 
-const INT_MAX = 9223372036854775807;
+/** 2^63: the first value past int64 (as a double; ints between 2^53 and 2^63 lose precision here). */
+const INT_MAX = 2 ** 63;
 
 function intResult(x: number, op: string): number | Double {
   if (Number.isSafeInteger(x)) return x;
@@ -417,7 +459,12 @@ function intResult(x: number, op: string): number | Double {
 }
 
 function typeErr(op: string, a: Value, b?: Value): never {
-  throw wfError("TypeError", b === undefined ? `unsupported operand type for ${op}: ${typeName(a)}` : `unsupported operand types for ${op}: ${typeName(a)} and ${typeName(b)}`);
+  throw wfError(
+    "TypeError",
+    b === undefined
+      ? `unsupported operand type for ${op}: ${typeName(a)}`
+      : `unsupported operand types for ${op}: ${typeName(a)} and ${typeName(b)}`,
+  );
 }
 
 export function add(a: Value, b: Value): Value {
@@ -480,14 +527,16 @@ export function contains(container: Value, item: Value): boolean {
     return false;
   }
   if (isMap(container)) {
-    if (typeof item !== "string") throw wfError("TypeError", `map keys are strings; "in" got ${typeName(item)}`);
+    if (typeof item !== "string")
+      throw wfError("TypeError", `map keys are strings; "in" got ${typeName(item)}`);
     return hasKey(container, item);
   }
   return typeErr("in", item, container);
 }
 
 function bool(v: Value, op: string): boolean {
-  if (typeof v !== "boolean") throw wfError("TypeError", `"${op}" takes booleans, got ${typeName(v)} (there is no truthiness)`);
+  if (typeof v !== "boolean")
+    throw wfError("TypeError", `"${op}" takes booleans, got ${typeName(v)} (there is no truthiness)`);
   return v;
 }
 
@@ -502,8 +551,10 @@ export function getMember(obj: Value, key: string): Value {
 
 export function getIndex(obj: Value, idx: Value): Value {
   if (Array.isArray(obj)) {
-    if (typeof idx !== "number") throw wfError("TypeError", `list index must be an integer, got ${typeName(idx)}`);
-    if (idx < 0 || idx >= obj.length) throw wfError("IndexError", `list index ${idx} out of range (length ${obj.length})`);
+    if (typeof idx !== "number")
+      throw wfError("TypeError", `list index must be an integer, got ${typeName(idx)}`);
+    if (idx < 0 || idx >= obj.length)
+      throw wfError("IndexError", `list index ${idx} out of range (length ${obj.length})`);
     return obj[idx];
   }
   if (isMap(obj)) {
@@ -571,7 +622,8 @@ export function compileNode(n: Node): Compiled {
         const out: Record<string, Value> = {};
         for (const [k, v] of entries) {
           const key = k(c);
-          if (typeof key !== "string") throw wfError("TypeError", `map keys must be strings, got ${typeName(key)}`);
+          if (typeof key !== "string")
+            throw wfError("TypeError", `map keys must be strings, got ${typeName(key)}`);
           out[key] = v(c);
         }
         return out;
@@ -642,7 +694,10 @@ function compileCall(name: string, args: Compiled[]): Compiled {
     const fn = c.lib.expression.get(name);
     if (fn !== undefined) {
       if (values.length < fn.min || values.length > fn.params.length) {
-        throw wfError("TypeError", `${name}() takes ${fn.min === fn.params.length ? fn.min : `${fn.min} to ${fn.params.length}`} arguments (${fn.params.join(", ")}), got ${values.length}`);
+        throw wfError(
+          "TypeError",
+          `${name}() takes ${fn.min === fn.params.length ? fn.min : `${fn.min} to ${fn.params.length}`} arguments (${fn.params.join(", ")}), got ${values.length}`,
+        );
       }
       return fn.fn(values);
     }
@@ -652,7 +707,13 @@ function compileCall(name: string, args: Compiled[]): Compiled {
 
 /** Is this YAML string a whole `${...}` expression? Returns the inner text. */
 export function expressionText(s: string): string | undefined {
-  if (s.length >= 3 && s.charCodeAt(0) === 36 && s.charCodeAt(1) === 123 && s.charCodeAt(s.length - 1) === 125) return s.slice(2, -1);
+  if (
+    s.length >= 3 &&
+    s.charCodeAt(0) === 36 &&
+    s.charCodeAt(1) === 123 &&
+    s.charCodeAt(s.length - 1) === 125
+  )
+    return s.slice(2, -1);
   return undefined;
 }
 

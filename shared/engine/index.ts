@@ -1,6 +1,14 @@
 /** The local Cloud Workflows engine: parse, validate, interpret and keep executions. */
 export { type Clock, realClock, virtualClock } from "./clock.ts";
-export { type ChildExecution, type ConnectorContext, type ConnectorFn, type ConnectorHost, CONNECTOR_NAMES, rewriteUrl, type StubOutcome } from "./connectors.ts";
+export {
+  type ChildExecution,
+  CONNECTOR_NAMES,
+  type ConnectorContext,
+  type ConnectorFn,
+  type ConnectorHost,
+  rewriteUrl,
+  type StubOutcome,
+} from "./connectors.ts";
 export {
   type EngineOptions,
   type ExecutionHandle,

@@ -1,8 +1,35 @@
 import { type Compiled, type EvalContext, getIndex } from "./expression.ts";
-import type { Block, CallStep, ForSpec, ParallelStep, Program, RetrySpec, Routine, Step, Target, TryStep } from "./program.ts";
+import type {
+  Block,
+  CallStep,
+  ForSpec,
+  ParallelStep,
+  Program,
+  RetrySpec,
+  Routine,
+  Step,
+  Target,
+  TryStep,
+} from "./program.ts";
 import { Scope } from "./scope.ts";
-import type { Library, LibFn } from "./stdlib.ts";
-import { CancelledSignal, Double, deepCopy, FnRef, hasKey, isMap, isNumber, num, setKey, sizeOf, typeName, type Value, type WfMap, WorkflowError, wfError } from "./values.ts";
+import type { LibFn, Library } from "./stdlib.ts";
+import {
+  CancelledSignal,
+  Double,
+  deepCopy,
+  FnRef,
+  hasKey,
+  isMap,
+  isNumber,
+  num,
+  setKey,
+  sizeOf,
+  typeName,
+  type Value,
+  type WfMap,
+  WorkflowError,
+  wfError,
+} from "./values.ts";
 
 /**
  * The interpreter. It runs synchronously and only goes asynchronous when a step returns a promise (a blocking
@@ -10,7 +37,13 @@ import { CancelledSignal, Double, deepCopy, FnRef, hasKey, isMap, isNumber, num,
  * Control flow travels as {@link Ctl} values; errors travel as thrown {@link WorkflowError}s.
  */
 
-export type Ctl = undefined | { t: 0; target: string } | { t: 1 } | { t: 2 } | { t: 3 } | { t: 4; value: Value };
+export type Ctl =
+  | undefined
+  | { t: 0; target: string }
+  | { t: 1 }
+  | { t: 2 }
+  | { t: 3 }
+  | { t: 4; value: Value };
 const END = { t: 1 } as const;
 const BREAK = { t: 2 } as const;
 const CONTINUE = { t: 3 } as const;
@@ -92,11 +125,16 @@ export class Frame implements EvalContext {
   callFunction(name: string, args: Value[]): Value {
     const r = this.run.routines.get(name);
     if (r === undefined) throw wfError("TypeError", `unknown function "${name}"`);
-    if (args.length > r.params.length) throw wfError("TypeError", `${name}() takes ${r.params.length} arguments, got ${args.length}`);
+    if (args.length > r.params.length)
+      throw wfError("TypeError", `${name}() takes ${r.params.length} arguments, got ${args.length}`);
     const named: WfMap = {};
     for (let i = 0; i < args.length; i++) named[r.params[i].name] = args[i];
     const out = this.run.callRoutine(r, named, this);
-    if (isPromise(out)) throw wfError("TypeError", `subworkflow "${name}" blocks (it sleeps or calls out) and cannot be called inside an expression; use a call step`);
+    if (isPromise(out))
+      throw wfError(
+        "TypeError",
+        `subworkflow "${name}" blocks (it sleeps or calls out) and cannot be called inside an expression; use a call step`,
+      );
     return out;
   }
   hasRoutine(name: string): boolean {
@@ -106,7 +144,8 @@ export class Frame implements EvalContext {
 
 function toWorkflowError(e: unknown): WorkflowError {
   if (e instanceof WorkflowError) return e;
-  if (e instanceof RangeError && /call stack/i.test(e.message)) return wfError("RecursionError", "maximum recursion depth exceeded");
+  if (e instanceof RangeError && /call stack/i.test(e.message))
+    return wfError("RecursionError", "maximum recursion depth exceeded");
   return wfError("SystemError", e instanceof Error ? e.message : String(e));
 }
 
@@ -132,7 +171,11 @@ export class Interpreter {
   runMain(argument: Value): Value | Promise<Value> {
     const main = this.program.main;
     const scope = new Scope();
-    if (main.params.length === 1) scope.define(main.params[0].name, argument === null && main.params[0].hasDefault ? deepCopy(main.params[0].default) : argument);
+    if (main.params.length === 1)
+      scope.define(
+        main.params[0].name,
+        argument === null && main.params[0].hasDefault ? deepCopy(main.params[0].default) : argument,
+      );
     const frame = new Frame(this, scope, "main", 1, 0);
     return then(this.runBlock(main.body, frame, 0), (c) => this.routineResult(c, main));
   }
@@ -146,9 +189,15 @@ export class Interpreter {
 
   callRoutine(r: Routine, args: WfMap, caller: Frame): Value | Promise<Value> {
     const depth = caller.depth + 1;
-    if (depth > this.limits.maxCallDepth) throw wfError("RecursionError", `maximum call stack depth ${this.limits.maxCallDepth} exceeded calling ${r.name}`);
+    if (depth > this.limits.maxCallDepth)
+      throw wfError(
+        "RecursionError",
+        `maximum call stack depth ${this.limits.maxCallDepth} exceeded calling ${r.name}`,
+      );
     const scope = new Scope();
-    for (const k of Object.keys(args)) if (!r.params.some((p) => p.name === k)) throw wfError("TypeError", `subworkflow ${r.name} has no parameter "${k}"`);
+    for (const k of Object.keys(args))
+      if (!r.params.some((p) => p.name === k))
+        throw wfError("TypeError", `subworkflow ${r.name} has no parameter "${k}"`);
     for (const p of r.params) {
       if (hasKey(args, p.name)) scope.define(p.name, deepCopy(args[p.name]));
       else if (p.hasDefault) scope.define(p.name, deepCopy(p.default));
@@ -159,9 +208,16 @@ export class Interpreter {
   }
 
   private enter(st: Step, fr: Frame): void {
-    if (++this.steps > this.limits.maxSteps) throw wfError("ResourceLimitError", `the execution ran more than ${this.limits.maxSteps} steps`);
+    if (++this.steps > this.limits.maxSteps)
+      throw wfError("ResourceLimitError", `the execution ran more than ${this.limits.maxSteps} steps`);
     if (this.cancelled) throw new CancelledSignal();
-    if (this.history.length < this.limits.maxHistory) this.history.push({ step: st.name, routine: fr.routine, line: st.line, at: new Date(this.host.nowMs()).toISOString() });
+    if (this.history.length < this.limits.maxHistory)
+      this.history.push({
+        step: st.name,
+        routine: fr.routine,
+        line: st.line,
+        at: new Date(this.host.nowMs()).toISOString(),
+      });
   }
 
   runBlock(block: Block, fr: Frame, start: number): Ctl | Promise<Ctl> {
@@ -238,7 +294,11 @@ export class Interpreter {
       case "switch": {
         for (const c of st.cases) {
           const ok = c.condition(fr);
-          if (typeof ok !== "boolean") throw wfError("TypeError", `switch condition in step "${st.name}" (line ${c.line}) gave ${typeName(ok)}, not a boolean`);
+          if (typeof ok !== "boolean")
+            throw wfError(
+              "TypeError",
+              `switch condition in step "${st.name}" (line ${c.line}) gave ${typeName(ok)}, not a boolean`,
+            );
           if (!ok) continue;
           if (c.body === undefined) return c.next !== undefined ? this.jump(c.next) : undefined;
           const inner = c.body;
@@ -270,7 +330,11 @@ export class Interpreter {
   }
 
   assign(target: Target, v: Value, fr: Frame): void {
-    if (typeof v === "string" && v.length > this.limits.maxStringLength) throw wfError("ResourceLimitError", `string assigned to ${target.text} is ${v.length} characters; the limit is ${this.limits.maxStringLength}`);
+    if (typeof v === "string" && v.length > this.limits.maxStringLength)
+      throw wfError(
+        "ResourceLimitError",
+        `string assigned to ${target.text} is ${v.length} characters; the limit is ${this.limits.maxStringLength}`,
+      );
     const path = target.path;
     if (path.length === 0) {
       fr.scope.set(target.root, v);
@@ -286,12 +350,18 @@ export class Interpreter {
       const last = i === path.length - 1;
       const key: Value = "key" in seg ? seg.key : seg.idx(fr);
       if (Array.isArray(cur)) {
-        if (typeof key !== "number") throw wfError("TypeError", `list index in ${target.text} must be an integer, got ${typeName(key)}`);
-        if (key < 0 || key >= cur.length) throw wfError("IndexError", `list index ${key} out of range (length ${cur.length}) in ${target.text}`);
+        if (typeof key !== "number")
+          throw wfError("TypeError", `list index in ${target.text} must be an integer, got ${typeName(key)}`);
+        if (key < 0 || key >= cur.length)
+          throw wfError(
+            "IndexError",
+            `list index ${key} out of range (length ${cur.length}) in ${target.text}`,
+          );
         if (last) cur[key] = v;
         else cur = cur[key];
       } else if (isMap(cur)) {
-        if (typeof key !== "string") throw wfError("TypeError", `map key in ${target.text} must be a string, got ${typeName(key)}`);
+        if (typeof key !== "string")
+          throw wfError("TypeError", `map key in ${target.text} must be a string, got ${typeName(key)}`);
         if (last) setKey(cur, key, v);
         else {
           let nxt: Value | undefined = cur[key];
@@ -327,7 +397,11 @@ export class Interpreter {
   private checkSize(v: Value, where: string): void {
     if (v !== null && typeof v === "object" && !(v instanceof Double)) {
       const n = sizeOf(v);
-      if (n > this.limits.maxVariableBytes) throw wfError("ResourceLimitError", `value stored in ${where} is ${n} bytes; a variable may hold ${this.limits.maxVariableBytes}`);
+      if (n > this.limits.maxVariableBytes)
+        throw wfError(
+          "ResourceLimitError",
+          `value stored in ${where} is ${n} bytes; a variable may hold ${this.limits.maxVariableBytes}`,
+        );
     }
   }
 
@@ -335,7 +409,8 @@ export class Interpreter {
     if (loop.range !== undefined) {
       const a = loop.range[0](fr);
       const b = loop.range[1](fr);
-      if (!isNumber(a) || !isNumber(b)) throw wfError("TypeError", `range of "${name}" needs numbers, got ${typeName(a)} and ${typeName(b)}`);
+      if (!isNumber(a) || !isNumber(b))
+        throw wfError("TypeError", `range of "${name}" needs numbers, got ${typeName(a)} and ${typeName(b)}`);
       const out: Value[] = [];
       const bothInt = typeof a === "number" && typeof b === "number";
       for (let x = num(a); x <= num(b); x++) out.push(bothInt ? x : new Double(x));
@@ -359,7 +434,8 @@ export class Interpreter {
     const range = loop.range as [Compiled, Compiled];
     const a = range[0](fr);
     const b = range[1](fr);
-    if (!isNumber(a) || !isNumber(b)) throw wfError("TypeError", `range of "${name}" needs numbers, got ${typeName(a)} and ${typeName(b)}`);
+    if (!isNumber(a) || !isNumber(b))
+      throw wfError("TypeError", `range of "${name}" needs numbers, got ${typeName(a)} and ${typeName(b)}`);
     const bothInt = typeof a === "number" && typeof b === "number";
     const lf = fr.with(new Scope(fr.scope));
     const end = num(b);
@@ -408,13 +484,23 @@ export class Interpreter {
 
   private execParallel(st: ParallelStep, fr: Frame): Ctl | Promise<Ctl> {
     const pdepth = fr.pdepth + 1;
-    if (pdepth > this.limits.maxParallelNesting) throw wfError("ParallelNestingError", `parallel step "${st.name}" nests deeper than ${this.limits.maxParallelNesting} levels`);
+    if (pdepth > this.limits.maxParallelNesting)
+      throw wfError(
+        "ParallelNestingError",
+        `parallel step "${st.name}" nests deeper than ${this.limits.maxParallelNesting} levels`,
+      );
     const shared = new Set(st.shared);
-    for (const s of shared) if (!fr.scope.has(s)) throw wfError("KeyError", `shared variable "${s}" of parallel step "${st.name}" must be assigned before the step`);
+    for (const s of shared)
+      if (!fr.scope.has(s))
+        throw wfError(
+          "KeyError",
+          `shared variable "${s}" of parallel step "${st.name}" must be assigned before the step`,
+        );
     let limit = this.limits.maxConcurrentBranches;
     if (st.concurrencyLimit !== undefined) {
       const l = st.concurrencyLimit(fr);
-      if (typeof l !== "number" || l < 1) throw wfError("ValueError", `concurrency_limit of "${st.name}" must be a positive integer`);
+      if (typeof l !== "number" || l < 1)
+        throw wfError("ValueError", `concurrency_limit of "${st.name}" must be a positive integer`);
       limit = Math.min(limit, l);
     }
     let count: number;
@@ -440,7 +526,7 @@ export class Interpreter {
     const errors: { index: number; id: string; error: Value }[] = [];
     let stop = false;
     let fatal: unknown;
-    const settle = (i: number, c: Ctl) => {
+    const settle = (_i: number, c: Ctl) => {
       if (c !== undefined && c.t === 2) stop = true;
     };
     const fail = (i: number, e: unknown) => {
@@ -455,11 +541,17 @@ export class Interpreter {
       if (fatal !== undefined) throw fatal;
       if (errors.length > 0) {
         errors.sort((a, b) => a.index - b.index);
-        const listed = errors.slice(0, this.limits.maxBranchErrors).map((e) => ({ id: e.id, error: e.error }));
-        throw wfError("UnhandledBranchError", `UnhandledBranchError: ${errors.length} of ${count} ${st.branches ? "branches" : "iterations"} of "${st.name}" raised an unhandled error`, {
-          branches: listed,
-          truncated: errors.length > listed.length,
-        });
+        const listed = errors
+          .slice(0, this.limits.maxBranchErrors)
+          .map((e) => ({ id: e.id, error: e.error }));
+        throw wfError(
+          "UnhandledBranchError",
+          `UnhandledBranchError: ${errors.length} of ${count} ${st.branches ? "branches" : "iterations"} of "${st.name}" raised an unhandled error`,
+          {
+            branches: listed,
+            truncated: errors.length > listed.length,
+          },
+        );
       }
       return undefined;
     };
@@ -516,7 +608,11 @@ export class Interpreter {
       const policy = this.retryPolicy(st.retry, fr, st.name);
       if (attempt < policy.maxRetries) {
         return then(this.callPredicate(policy.predicate, err.value, fr), (ok) => {
-          if (typeof ok !== "boolean") throw wfError("TypeError", `retry predicate of "${st.name}" returned ${typeName(ok)}, not a boolean`);
+          if (typeof ok !== "boolean")
+            throw wfError(
+              "TypeError",
+              `retry predicate of "${st.name}" returned ${typeName(ok)}, not a boolean`,
+            );
           if (!ok) return this.except(st, fr, err);
           const delay = Math.min(policy.initialDelay * policy.multiplier ** attempt, policy.maxDelay);
           return then(this.host.sleep(delay), () => this.execTry(st, fr, attempt + 1));
@@ -532,25 +628,45 @@ export class Interpreter {
     return this.runBlock(st.except.body, fr, 0);
   }
 
-  private retryPolicy(spec: RetrySpec, fr: Frame, name: string): { predicate: Value; maxRetries: number; initialDelay: number; maxDelay: number; multiplier: number } {
+  private retryPolicy(
+    spec: RetrySpec,
+    fr: Frame,
+    name: string,
+  ): { predicate: Value; maxRetries: number; initialDelay: number; maxDelay: number; multiplier: number } {
     let base: WfMap = {};
     if (spec.policy !== undefined) {
       const p = spec.policy(fr);
-      if (!isMap(p)) throw wfError("TypeError", `retry policy of "${name}" must be a map such as \${http.default_retry}, got ${typeName(p)}`);
+      if (!isMap(p))
+        throw wfError(
+          "TypeError",
+          `retry policy of "${name}" must be a map such as \${http.default_retry}, got ${typeName(p)}`,
+        );
       base = p;
     }
     const predicate = spec.predicate !== undefined ? spec.predicate(fr) : (base.predicate ?? null);
     const maxRetries = spec.maxRetries !== undefined ? spec.maxRetries(fr) : (base.max_retries ?? 0);
-    const backoff = spec.backoff !== undefined ? spec.backoff(fr) : (base.backoff ?? { initial_delay: 1, max_delay: 60, multiplier: new Double(1.25) });
-    if (typeof maxRetries !== "number" || maxRetries < 0) throw wfError("ValueError", `max_retries of "${name}" must be a non-negative integer`);
-    if (!isMap(backoff)) throw wfError("TypeError", `backoff of "${name}" must be a map {initial_delay, max_delay, multiplier}`);
+    const backoff =
+      spec.backoff !== undefined
+        ? spec.backoff(fr)
+        : (base.backoff ?? { initial_delay: 1, max_delay: 60, multiplier: new Double(1.25) });
+    if (typeof maxRetries !== "number" || maxRetries < 0)
+      throw wfError("ValueError", `max_retries of "${name}" must be a non-negative integer`);
+    if (!isMap(backoff))
+      throw wfError("TypeError", `backoff of "${name}" must be a map {initial_delay, max_delay, multiplier}`);
     const field = (k: string, d: number): number => {
       const v = backoff[k];
       if (v === undefined || v === null) return d;
-      if (!isNumber(v) || num(v) < 0) throw wfError("ValueError", `backoff.${k} of "${name}" must be a non-negative number`);
+      if (!isNumber(v) || num(v) < 0)
+        throw wfError("ValueError", `backoff.${k} of "${name}" must be a non-negative number`);
       return num(v);
     };
-    return { predicate, maxRetries, initialDelay: field("initial_delay", 1), maxDelay: field("max_delay", 60), multiplier: field("multiplier", 1.25) };
+    return {
+      predicate,
+      maxRetries,
+      initialDelay: field("initial_delay", 1),
+      maxDelay: field("max_delay", 60),
+      multiplier: field("multiplier", 1.25),
+    };
   }
 
   private callPredicate(pred: Value, error: Value, fr: Frame): Value | Promise<Value> {
@@ -558,14 +674,21 @@ export class Interpreter {
       const name = pred instanceof FnRef ? pred.name : pred;
       const r = this.routines.get(name);
       if (r !== undefined) {
-        if (r.params.length !== 1) throw wfError("TypeError", `retry predicate ${name} must take exactly one parameter`);
+        if (r.params.length !== 1)
+          throw wfError("TypeError", `retry predicate ${name} must take exactly one parameter`);
         return this.callRoutine(r, { [r.params[0].name]: error }, fr);
       }
       const fn = this.lib.expression.get(name);
       if (fn !== undefined) return fn.fn([error]);
-      throw wfError("TypeError", `retry predicate "${name}" is neither a subworkflow nor a library predicate`);
+      throw wfError(
+        "TypeError",
+        `retry predicate "${name}" is neither a subworkflow nor a library predicate`,
+      );
     }
-    throw wfError("TypeError", `retry predicate must be a subworkflow or library predicate, got ${typeName(pred)}`);
+    throw wfError(
+      "TypeError",
+      `retry predicate must be a subworkflow or library predicate, got ${typeName(pred)}`,
+    );
   }
 }
 
@@ -578,13 +701,19 @@ function loopCtl(c: Ctl): Ctl {
 /** A library function called from a `call` step: named `args` onto its parameters. */
 export function callLib(fn: LibFn, name: string, args: WfMap): Value {
   const values: Value[] = [];
-  for (const k of Object.keys(args)) if (!fn.params.includes(k)) throw wfError("TypeError", `${name} has no argument "${k}" (it takes ${fn.params.join(", ") || "none"})`);
+  for (const k of Object.keys(args))
+    if (!fn.params.includes(k))
+      throw wfError(
+        "TypeError",
+        `${name} has no argument "${k}" (it takes ${fn.params.join(", ") || "none"})`,
+      );
   let last = -1;
   fn.params.forEach((p, i) => {
     if (hasKey(args, p)) last = i;
   });
   for (let i = 0; i <= last; i++) values.push(hasKey(args, fn.params[i]) ? args[fn.params[i]] : null);
-  if (values.length < fn.min) throw wfError("TypeError", `${name} needs argument "${fn.params[values.length]}"`);
+  if (values.length < fn.min)
+    throw wfError("TypeError", `${name} needs argument "${fn.params[values.length]}"`);
   return fn.fn(values);
 }
 

@@ -1,4 +1,13 @@
-import { Alias, isMap as isYamlMap, isScalar, isSeq, LineCounter, type Node as YamlNode, parseDocument, type Document } from "yaml";
+import {
+  Alias,
+  type Document,
+  isScalar,
+  isSeq,
+  isMap as isYamlMap,
+  LineCounter,
+  parseDocument,
+  type Node as YamlNode,
+} from "yaml";
 import { Double, setKey, type Value, type WfMap } from "./values.ts";
 
 /**
@@ -26,11 +35,17 @@ export class ParseError extends Error {
   }
 }
 
-const FLOAT_SOURCE = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/;
+const FLOAT_SOURCE =
+  /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/;
 
 export function parseSource(text: string, file: string): SourceText {
   const lc = new LineCounter();
-  const doc: Document = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, merge: false });
+  const doc: Document = parseDocument(text, {
+    lineCounter: lc,
+    uniqueKeys: true,
+    prettyErrors: false,
+    merge: false,
+  });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;

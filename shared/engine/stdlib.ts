@@ -1,5 +1,21 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
-import { Double, deepCopy, FnRef, formatNumber, hasKey, isMap, isNumber, num, parseJsonValue, setKey, toJson, typeName, type Value, type WfMap, wfError } from "./values.ts";
+import {
+  Double,
+  deepCopy,
+  FnRef,
+  formatNumber,
+  hasKey,
+  isMap,
+  isNumber,
+  num,
+  parseJsonValue,
+  setKey,
+  toJson,
+  typeName,
+  type Value,
+  type WfMap,
+  wfError,
+} from "./values.ts";
 
 /**
  * The standard library's non-blocking functions (usable in expressions and in `call` steps, where named `args`
@@ -42,8 +58,16 @@ export const BLOCKING_FUNCTIONS: ReadonlySet<string> = new Set([
 const BACKOFF: WfMap = { initial_delay: 1, max_delay: 60, multiplier: new Double(1.25) };
 
 const CONSTANTS: Record<string, Value> = {
-  "http.default_retry": { predicate: new FnRef("http.default_retry_predicate"), max_retries: 5, backoff: BACKOFF },
-  "http.default_retry_non_idempotent": { predicate: new FnRef("http.default_retry_predicate_non_idempotent"), max_retries: 5, backoff: BACKOFF },
+  "http.default_retry": {
+    predicate: new FnRef("http.default_retry_predicate"),
+    max_retries: 5,
+    backoff: BACKOFF,
+  },
+  "http.default_retry_non_idempotent": {
+    predicate: new FnRef("http.default_retry_predicate_non_idempotent"),
+    max_retries: 5,
+    backoff: BACKOFF,
+  },
   "retry.default_backoff": BACKOFF,
   "http.default_retry_predicate": new FnRef("http.default_retry_predicate"),
   "http.default_retry_predicate_non_idempotent": new FnRef("http.default_retry_predicate_non_idempotent"),
@@ -68,7 +92,12 @@ function codeOf(e: Value): number | undefined {
 
 export function defaultRetryPredicate(e: Value): boolean {
   const tags = tagsOf(e);
-  if (tags.includes("ConnectionError") || tags.includes("ConnectionFailedError") || tags.includes("TimeoutError")) return true;
+  if (
+    tags.includes("ConnectionError") ||
+    tags.includes("ConnectionFailedError") ||
+    tags.includes("TimeoutError")
+  )
+    return true;
   const code = codeOf(e);
   return code === 429 || code === 502 || code === 503 || code === 504;
 }
@@ -137,10 +166,12 @@ function toDouble(v: Value): Value {
   if (isNumber(v)) return new Double(num(v));
   if (typeof v === "string") {
     const s = v.trim();
-    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && !/^[+-]?(inf|infinity|nan)$/i.test(s)) throw wfError("ValueError", `double(): "${v}" is not a number`);
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && !/^[+-]?(inf|infinity|nan)$/i.test(s))
+      throw wfError("ValueError", `double(): "${v}" is not a number`);
     const lower = s.toLowerCase();
     if (lower.endsWith("nan")) return new Double(Number.NaN);
-    if (lower.includes("inf")) return new Double(s.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
+    if (lower.includes("inf"))
+      return new Double(s.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
     return new Double(Number(s));
   }
   return need("double", v, "a string, an integer or a double");
@@ -176,12 +207,28 @@ function mergeNested(a: WfMap, b: WfMap): WfMap {
 function tzOffsetMinutes(ms: number, timeZone: string): number {
   let fmt: Intl.DateTimeFormat;
   try {
-    fmt = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    fmt = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
   } catch {
     throw wfError("ValueError", `time.format: unknown time zone "${timeZone}"`);
   }
   const parts = Object.fromEntries(fmt.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  const asUtc = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  const asUtc = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
   return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000);
 }
 
@@ -202,19 +249,32 @@ function formatTime(seconds: Value, tz: Value | undefined): string {
 
 function parseTime(v: Value): Value {
   const s = str("time.parse", v);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(s)) throw wfError("ValueError", `time.parse: "${s}" is not an RFC 3339 / ISO 8601 timestamp with a zone`);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(s))
+    throw wfError("ValueError", `time.parse: "${s}" is not an RFC 3339 / ISO 8601 timestamp with a zone`);
   const ms = Date.parse(s);
   if (Number.isNaN(ms)) throw wfError("ValueError", `time.parse: "${s}" is not a valid time`);
   const fracMatch = /\.(\d+)/.exec(s);
-  const extra = fracMatch ? Number(`0.${fracMatch[1]}`) - Math.floor(Number(`0.${fracMatch[1]}`) * 1000) / 1000 : 0;
+  const extra = fracMatch
+    ? Number(`0.${fracMatch[1]}`) - Math.floor(Number(`0.${fracMatch[1]}`) * 1000) / 1000
+    : 0;
   return new Double(ms / 1000 + extra);
 }
 
 function hashAlgo(v: Value): string {
   const a = str("hash algorithm", v).toUpperCase();
-  const table: Record<string, string> = { MD5: "md5", SHA1: "sha1", SHA256: "sha256", SHA384: "sha384", SHA512: "sha512" };
+  const table: Record<string, string> = {
+    MD5: "md5",
+    SHA1: "sha1",
+    SHA256: "sha256",
+    SHA384: "sha384",
+    SHA512: "sha512",
+  };
   const algo = table[a];
-  if (!algo) throw wfError("ValueError", `unsupported hash algorithm "${v}" (use MD5, SHA1, SHA256, SHA384 or SHA512)`);
+  if (!algo)
+    throw wfError(
+      "ValueError",
+      `unsupported hash algorithm "${v}" (use MD5, SHA1, SHA256, SHA384 or SHA512)`,
+    );
   return algo;
 }
 
@@ -225,7 +285,8 @@ function asBinary(name: string, v: Value): Uint8Array {
 
 export function createLibrary(rt: LibraryRuntime): Library {
   const m = new Map<string, LibFn>();
-  const def = (name: string, params: string[], min: number, fn: (a: Value[]) => Value) => m.set(name, { params, min, fn });
+  const def = (name: string, params: string[], min: number, fn: (a: Value[]) => Value) =>
+    m.set(name, { params, min, fn });
 
   // expression helpers
   def("default", ["value", "default_value"], 2, ([v, d]) => (v === null ? d : v));
@@ -253,13 +314,29 @@ export function createLibrary(rt: LibraryRuntime): Library {
   });
   def("base64.decode", ["data", "padding"], 1, ([d]) => {
     const s = str("base64.decode", d);
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw wfError("ValueError", "base64.decode: input is not valid base64");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s))
+      throw wfError("ValueError", "base64.decode: input is not valid base64");
     return new Uint8Array(Buffer.from(s, "base64"));
   });
 
   // hash
-  def("hash.compute_checksum", ["data", "algorithm"], 2, ([d, a]) => new Uint8Array(createHash(hashAlgo(a)).update(asBinary("hash.compute_checksum", d)).digest()));
-  def("hash.compute_hmac", ["key", "data", "algorithm"], 3, ([k, d, a]) => new Uint8Array(createHmac(hashAlgo(a), asBinary("hash.compute_hmac key", k)).update(asBinary("hash.compute_hmac", d)).digest()));
+  def(
+    "hash.compute_checksum",
+    ["data", "algorithm"],
+    2,
+    ([d, a]) => new Uint8Array(createHash(hashAlgo(a)).update(asBinary("hash.compute_checksum", d)).digest()),
+  );
+  def(
+    "hash.compute_hmac",
+    ["key", "data", "algorithm"],
+    3,
+    ([k, d, a]) =>
+      new Uint8Array(
+        createHmac(hashAlgo(a), asBinary("hash.compute_hmac key", k))
+          .update(asBinary("hash.compute_hmac", d))
+          .digest(),
+      ),
+  );
 
   // json
   def("json.encode", ["data", "indent"], 1, ([d, i]) => new Uint8Array(Buffer.from(jsonText(d, i), "utf8")));
@@ -274,8 +351,14 @@ export function createLibrary(rt: LibraryRuntime): Library {
   });
 
   // list
-  def("list.concat", ["objs", "val"], 2, ([l, v]) => [...(deepCopy(list("list.concat", l)) as Value[]), deepCopy(v)]);
-  def("list.prepend", ["objs", "val"], 2, ([l, v]) => [deepCopy(v), ...(deepCopy(list("list.prepend", l)) as Value[])]);
+  def("list.concat", ["objs", "val"], 2, ([l, v]) => [
+    ...(deepCopy(list("list.concat", l)) as Value[]),
+    deepCopy(v),
+  ]);
+  def("list.prepend", ["objs", "val"], 2, ([l, v]) => [
+    deepCopy(v),
+    ...(deepCopy(list("list.prepend", l)) as Value[]),
+  ]);
 
   // map
   def("map.get", ["map", "keys"], 2, ([mv, k]) => {
@@ -299,7 +382,9 @@ export function createLibrary(rt: LibraryRuntime): Library {
     for (const k of Object.keys(src)) setKey(out, k, deepCopy(src[k]));
     return out;
   });
-  def("map.merge_nested", ["first", "second"], 2, ([a, b]) => mergeNested(map("map.merge_nested", a), map("map.merge_nested", b)));
+  def("map.merge_nested", ["first", "second"], 2, ([a, b]) =>
+    mergeNested(map("map.merge_nested", a), map("map.merge_nested", b)),
+  );
 
   // math
   const numArg = (name: string, v: Value): number | Double => (isNumber(v) ? v : need(name, v, "a number"));
@@ -311,8 +396,12 @@ export function createLibrary(rt: LibraryRuntime): Library {
     const v = numArg("math.floor", x);
     return typeof v === "number" ? v : Math.floor(v.v);
   });
-  def("math.max", ["x", "y"], 2, ([x, y]) => (num(numArg("math.max", x)) >= num(numArg("math.max", y)) ? x : y));
-  def("math.min", ["x", "y"], 2, ([x, y]) => (num(numArg("math.min", x)) <= num(numArg("math.min", y)) ? x : y));
+  def("math.max", ["x", "y"], 2, ([x, y]) =>
+    num(numArg("math.max", x)) >= num(numArg("math.max", y)) ? x : y,
+  );
+  def("math.min", ["x", "y"], 2, ([x, y]) =>
+    num(numArg("math.min", x)) <= num(numArg("math.min", y)) ? x : y,
+  );
   def("math.sqrt", ["x"], 1, ([x]) => {
     const v = num(numArg("math.sqrt", x));
     if (v < 0) throw wfError("ValueError", "math.sqrt of a negative number");
@@ -335,13 +424,23 @@ export function createLibrary(rt: LibraryRuntime): Library {
   // text
   def("text.decode", ["data", "charset"], 1, ([d, c]) => {
     const cs = c === undefined || c === null ? "UTF-8" : str("text.decode charset", c);
-    const enc = cs.toUpperCase().replace("-", "") === "UTF8" ? "utf8" : cs.toLowerCase() === "latin1" || cs.toUpperCase() === "ISO-8859-1" ? "latin1" : undefined;
+    const enc =
+      cs.toUpperCase().replace("-", "") === "UTF8"
+        ? "utf8"
+        : cs.toLowerCase() === "latin1" || cs.toUpperCase() === "ISO-8859-1"
+          ? "latin1"
+          : undefined;
     if (!enc) throw wfError("ValueError", `text.decode: unsupported charset "${cs}"`);
     return Buffer.from(bytes("text.decode", d)).toString(enc);
   });
   def("text.encode", ["text", "charset"], 1, ([t, c]) => {
     const cs = c === undefined || c === null ? "UTF-8" : str("text.encode charset", c);
-    const enc = cs.toUpperCase().replace("-", "") === "UTF8" ? "utf8" : cs.toLowerCase() === "latin1" || cs.toUpperCase() === "ISO-8859-1" ? "latin1" : undefined;
+    const enc =
+      cs.toUpperCase().replace("-", "") === "UTF8"
+        ? "utf8"
+        : cs.toLowerCase() === "latin1" || cs.toUpperCase() === "ISO-8859-1"
+          ? "latin1"
+          : undefined;
     if (!enc) throw wfError("ValueError", `text.encode: unsupported charset "${cs}"`);
     return new Uint8Array(Buffer.from(str("text.encode", t), enc));
   });
@@ -367,7 +466,9 @@ export function createLibrary(rt: LibraryRuntime): Library {
     }
     return out;
   });
-  def("text.match_regex", ["source", "regex"], 2, ([s, r]) => regex("text.match_regex", r).test(str("text.match_regex", s)));
+  def("text.match_regex", ["source", "regex"], 2, ([s, r]) =>
+    regex("text.match_regex", r).test(str("text.match_regex", s)),
+  );
   def("text.replace_all", ["source", "substr", "repl"], 3, ([s, a, b]) => {
     const needle = str("text.replace_all substr", a);
     if (needle === "") throw wfError("ValueError", "text.replace_all: substr must not be empty");
@@ -375,7 +476,9 @@ export function createLibrary(rt: LibraryRuntime): Library {
   });
   def("text.replace_all_regex", ["source", "regex", "repl"], 3, ([s, r, b]) => {
     // RE2 replacements name groups \1 .. \9 and \0 for the whole match; `$` is literal.
-    const repl = str("text.replace_all_regex repl", b).replace(/\$/g, "$$$$").replace(/\\(\d)/g, (_m, d: string) => (d === "0" ? "$&" : `$${d}`));
+    const repl = str("text.replace_all_regex repl", b)
+      .replace(/\$/g, "$$$$")
+      .replace(/\\(\d)/g, (_m, d: string) => (d === "0" ? "$&" : `$${d}`));
     return str("text.replace_all_regex", s).replace(regex("text.replace_all_regex", r, "g"), repl);
   });
   def("text.split", ["source", "separator"], 2, ([s, sep]) => {
@@ -392,7 +495,12 @@ export function createLibrary(rt: LibraryRuntime): Library {
   });
   def("text.to_lower", ["source"], 1, ([s]) => str("text.to_lower", s).toLowerCase());
   def("text.to_upper", ["source"], 1, ([s]) => str("text.to_upper", s).toUpperCase());
-  def("text.url_encode", ["source"], 1, ([s]) => encodeURIComponent(str("text.url_encode", s)).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+  def("text.url_encode", ["source"], 1, ([s]) =>
+    encodeURIComponent(str("text.url_encode", s)).replace(
+      /[!'()*]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    ),
+  );
   def("text.url_encode_plus", ["source"], 1, ([s]) =>
     encodeURIComponent(str("text.url_encode_plus", s))
       .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
@@ -417,4 +525,7 @@ export function createLibrary(rt: LibraryRuntime): Library {
 }
 
 /** Every library function name, for the validator (expression functions plus blocking ones). */
-export const LIBRARY_FUNCTIONS: ReadonlySet<string> = new Set([...createLibrary({ env: () => undefined, nowMs: () => 0 }).expression.keys(), ...BLOCKING_FUNCTIONS]);
+export const LIBRARY_FUNCTIONS: ReadonlySet<string> = new Set([
+  ...createLibrary({ env: () => undefined, nowMs: () => 0 }).expression.keys(),
+  ...BLOCKING_FUNCTIONS,
+]);

@@ -9,14 +9,21 @@ import { type Block, compileProgram, type Finding, type Program, type Step } fro
  * whole-program checks below (writes to non-`shared` variables in `parallel`, `return` of bytes, jumps).
  */
 
-const BYTES_FUNCTIONS = new Set(["base64.decode", "text.encode", "json.encode", "hash.compute_checksum", "hash.compute_hmac"]);
+const BYTES_FUNCTIONS = new Set([
+  "base64.decode",
+  "text.encode",
+  "json.encode",
+  "hash.compute_checksum",
+  "hash.compute_hmac",
+]);
 
 export function validateSource(text: string, file: string): Finding[] {
   let program: Program;
   try {
     program = compileProgram(text, file);
   } catch (err) {
-    if (err instanceof ParseError) return [{ file, line: err.line, message: err.message.replace(`${file}:${err.line}: `, "") }];
+    if (err instanceof ParseError)
+      return [{ file, line: err.line, message: err.message.replace(`${file}:${err.line}: `, "") }];
     throw err;
   }
   return validateProgram(program);
@@ -96,25 +103,45 @@ export function validateProgram(program: Program): Finding[] {
             if (!inFor) add(st.line, `step "${st.name}": next: ${t} is only allowed inside a for loop`);
             continue;
           }
-          if (!scopes.some((s) => s.index.has(t))) add(st.line, `step "${st.name}": next target "${t}" is not a step of this or an enclosing steps list in ${routine.name}`);
+          if (!scopes.some((s) => s.index.has(t)))
+            add(
+              st.line,
+              `step "${st.name}": next target "${t}" is not a step of this or an enclosing steps list in ${routine.name}`,
+            );
         }
         if (st.kind === "return" && st.node) {
           const n = st.node;
-          if (n.k === "call" && BYTES_FUNCTIONS.has(n.name)) add(st.line, `step "${st.name}" returns bytes (${n.name}): bytes cannot be returned; encode them (base64.encode or text.decode)`);
+          if (n.k === "call" && BYTES_FUNCTIONS.has(n.name))
+            add(
+              st.line,
+              `step "${st.name}" returns bytes (${n.name}): bytes cannot be returned; encode them (base64.encode or text.decode)`,
+            );
         }
         if (st.kind === "return") {
           // a return inside any expression is fine; only the top-level value type matters
         }
         if (st.kind === "parallel") {
-          if (pdepth + 1 > 2) add(st.line, `parallel step "${st.name}" nests deeper than 2 levels (ParallelNestingError)`);
+          if (pdepth + 1 > 2)
+            add(st.line, `parallel step "${st.name}" nests deeper than 2 levels (ParallelNestingError)`);
           const parentVars = outside(st);
-          for (const s of st.shared) if (!parentVars.has(s)) add(st.line, `parallel step "${st.name}": shared variable "${s}" must be assigned before the parallel step`);
+          for (const s of st.shared)
+            if (!parentVars.has(s))
+              add(
+                st.line,
+                `parallel step "${st.name}": shared variable "${s}" must be assigned before the parallel step`,
+              );
           const shared = new Set(st.shared);
-          const local = new Set<string>(st.loop ? [st.loop.value, ...(st.loop.index ? [st.loop.index] : [])] : []);
+          const local = new Set<string>(
+            st.loop ? [st.loop.value, ...(st.loop.index ? [st.loop.index] : [])] : [],
+          );
           const scan = (blk: Block) => {
             for (const inner of blk.steps) {
               for (const w of writes(inner)) {
-                if (parentVars.has(w) && !shared.has(w) && !local.has(w)) add(inner.line, `step "${inner.name}" writes "${w}", a variable of the enclosing scope, inside parallel step "${st.name}": list it in shared`);
+                if (parentVars.has(w) && !shared.has(w) && !local.has(w))
+                  add(
+                    inner.line,
+                    `step "${inner.name}" writes "${w}", a variable of the enclosing scope, inside parallel step "${st.name}": list it in shared`,
+                  );
               }
               if (inner.kind === "parallel") continue;
               for (const c of children(inner)) scan(c);

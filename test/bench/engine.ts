@@ -73,7 +73,10 @@ main:
         return: \${total}
 `;
 
-const engine = new WorkflowEngine({ virtualClock: true, limits: { maxSteps: Number.MAX_SAFE_INTEGER, maxHistory: 1000 } });
+const engine = new WorkflowEngine({
+  virtualClock: true,
+  limits: { maxSteps: Number.MAX_SAFE_INTEGER, maxHistory: 1000 },
+});
 
 async function measure(text: string, file: string) {
   const program = engine.compile(text, file);
@@ -126,7 +129,7 @@ console.log(`## Workflows engine
 | for loop, ${N.toLocaleString("en")} iterations of a 2-assignment step | ${a.steps.toLocaleString("en")} steps in ${a.ms.toFixed(1)} ms = **${Math.round(rateA).toLocaleString("en")} steps/s** | ${(rateA / TARGET).toFixed(2)}x the 250,000 steps/s target |
 | switch/next loop, ${N.toLocaleString("en")} iterations | ${b.steps.toLocaleString("en")} steps in ${b.ms.toFixed(1)} ms = **${Math.round(rateB).toLocaleString("en")} steps/s** | ${(rateB / TARGET).toFixed(2)}x the target |
 | the same for loop as plain JS (Map of variables) | ${js.toFixed(2)} ms | interpreter is ${(a.ms / js).toFixed(0)}x slower than plain JS |
-| parallel for over 1,000 iterations (shared accumulator) | ${p.ms.toFixed(2)} ms, ${(p.ms * 1000 / 1000).toFixed(1)} µs per iteration | ${p.steps.toLocaleString("en")} steps |
+| parallel for over 1,000 iterations (shared accumulator) | ${p.ms.toFixed(2)} ms, ${((p.ms * 1000) / 1000).toFixed(1)} µs per iteration | ${p.steps.toLocaleString("en")} steps |
 | heap before / after the 100k loop (after GC) | ${mb(heapBefore)} MB / ${mb(heapAfter)} MB | ${heapAfter - heapBefore >= 0 ? "+" : ""}${mb(heapAfter - heapBefore)} MB |
 
 Best of ${rounds} runs, virtual clock, one process (\`npx tsx test/bench/engine.ts\`).

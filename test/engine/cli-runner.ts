@@ -1,6 +1,7 @@
 /** Runs the `workflow` verb as a process would (`node --import tsx test/engine/cli-runner.ts run FILE ...`). */
-import verb from "../../shared/cli/workflow.ts";
+
 import { processIo } from "../../shared/cli/verb.ts";
+import verb from "../../shared/cli/workflow.ts";
 
 verb.run(process.argv.slice(2), processIo()).then(
   (code) => {

@@ -1,16 +1,30 @@
-import { describe, expect, it } from "vitest";
-import { type Case, caseFindings, fakeIo, hasExpectation, loadCases, matches, runCase, workflowVerb } from "./harness.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  type Case,
+  caseFindings,
+  fakeIo,
+  hasExpectation,
+  loadCases,
+  matches,
+  runCase,
+  workflowVerb,
+} from "./harness.ts";
 
 const cases = loadCases();
 const dir = mkdtempSync(join(tmpdir(), "tessera-engine-cases-"));
 
 function expectOutcome(c: Case, state: string, result: unknown, error: unknown) {
   if (hasExpectation(c) === "error") {
-    expect(state, `expected FAILED with ${JSON.stringify(c.error)}, got ${JSON.stringify(result)}`).toBe("FAILED");
-    expect(matches(error, c.error), `error ${JSON.stringify(error)} does not match ${JSON.stringify(c.error)}`).toBe(true);
+    expect(state, `expected FAILED with ${JSON.stringify(c.error)}, got ${JSON.stringify(result)}`).toBe(
+      "FAILED",
+    );
+    expect(
+      matches(error, c.error),
+      `error ${JSON.stringify(error)} does not match ${JSON.stringify(c.error)}`,
+    ).toBe(true);
   } else {
     expect(state, `unexpected error ${JSON.stringify(error)}`).toBe("SUCCEEDED");
     expect(result).toEqual(c.result ?? null);
@@ -26,7 +40,10 @@ describe("conformance: API", () => {
       if (hasExpectation(c) === "findings") {
         const findings = caseFindings(c);
         for (const [line, fragment] of c.findings ?? []) {
-          expect(findings.some((f) => f.line === line && f.message.includes(fragment)), `no finding "${fragment}" at line ${line}: ${JSON.stringify(findings)}`).toBe(true);
+          expect(
+            findings.some((f) => f.line === line && f.message.includes(fragment)),
+            `no finding "${fragment}" at line ${line}: ${JSON.stringify(findings)}`,
+          ).toBe(true);
         }
         return;
       }

@@ -4,8 +4,17 @@ import type { ConnectorHost } from "../../shared/engine/connectors.ts";
 import { WorkflowEngine } from "../../shared/engine/engine.ts";
 import { MemoryBus, MemoryJobs, MemoryObjects, MemorySecrets, MemoryWarehouse } from "./memory-ports.ts";
 
-function engineWith(host: ConnectorHost, extra: Partial<ConstructorParameters<typeof WorkflowEngine>[0]> = {}) {
-  return new WorkflowEngine({ host, virtualClock: true, project: "proj", location: "europe-west1", ...extra });
+function engineWith(
+  host: ConnectorHost,
+  extra: Partial<ConstructorParameters<typeof WorkflowEngine>[0]> = {},
+) {
+  return new WorkflowEngine({
+    host,
+    virtualClock: true,
+    project: "proj",
+    location: "europe-west1",
+    ...extra,
+  });
 }
 
 async function run(engine: WorkflowEngine, yaml: string, argument: unknown = null) {
@@ -40,7 +49,12 @@ describe("googleapis.run.v2 jobs.run", () => {
     const jobs = new MemoryJobs();
     const r = await run(engineWith({ jobs }), RUN_JOB, { job: "forecast", timeout: 60 });
     expect(r.state).toBe("SUCCEEDED");
-    expect(jobs.runs[0]).toMatchObject({ job: "forecast", args: ["--date", "2026-01-01"], env: { MODE: "full" }, taskCount: 3 });
+    expect(jobs.runs[0]).toMatchObject({
+      job: "forecast",
+      args: ["--date", "2026-01-01"],
+      env: { MODE: "full" },
+      taskCount: 3,
+    });
     expect(r.result).toMatchObject({ job: "forecast", taskCount: 3, succeededCount: 3, failedCount: 0 });
     expect((r.result as { name: string }).name).toMatch(/jobs\/forecast\/executions\//);
   });
@@ -50,7 +64,10 @@ describe("googleapis.run.v2 jobs.run", () => {
     jobs.script = () => ({ outcome: "FAILED", reason: "task 1 exited 3" });
     const r = await run(engineWith({ jobs }), RUN_JOB, { job: "forecast", timeout: 60 });
     expect(r.state).toBe("FAILED");
-    expect(r.error).toMatchObject({ tags: ["OperationError"], operation: { done: true, error: { message: "task 1 exited 3" } } });
+    expect(r.error).toMatchObject({
+      tags: ["OperationError"],
+      operation: { done: true, error: { message: "task 1 exited 3" } },
+    });
   });
 
   it("honours connector_params.timeout and cancels the job", async () => {
@@ -90,7 +107,9 @@ main:
     - r:
         return: \${a.n * 2}
 `;
-  const host = (): ConnectorHost => ({ resolveWorkflow: (id) => (id === "child" ? { file: "child.workflows.yaml", text: child } : undefined) });
+  const host = (): ConnectorHost => ({
+    resolveWorkflow: (id) => (id === "child" ? { file: "child.workflows.yaml", text: child } : undefined),
+  });
 
   it("executions.run runs a child through this engine and returns its result", async () => {
     const engine = engineWith(host());
@@ -151,13 +170,18 @@ main:
   });
 
   it("a failed child raises OperationError in the parent", async () => {
-    const engine = engineWith({ resolveWorkflow: () => ({ file: "bad.yaml", text: "- r:\n    raise: nope\n" }) });
-    const r = await run(engine, `
+    const engine = engineWith({
+      resolveWorkflow: () => ({ file: "bad.yaml", text: "- r:\n    raise: nope\n" }),
+    });
+    const r = await run(
+      engine,
+      `
 - c:
     call: googleapis.workflowexecutions.v1.projects.locations.workflows.executions.run
     args:
       workflow_id: bad
-`);
+`,
+    );
     expect(r.error).toMatchObject({ tags: ["OperationError"] });
   });
 });
@@ -295,20 +319,39 @@ describe("data connectors", () => {
   });
 
   it("an unmapped connector fails naming it", async () => {
-    const r = await run(engineWith({}), "- c:\n    call: googleapis.compute.v1.instances.list\n    args: {project: p}\n");
+    const r = await run(
+      engineWith({}),
+      "- c:\n    call: googleapis.compute.v1.instances.list\n    args: {project: p}\n",
+    );
     expect(r.state).toBe("FAILED");
     expect(JSON.stringify(r.error)).toContain("googleapis.compute.v1.instances.list");
   });
 
   it("a port that is not wired fails naming it", async () => {
-    const r = await run(engineWith({}), "- c:\n    call: googleapis.secretmanager.v1.projects.secrets.versions.accessString\n    args: {secret_id: x}\n");
+    const r = await run(
+      engineWith({}),
+      "- c:\n    call: googleapis.secretmanager.v1.projects.secrets.versions.accessString\n    args: {secret_id: x}\n",
+    );
     expect(JSON.stringify(r.error)).toContain("ConnectorHost.secrets");
   });
 
   it("stubs replace connector calls with a finished operation", async () => {
-    const engine = engineWith({}, { stubs: { "googleapis.run.v2.projects.locations.jobs.run": { done: true, error: { code: 2, message: "stubbed failure" } } } });
+    const engine = engineWith(
+      {},
+      {
+        stubs: {
+          "googleapis.run.v2.projects.locations.jobs.run": {
+            done: true,
+            error: { code: 2, message: "stubbed failure" },
+          },
+        },
+      },
+    );
     const r = await run(engine, RUN_JOB, { job: "x", timeout: 10 });
-    expect(r.error).toMatchObject({ tags: ["OperationError"], operation: { error: { message: "stubbed failure" } } });
+    expect(r.error).toMatchObject({
+      tags: ["OperationError"],
+      operation: { error: { message: "stubbed failure" } },
+    });
   });
 });
 
@@ -327,8 +370,14 @@ describe("http.*", () => {
           res.end(JSON.stringify({ error: "nope" }));
           return;
         }
-        res.writeHead(200, { "content-type": req.url?.startsWith("/text") ? "text/plain" : "application/json" });
-        res.end(req.url?.startsWith("/text") ? "plain" : JSON.stringify({ echo: body ? JSON.parse(body) : null, path: req.url }));
+        res.writeHead(200, {
+          "content-type": req.url?.startsWith("/text") ? "text/plain" : "application/json",
+        });
+        res.end(
+          req.url?.startsWith("/text")
+            ? "plain"
+            : JSON.stringify({ echo: body ? JSON.parse(body) : null, path: req.url }),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -338,7 +387,9 @@ describe("http.*", () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it("rewrites function URLs to the local host, sends JSON and parses JSON replies", async () => {
-    const engine = engineWith({ functionUrls: { "https://europe-west1-proj.cloudfunctions.net/dispatch": `${base}/fn/dispatch` } });
+    const engine = engineWith({
+      functionUrls: { "https://europe-west1-proj.cloudfunctions.net/dispatch": `${base}/fn/dispatch` },
+    });
     const r = await run(
       engine,
       `
@@ -391,7 +442,10 @@ describe("http.*", () => {
     const addr = closed.address();
     const port = typeof addr === "object" && addr ? addr.port : 0;
     await new Promise<void>((r) => closed.close(() => r()));
-    const r = await run(engineWith({}), `- c:\n    call: http.get\n    args:\n      url: http://127.0.0.1:${port}/x\n`);
+    const r = await run(
+      engineWith({}),
+      `- c:\n    call: http.get\n    args:\n      url: http://127.0.0.1:${port}/x\n`,
+    );
     expect(r.error).toMatchObject({ tags: ["ConnectionFailedError"] });
   });
 
@@ -399,9 +453,15 @@ describe("http.*", () => {
     const calls: string[] = [];
     const fake = (async (url: URL | string) => {
       calls.push(String(url));
-      return new Response(JSON.stringify({ ok: 1 }), { status: 200, headers: { "content-type": "application/json" } });
+      return new Response(JSON.stringify({ ok: 1 }), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
     }) as typeof fetch;
-    const r = await run(engineWith({ fetch: fake }), "- c:\n    call: http.request\n    args:\n      method: PUT\n      url: https://example.test/a\n    result: x\n- r:\n    return: ${x.body.ok}\n");
+    const r = await run(
+      engineWith({ fetch: fake }),
+      "- c:\n    call: http.request\n    args:\n      method: PUT\n      url: https://example.test/a\n    result: x\n- r:\n    return: ${x.body.ok}\n",
+    );
     expect(r.result).toBe(1);
     expect(calls).toEqual(["https://example.test/a"]);
   });

@@ -34,7 +34,9 @@ export const CASES_DIR = join(import.meta.dirname, "cases");
 
 export function loadCases(): Case[] {
   const out: Case[] = [];
-  for (const f of readdirSync(CASES_DIR).filter((x) => x.endsWith(".yaml")).sort()) {
+  for (const f of readdirSync(CASES_DIR)
+    .filter((x) => x.endsWith(".yaml"))
+    .sort()) {
     const list = parse(readFileSync(join(CASES_DIR, f), "utf8")) as Omit<Case, "file">[];
     for (const c of list) out.push({ ...c, file: f });
   }
@@ -47,8 +49,17 @@ export function hasExpectation(c: Case): "result" | "error" | "findings" {
   return "result";
 }
 
-export async function runCase(c: Case, options: { host?: ConnectorHost; limits?: Partial<Limits> } = {}): Promise<ExecutionRecord> {
-  const engine = new WorkflowEngine({ virtualClock: true, env: c.env, stubs: c.stubs, host: options.host, limits: options.limits });
+export async function runCase(
+  c: Case,
+  options: { host?: ConnectorHost; limits?: Partial<Limits> } = {},
+): Promise<ExecutionRecord> {
+  const engine = new WorkflowEngine({
+    virtualClock: true,
+    env: c.env,
+    stubs: c.stubs,
+    host: options.host,
+    limits: options.limits,
+  });
   const program = engine.compile(c.workflow, `${c.name}.yaml`);
   return engine.run(program, { argument: c.args ?? null });
 }
@@ -61,13 +72,23 @@ export function caseFindings(c: Case) {
 export function matches(actual: unknown, expected: unknown): boolean {
   if (expected !== null && typeof expected === "object" && !Array.isArray(expected)) {
     if (actual === null || typeof actual !== "object" || Array.isArray(actual)) return false;
-    return Object.entries(expected as Record<string, unknown>).every(([k, v]) => matches((actual as Record<string, unknown>)[k], v));
+    return Object.entries(expected as Record<string, unknown>).every(([k, v]) =>
+      matches((actual as Record<string, unknown>)[k], v),
+    );
   }
-  if (Array.isArray(expected)) return Array.isArray(actual) && actual.length === expected.length && expected.every((v, i) => matches(actual[i], v));
+  if (Array.isArray(expected))
+    return (
+      Array.isArray(actual) &&
+      actual.length === expected.length &&
+      expected.every((v, i) => matches(actual[i], v))
+    );
   return actual === expected;
 }
 
-export function fakeIo(cwd: string, env: Record<string, string> = {}): Io & { out: () => string; err: () => string } {
+export function fakeIo(
+  cwd: string,
+  env: Record<string, string> = {},
+): Io & { out: () => string; err: () => string } {
   let out = "";
   let err = "";
   return {

@@ -1,4 +1,17 @@
-import { NotFoundError, type JobExecution, type JobRunner, type JobRunRequest, type Message, type MessageBus, type ObjectInfo, type Objects, type ObjectStore, type Row, type Secrets, type Warehouse } from "../../shared/adapters/ports.ts";
+import {
+  type JobExecution,
+  type JobRunner,
+  type JobRunRequest,
+  type Message,
+  type MessageBus,
+  NotFoundError,
+  type ObjectInfo,
+  type ObjectStore,
+  type Objects,
+  type Row,
+  type Secrets,
+  type Warehouse,
+} from "../../shared/adapters/ports.ts";
 
 /** Small in-memory ports for engine tests (the real local adapters live in shared/adapters/local). */
 
@@ -15,7 +28,17 @@ export class MemoryJobs implements JobRunner {
   async run(request: JobRunRequest): Promise<JobExecution> {
     this.runs.push(request);
     const name = `projects/p/locations/l/jobs/${request.job}/executions/${request.job}-${++this.n}`;
-    const e: JobExecution = { name, job: request.job, state: "RUNNING", taskCount: request.taskCount ?? 1, succeededCount: 0, failedCount: 0, cancelledCount: 0, startTime: new Date().toISOString(), labels: request.labels };
+    const e: JobExecution = {
+      name,
+      job: request.job,
+      state: "RUNNING",
+      taskCount: request.taskCount ?? 1,
+      succeededCount: 0,
+      failedCount: 0,
+      cancelledCount: 0,
+      startTime: new Date().toISOString(),
+      labels: request.labels,
+    };
     this.executions.set(name, e);
     const s = this.script(request);
     if (s.outcome !== "HANG") {
@@ -44,7 +67,10 @@ export class MemoryJobs implements JobRunner {
     if (!e) return Promise.reject(new NotFoundError(execution));
     if (e.state !== "RUNNING") return Promise.resolve({ ...e });
     return new Promise((resolve, reject) => {
-      const timer = options?.timeoutSeconds !== undefined ? setTimeout(() => reject(new Error("TimeoutError")), options.timeoutSeconds * 1000) : undefined;
+      const timer =
+        options?.timeoutSeconds !== undefined
+          ? setTimeout(() => reject(new Error("TimeoutError")), options.timeoutSeconds * 1000)
+          : undefined;
       this.waiters.set(execution, (x) => {
         if (timer) clearTimeout(timer);
         resolve(x);
@@ -84,7 +110,11 @@ class MemoryBucket implements ObjectStore {
     this.bucket = bucket;
   }
   async put(name: string, data: Buffer | string, options?: { contentType?: string }) {
-    this.data.set(name, { body: Buffer.from(data), contentType: options?.contentType, updated: new Date().toISOString() });
+    this.data.set(name, {
+      body: Buffer.from(data),
+      contentType: options?.contentType,
+      updated: new Date().toISOString(),
+    });
   }
   async get(name: string) {
     const o = this.data.get(name);
@@ -106,7 +136,14 @@ class MemoryBucket implements ObjectStore {
     throw new Error("not in memory ports");
   }
   async list(prefix: string) {
-    return [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort().map((k) => ({ name: k, size: this.data.get(k)?.body.length ?? 0, updated: this.data.get(k)?.updated ?? "" }));
+    return [...this.data.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .sort()
+      .map((k) => ({
+        name: k,
+        size: this.data.get(k)?.body.length ?? 0,
+        updated: this.data.get(k)?.updated ?? "",
+      }));
   }
   async delete(name: string) {
     if (!this.data.delete(name)) throw new NotFoundError(`gs://${this.bucket}/${name}`);
@@ -131,8 +168,18 @@ export class MemoryObjects implements Objects {
 export class MemoryBus implements MessageBus {
   readonly published: { topic: string; data: Buffer; attributes: Record<string, string> }[] = [];
   async ensureTopic(): Promise<void> {}
-  async publish(topic: string, data: Buffer | string | object, attributes: Record<string, string> = {}): Promise<string> {
-    this.published.push({ topic, data: Buffer.isBuffer(data) ? data : Buffer.from(typeof data === "string" ? data : JSON.stringify(data)), attributes });
+  async publish(
+    topic: string,
+    data: Buffer | string | object,
+    attributes: Record<string, string> = {},
+  ): Promise<string> {
+    this.published.push({
+      topic,
+      data: Buffer.isBuffer(data)
+        ? data
+        : Buffer.from(typeof data === "string" ? data : JSON.stringify(data)),
+      attributes,
+    });
     return String(this.published.length);
   }
   async subscribe(): Promise<never> {
