@@ -164,7 +164,7 @@ export const deadLetterPolicy: ResourceValidationPolicy = {
     if (args.props.labels?.["tessera-dead-letter-sink"] === "true") return;
     // The dead-letter topic's id may be unknown at preview; the attempt limit is always a literal.
     const dlq = args.props.deadLetterPolicy;
-    if (!dlq || !dlq.maxDeliveryAttempts || dlq.deadLetterTopic === "")
+    if (!dlq?.maxDeliveryAttempts || dlq.deadLetterTopic === "")
       report(
         "no deadLetterPolicy (deadLetterTopic + maxDeliveryAttempts): a poison message would be retried forever",
       );

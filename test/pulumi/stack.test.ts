@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../../pulumi/plan.ts";
-import { FIXTURE_ROOT, FIXTURES, fixtureConfig, fixtureOptions, fxDaily, fxModels } from "./fixtures.ts";
+import { FIXTURE_ROOT, FIXTURES, fixtureConfig, fixtureOptions, fxDaily } from "./fixtures.ts";
 import { grantRows } from "./grants.ts";
 
 // The program is imported only after pulumi.runtime.setMocks has run (planResources does both, in order).
