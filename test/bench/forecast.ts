@@ -1,0 +1,295 @@
+/**
+ * Forecast engine bench (issue 6), printed as a Markdown section:
+ * 1. Speed: fit + predict (365 days, 1000 sample paths) of the Peyton Manning series on 2 worker threads,
+ *    series/s against R prophet's 0.774 series/s (forecast-anchor.md, 2 cores, mclapply); target >= 15/s.
+ * 2. Robustness: 200 noisy variants of Peyton (log y + log(scale), scale log-uniform in [0.01, 10], plus
+ *    N(0, sd), sd uniform in [0.02, 0.3], seed 42): how many fit, how many fell back, none may crash.
+ * 3. Agreement with R prophet (when `Rscript -e 'library(prophet)'` works): >= 20 series (Prophet's daily example
+ *    series plus seeded synthetic ones with known trend, changepoints and seasonality), each fitted on all but
+ *    its last 180 days by both; yhat MAPE between the two over those 180 days (bar <= 0.5%) and each one's
+ *    holdout MAPE against the actuals (bar: ours no worse).
+ * Run: npx tsx test/bench/forecast.ts   (BENCH_QUICK=1: fewer series, no R run)
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createForecastPool } from "../../containers/forecast/pool.ts";
+import { fitProphet, predictProphet } from "../../containers/forecast/prophet.ts";
+import { createRandom } from "../../containers/forecast/random.ts";
+import type { FitTask } from "../../containers/forecast/task.ts";
+import { formatDs, parseDs } from "../../containers/forecast/time.ts";
+
+const quick = process.env.BENCH_QUICK === "1";
+const DATA = "/work/shared/data/prophet";
+const R_SERIES_PER_S = 0.774;
+const TARGET = 15;
+
+function readSeries(file: string): { ds: string[]; y: number[] } {
+  const rows = readFileSync(file, "utf8").trim().split("\n").slice(1);
+  const ds: string[] = [];
+  const y: number[] = [];
+  for (const line of rows) {
+    const [d, v] = line.replaceAll('"', "").split(",");
+    ds.push(d.trim());
+    y.push(v === "" || v === "NA" ? Number.NaN : Number(v));
+  }
+  return { ds, y };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[s.length >> 1] : Number.NaN;
+};
+const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
+
+const peyton = readSeries(join(DATA, "example_wp_log_peyton_manning.csv"));
+const load0 = loadavg()[0];
+const lines: string[] = ["## Forecast engine (containers/forecast)", ""];
+lines.push(
+  `Host: ${process.platform} node ${process.version}, 1-min load average at start ${fmt(load0)} (other jobs share the 2 cores).`,
+  "",
+);
+
+// 1. Speed.
+const pool = createForecastPool({ size: 2 });
+const nSpeed = quick ? 30 : 100;
+const peytonTask = (i: number): FitTask => ({
+  id: `peyton-${i}`,
+  series: peyton,
+  predict: { periods: 365, samples: 1000, seed: i },
+});
+await pool.fitAll([0, 1, 2, 3].map(peytonTask));
+const t0 = performance.now();
+const speed = await pool.fitAll(Array.from({ length: nSpeed }, (_, i) => peytonTask(i)));
+const wall = (performance.now() - t0) / 1000;
+const perS = nSpeed / wall;
+const cpu = speed.map((r) => r.cpuMs ?? Number.NaN);
+const meanCpu = cpu.reduce((a, b) => a + b, 0) / cpu.length;
+const cpuBound = (2 * 1000) / meanCpu;
+lines.push(
+  "### Speed: Peyton Manning (2,905 days), fit + 365-day forecast with 1000 sample paths, 2 worker threads",
+  "",
+);
+lines.push("| measure | value | vs R prophet (0.774 series/s) | target |");
+lines.push("|---|---|---|---|");
+lines.push(
+  `| wall-clock series/s (${nSpeed} series) | ${fmt(perS, 1)} | ${fmt(perS / R_SERIES_PER_S, 1)}x | >= ${TARGET}/s: ${perS >= TARGET ? "met" : "NOT met"} |`,
+);
+lines.push(
+  `| median wall ms per series in a worker (fit / total) | ${fmt(median(speed.map((r) => r.fitMs)), 0)} / ${fmt(median(speed.map((r) => r.totalMs)), 0)} | R: 2,159 | |`,
+);
+lines.push(`| mean thread CPU ms per series | ${fmt(meanCpu, 0)} | | |`);
+lines.push(
+  `| CPU-bound series/s on 2 idle cores (2000 / CPU ms) | ${fmt(cpuBound, 1)} | ${fmt(cpuBound / R_SERIES_PER_S, 1)}x | ${cpuBound >= TARGET ? "met" : "NOT met"} |`,
+);
+lines.push("");
+
+// 2. Robustness.
+const nRobust = 200;
+const rng = createRandom(42);
+const variants: FitTask[] = Array.from({ length: nRobust }, (_, i) => {
+  const scale = 10 ** (-2 + 3 * rng.uniform());
+  const sd = 0.02 + 0.28 * rng.uniform();
+  const y = peyton.y.map((v) => v + Math.log(scale) + sd * rng.normal());
+  return {
+    id: `variant-${i}`,
+    series: { ds: peyton.ds, y },
+    predict: { periods: 365, samples: quick ? 200 : 1000, seed: i },
+  };
+});
+const settled = await Promise.allSettled(variants.map((t) => pool.fit(t)));
+await pool.close();
+const ok = settled
+  .filter((s) => s.status === "fulfilled")
+  .map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof pool.fit>>>).value);
+const kinds = new Map<string, number>();
+for (const r of ok) kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
+const finiteOut = ok.filter((r) => [...r.yhat, ...r.yhatLower, ...r.yhatUpper].every(Number.isFinite)).length;
+lines.push(`### Robustness: ${nRobust} noisy variants of Peyton (seed 42)`, "");
+lines.push("| fitted | crashed | by model | finite forecasts | augurs (anchor) |");
+lines.push("|---|---|---|---|---|");
+lines.push(
+  `| ${ok.length} / ${nRobust} | ${nRobust - ok.length} | ${[...kinds].map(([k, v]) => `${k}: ${v}`).join(", ")} | ${finiteOut} | 195 / 200 (5 WASM traps) |`,
+);
+lines.push("");
+
+// Peyton against the anchor's measured R numbers (same holdout split as forecast-anchor.md).
+const cut = peyton.ds.findIndex((d) => d > "2015-01-20");
+const holdModel = fitProphet({ ds: peyton.ds.slice(0, cut), y: peyton.y.slice(0, cut) });
+const hold = predictProphet(holdModel, { dates: peyton.ds.slice(cut), samples: 1000, seed: 1 });
+let ape = 0;
+let covered = 0;
+let width = 0;
+for (let i = 0; i < hold.yhat.length; i++) {
+  const a = peyton.y[cut + i];
+  ape += Math.abs(hold.yhat[i] - a) / Math.abs(a);
+  if (a >= hold.yhatLower[i] && a <= hold.yhatUpper[i]) covered++;
+  width += hold.yhatUpper[i] - hold.yhatLower[i];
+}
+const full = predictProphet(fitProphet(peyton), { periods: 365, samples: 1000, seed: 1 });
+let fw = 0;
+for (let i = full.yhat.length - 365; i < full.yhat.length; i++) fw += full.yhatUpper[i] - full.yhatLower[i];
+lines.push("### Peyton Manning against R prophet 1.0's measured numbers (forecast-anchor.md)", "");
+lines.push("| impl | holdout MAPE (log y) | holdout 80% coverage | mean 80% width, 365-day future |");
+lines.push("|---|---|---|---|");
+lines.push("| R prophet 1.0 (anchor) | 5.304 % | 83.5 % | 1.293 |");
+lines.push(
+  `| this engine | ${fmt((100 * ape) / hold.yhat.length, 3)} % | ${fmt((100 * covered) / hold.yhat.length, 1)} % | ${fmt(fw / 365, 3)} |`,
+);
+lines.push("");
+
+// 3. Agreement with R prophet.
+const rOk =
+  !quick &&
+  spawnSync("Rscript", ["-e", "suppressMessages(library(prophet))"], { encoding: "utf8" }).status === 0;
+if (!rOk) {
+  lines.push(
+    quick
+      ? "### Agreement with R prophet: skipped in quick mode (BENCH_QUICK=1)."
+      : "### Agreement with R prophet: not measured — `Rscript -e 'library(prophet)'` fails here (install r-cran-prophet to run it).",
+    "",
+  );
+} else {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-forecast-bench-"));
+  const series: { name: string; ds: string[]; y: number[] }[] = [
+    { name: "peyton_manning", ...peyton },
+    { name: "wp_log_R_outliers1", ...readSeries(join(DATA, "example_wp_log_R_outliers1.csv")) },
+  ];
+  const g = createRandom(7);
+  for (let s = 0; s < 18; s++) {
+    const n = 730 + Math.floor(g.uniform() * 730);
+    const start = parseDs("2016-01-01") + Math.floor(g.uniform() * 365);
+    const level = 50 + 500 * g.uniform();
+    const cps = Array.from({ length: 1 + Math.floor(g.uniform() * 3) }, () =>
+      Math.floor((0.15 + 0.6 * g.uniform()) * n),
+    );
+    const slopes = [
+      level * (g.uniform() - 0.3) * 0.002,
+      ...cps.map(() => level * (g.uniform() - 0.5) * 0.002),
+    ];
+    const wAmp = level * 0.1 * g.uniform();
+    const yAmp = level * 0.2 * g.uniform();
+    const phase = 2 * Math.PI * g.uniform();
+    const sd = level * (0.01 + 0.05 * g.uniform());
+    const ds: string[] = [];
+    const y: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const day = start + i;
+      let trend = level + slopes[0] * i;
+      cps.forEach((c, j) => {
+        if (i > c) trend += slopes[j + 1] * (i - c);
+      });
+      ds.push(formatDs(day));
+      y.push(
+        trend +
+          wAmp * Math.sin((2 * Math.PI * day) / 7 + phase) +
+          yAmp * Math.cos((2 * Math.PI * day) / 365.25 + phase) +
+          sd * g.normal(),
+      );
+    }
+    series.push({ name: `synthetic_${s + 1}`, ds, y });
+  }
+  const H = 180;
+  const manifest: string[] = [];
+  for (const s of series) {
+    const n = s.ds.length;
+    writeFileSync(
+      join(dir, `${s.name}.train.csv`),
+      `ds,y\n${s.ds
+        .slice(0, n - H)
+        .map((d, i) => `${d},${Number.isFinite(s.y[i]) ? s.y[i] : "NA"}`)
+        .join("\n")}\n`,
+    );
+    writeFileSync(join(dir, `${s.name}.future.csv`), `ds\n${s.ds.slice(n - H).join("\n")}\n`);
+    manifest.push(s.name);
+  }
+  writeFileSync(
+    join(dir, "run.R"),
+    `suppressMessages(library(prophet))
+args <- commandArgs(trailingOnly = TRUE)
+dir <- args[1]
+for (name in strsplit(args[2], ",")[[1]]) {
+  df <- read.csv(file.path(dir, paste0(name, ".train.csv")), stringsAsFactors = FALSE)
+  df$ds <- as.Date(df$ds)
+  fut <- read.csv(file.path(dir, paste0(name, ".future.csv")), stringsAsFactors = FALSE)
+  fut$ds <- as.Date(fut$ds)
+  t0 <- Sys.time()
+  m <- prophet(df, uncertainty.samples = 0)
+  fc <- predict(m, fut)
+  secs <- as.numeric(Sys.time() - t0, units = "secs")
+  write.csv(data.frame(ds = format(as.Date(fc$ds)), yhat = fc$yhat), file.path(dir, paste0(name, ".r.csv")), row.names = FALSE, quote = FALSE)
+  cat(name, secs, "\\n")
+}
+`,
+  );
+  const rRun = spawnSync("Rscript", [join(dir, "run.R"), dir, manifest.join(",")], {
+    encoding: "utf8",
+    timeout: 30 * 60_000,
+  });
+  const rSecs = new Map<string, number>();
+  for (const l of rRun.stdout.split("\n")) {
+    const [name, secs] = l.trim().split(/\s+/);
+    if (name && secs) rSecs.set(name, Number(secs));
+  }
+  lines.push(
+    `### Agreement with R prophet 1.0 (rstan), ${series.length} series, fitted on all but the last ${H} days`,
+    "",
+  );
+  lines.push(
+    "| series | n train | yhat MAPE ours vs R | max abs diff | holdout MAPE ours | holdout MAPE R | our fit+predict ms | R fit+predict s |",
+  );
+  lines.push("|---|---|---|---|---|---|---|---|");
+  const agreements: number[] = [];
+  let worseHoldout = 0;
+  for (const s of series) {
+    const n = s.ds.length;
+    let rRows: string[][] = [];
+    try {
+      rRows = readFileSync(join(dir, `${s.name}.r.csv`), "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(","));
+    } catch {
+      lines.push(`| ${s.name} | ${n - H} | R failed | | | | | |`);
+      continue;
+    }
+    const tt = performance.now();
+    const m = fitProphet({ ds: s.ds.slice(0, n - H), y: s.y.slice(0, n - H) });
+    const f = predictProphet(m, { dates: s.ds.slice(n - H), samples: 0 });
+    const ms = performance.now() - tt;
+    let mape = 0;
+    let maxd = 0;
+    let hOurs = 0;
+    let hR = 0;
+    let cnt = 0;
+    for (let i = 0; i < H; i++) {
+      const r = Number(rRows[i][1]);
+      mape += Math.abs(f.yhat[i] - r) / Math.abs(r);
+      maxd = Math.max(maxd, Math.abs(f.yhat[i] - r));
+      const a = s.y[n - H + i];
+      if (Number.isFinite(a)) {
+        hOurs += Math.abs(f.yhat[i] - a) / Math.abs(a);
+        hR += Math.abs(r - a) / Math.abs(a);
+        cnt++;
+      }
+    }
+    mape = (100 * mape) / H;
+    agreements.push(mape);
+    if (hOurs > hR * 1.001) worseHoldout++;
+    lines.push(
+      `| ${s.name} | ${n - H} | ${fmt(mape, 3)} % | ${fmt(maxd, 4)} | ${fmt((100 * hOurs) / cnt, 3)} % | ${fmt((100 * hR) / cnt, 3)} % | ${fmt(ms, 0)} | ${fmt(rSecs.get(s.name) ?? Number.NaN, 2)} |`,
+    );
+  }
+  lines.push("");
+  const worst = Math.max(...agreements);
+  lines.push(
+    `Agreement bar (<= 0.5 % yhat MAPE on >= 20 series): ${agreements.length} series, median ${fmt(median(agreements), 3)} %, worst ${fmt(worst, 3)} % — ${agreements.length >= 20 && worst <= 0.5 ? "met" : "NOT met"}. ` +
+      `Holdout: ours worse than R (by > 0.1 % relative) on ${worseHoldout} of ${agreements.length}.`,
+    "",
+  );
+  rmSync(dir, { recursive: true, force: true });
+}
+
+process.stdout.write(`${lines.join("\n")}\n`);
