@@ -130,7 +130,13 @@ export function executionResource(e: JobExecution, project: string, location: st
   };
 }
 
-async function runJob(args: WfMap, ctx: ConnectorContext, timeout: number, call: string): Promise<Value> {
+async function runJob(
+  args: WfMap,
+  ctx: ConnectorContext,
+  timeout: number,
+  call: string,
+  params: WfMap,
+): Promise<Value> {
   const name = str(args, "name", call);
   const jobs = need(ctx.host.jobs, "jobs", call);
   const body = isMap(args.body) ? args.body : {};
@@ -153,6 +159,14 @@ async function runJob(args: WfMap, ctx: ConnectorContext, timeout: number, call:
     timeoutSeconds: timeoutText ? Number.parseFloat(timeoutText) : undefined,
     labels: { "workflow-execution": ctx.executionId },
   });
+  if (params.skip_polling === true) {
+    // The initial long-running operation, as the connector returns it without polling.
+    return {
+      name: `${execution.name}/operations/run`,
+      done: false,
+      metadata: executionResource(execution, ctx.project, ctx.location),
+    };
+  }
   const unregister = ctx.onCancel(() => jobs.cancel(execution.name));
   try {
     let done: JobExecution;
@@ -427,9 +441,9 @@ async function childRun(args: WfMap, ctx: ConnectorContext, call: string, wait: 
 
 const BUILTIN: Record<
   string,
-  (args: WfMap, ctx: ConnectorContext, timeout: number, call: string) => Promise<Value>
+  (args: WfMap, ctx: ConnectorContext, timeout: number, call: string, params: WfMap) => Promise<Value>
 > = {
-  "googleapis.run.v2.projects.locations.jobs.run": (a, c, t, n) => runJob(a, c, t, n),
+  "googleapis.run.v2.projects.locations.jobs.run": (a, c, t, n, p) => runJob(a, c, t, n, p),
   "googleapis.workflowexecutions.v1.projects.locations.workflows.executions.run": (a, c, _t, n) =>
     childRun(a, c, n, true),
   "googleapis.workflowexecutions.v1.projects.locations.workflows.executions.create": (a, c, _t, n) =>
@@ -486,7 +500,7 @@ export async function callConnector(
       "SystemError",
       `connector ${name} is not available in the local twin (mapped: ${CONNECTOR_NAMES.map((n) => n.replace(/^googleapis\./, "")).join(", ")}); stub it with --connector-stub or ConnectorHost.connectors`,
     );
-  return fn(args, ctx, timeout, name);
+  return fn(args, ctx, timeout, name, params);
 }
 
 /** A stubbed call's finished operation: the response, or the error raised as OperationError (or as-is when tagged). */

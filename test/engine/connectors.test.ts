@@ -79,6 +79,16 @@ describe("googleapis.run.v2 jobs.run", () => {
     expect(jobs.cancelled).toHaveLength(1);
   });
 
+  it("skip_polling returns the initial operation at once", async () => {
+    const jobs = new MemoryJobs();
+    jobs.script = () => ({ outcome: "HANG" });
+    const r = await run(
+      engineWith({ jobs }),
+      "- j:\n    call: googleapis.run.v2.projects.locations.jobs.run\n    args:\n      name: projects/p/locations/l/jobs/j\n      connector_params: {skip_polling: true}\n    result: op\n- r:\n    return: ${[op.done, op.metadata.job]}\n",
+    );
+    expect(r.result).toEqual([false, "j"]);
+  });
+
   it("an OperationError can be caught and inspected", async () => {
     const jobs = new MemoryJobs();
     jobs.script = () => ({ outcome: "FAILED", reason: "boom" });
