@@ -1,7 +1,10 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseFrameCsv } from "../../containers/mmm/frame.ts";
 import { evaluateModel, prepareModel } from "../../containers/mmm/model.ts";
+import { selectPareto } from "../../containers/mmm/pareto.ts";
+import { allocateBudget, modelDetails } from "../../containers/mmm/response.ts";
+import { search } from "../../containers/mmm/search.ts";
 import { parseModelSpec } from "../../containers/mmm/spec.ts";
 import { NonRetriableError } from "../core/errors.ts";
 import { type Io, parseVerbArgs, UsageError, type Verb } from "./verb.ts";
@@ -11,6 +14,11 @@ const help = `Usage:
       Fits one Robyn-method model on a prepared model frame (columns as Robyn's dt_mod: ds, dep_var, prophet
       columns, context, media) with the fixed hyperparameters in SPEC, and prints
       {coef: {name: value}, nrmse, decomp_rssd, rsq_train, lambda, ...} as JSON.
+  tessera mmm train --frame FILE.csv --spec SPEC.json [--iterations 2000] [--trials 5] [--seed 123]
+                    [--workers N] [--fronts auto|N] [--candidates-csv OUT.csv]
+      Searches the hyperparameter ranges in SPEC (values given as [lo, hi]; lambda defaults to [0, 1]) with the
+      seeded TwoPointsDE-style search (trials over worker threads), prints progress to stderr and, as JSON, the
+      Pareto models and the best one's decomposition, ROAS/CPA and max_response allocation.
 
 SPEC fields: dep_var ["dep_var"], date_var ["ds"], prophet_vars, context_vars, paid_media_vars (required),
   organic_vars, adstock (geometric | weibull_cdf | weibull_pdf), window_start, window_end, hyperparameters
@@ -97,15 +105,153 @@ async function evaluate(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
+function intFlag(v: string | undefined, flag: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer in ${min}..${max}, got "${v}"`);
+  return n;
+}
+
+async function train(argv: string[], io: Io): Promise<number> {
+  const { values } = parseVerbArgs(
+    argv,
+    {
+      frame: { type: "string" },
+      spec: { type: "string" },
+      iterations: { type: "string" },
+      trials: { type: "string" },
+      seed: { type: "string" },
+      workers: { type: "string" },
+      fronts: { type: "string" },
+      "candidates-csv": { type: "string" },
+    },
+    false,
+  );
+  const iterations = intFlag(values.iterations, "--iterations", 2000, 1, 10_000);
+  const trials = intFlag(values.trials, "--trials", 5, 1, 20);
+  const seed = intFlag(values.seed, "--seed", 123, 0, 2 ** 31 - 1);
+  const workers = values.workers === undefined ? undefined : intFlag(values.workers, "--workers", 1, 1, 64);
+  const fronts =
+    values.fronts === undefined || values.fronts === "auto"
+      ? "auto"
+      : intFlag(values.fronts, "--fronts", 1, 1, 20);
+  const { parsed, prep } = await loadModel(io, values.frame, values.spec);
+  const frame = {
+    dates: prep.dates,
+    columns: Object.fromEntries([
+      ...prep.baselineNames.map((n, j) => [n, prep.baselineCols[j]]),
+      ...prep.mediaNames.map((n, m) => [n, prep.mediaCols[m]]),
+      [parsed.spec.depVar ?? "dep_var", prep.y],
+    ]),
+  };
+  io.stderr.write(`mmm train: ${iterations} iterations × ${trials} trials, seed ${seed}\n`);
+  const res = await search(
+    frame,
+    {
+      ...parsed.spec,
+      paidMediaSpends: undefined,
+      spendTotals: Object.fromEntries(
+        prep.mediaNames.slice(0, prep.paidCount).map((n, k) => [n, prep.totalSpend[k]]),
+      ),
+    },
+    {
+      iterations,
+      trials,
+      seed,
+      ranges: parsed.ranges,
+      fixed: parsed.fixed,
+      workers,
+      onProgress: (p) => io.stderr.write(`mmm train: trial ${p.trial} done (${p.candidates} models)\n`),
+    },
+  );
+  const { models } = selectPareto(res.candidates, {
+    fronts,
+    minCandidates: Math.min(100, res.candidates.length),
+    tsValidation: parsed.spec.tsValidation,
+  });
+  if (values["candidates-csv"]) {
+    const keys = res.names;
+    const head = [
+      "solID",
+      "trial",
+      "iterNG",
+      "iterPar",
+      ...keys,
+      "nrmse",
+      "decomp.rssd",
+      "mape",
+      "rsq_train",
+      "nrmse_train",
+      "nrmse_val",
+      "nrmse_test",
+      "lambda",
+    ];
+    const rows = res.candidates.map((c) =>
+      [
+        c.solID,
+        c.trial,
+        c.iterNG,
+        c.iterPar,
+        ...keys.map((k) => c.hyp[k]),
+        c.nrmse,
+        c.decompRssd,
+        c.mape,
+        c.rsqTrain,
+        c.nrmseTrain,
+        c.nrmseVal,
+        c.nrmseTest,
+        c.lambda,
+      ].join(","),
+    );
+    await writeFile(resolve(io.cwd, values["candidates-csv"]), `${head.join(",")}\n${rows.join("\n")}\n`);
+  }
+  const best = models[0];
+  const details = best ? modelDetails(prep, best.hyp) : undefined;
+  const out = {
+    elapsed_s: res.elapsedMs / 1000,
+    candidate_model_count: res.candidates.length,
+    pareto_model_count: models.length,
+    pareto_models: models.slice(0, 10).map((m) => ({
+      model_id: m.solID,
+      robyn_pareto_front: m.robynParetoFront,
+      error_score: m.errorScore,
+      nrmse: num(m.nrmse),
+      decomp_rssd: num(m.decompRssd),
+      mape: num(m.mape),
+      rsq_train: num(m.rsqTrain),
+      nrmse_train: num(m.nrmseTrain),
+      rsq_val: num(m.rsqVal),
+      nrmse_val: num(m.nrmseVal),
+      rsq_test: num(m.rsqTest),
+      nrmse_test: num(m.nrmseTest),
+    })),
+    best_model:
+      best && details
+        ? {
+            model_id: best.solID,
+            hyperparameters: best.hyp,
+            lambda: details.result.lambda,
+            decomposition: details.decomposition,
+            channels: details.channels,
+            allocation: allocateBudget({ channels: details.channels }),
+          }
+        : null,
+  };
+  io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  return 0;
+}
+
 const verb: Verb = {
   name: "mmm",
-  summary: "Robyn-method marketing-mix models: evaluate one model on a model frame",
+  summary: "Robyn-method marketing-mix models: evaluate one model, or train (search) on a model frame",
   help,
   async run(argv, io) {
     const [sub, ...rest] = argv;
     if (sub === "evaluate") return evaluate(rest, io);
+    if (sub === "train") return train(rest, io);
     throw new UsageError(
-      sub ? `unknown subcommand "${sub}" (evaluate)` : "a subcommand is required: evaluate",
+      sub ? `unknown subcommand "${sub}" (evaluate | train)` : "a subcommand is required: evaluate | train",
     );
   },
 };

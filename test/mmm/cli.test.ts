@@ -119,4 +119,52 @@ describe("tessera mmm evaluate", () => {
     expect(r.status, r.stderr).toBe(0);
     checkAgainstR(JSON.parse(r.stdout), "geometric");
   });
+
+  it("train searches the spec's ranges and prints Pareto models and the best model's ROAS and allocation", async () => {
+    const f = fakeIo();
+    const code = await verb.run(
+      [
+        "train",
+        "--frame",
+        FRAME,
+        "--spec",
+        "test/mmm/fixtures/demo_geometric.search.json",
+        "--iterations",
+        "60",
+        "--trials",
+        "2",
+        "--workers",
+        "1",
+        "--seed",
+        "9",
+      ],
+      f.io,
+    );
+    expect(code).toBe(0);
+    const out = JSON.parse(f.out());
+    expect(out.candidate_model_count).toBe(120);
+    expect(out.pareto_model_count).toBeGreaterThan(0);
+    expect(out.pareto_models[0].robyn_pareto_front).toBe(1);
+    expect(out.best_model.channels.map((c: { name: string }) => c.name)).toEqual([
+      "tv_S",
+      "ooh_S",
+      "print_S",
+      "facebook_I",
+      "search_clicks_P",
+      "newsletter",
+    ]);
+    const spend = out.best_model.allocation.reduce(
+      (s: number, a: { optimalSpend: number }) => s + a.optimalSpend,
+      0,
+    );
+    const init = out.best_model.allocation.reduce(
+      (s: number, a: { initSpend: number }) => s + a.initSpend,
+      0,
+    );
+    expect(spend).toBeCloseTo(init, 2);
+    expect(f.err()).toMatch(/trial 2 done/);
+    await expect(
+      verb.run(["train", "--frame", FRAME, "--spec", "x.json", "--trials", "21"], fakeIo().io),
+    ).rejects.toThrow(/--trials/);
+  });
 });
