@@ -7,6 +7,11 @@ import { type Io, processIo, UsageError, type Verb } from "./verb.ts";
 const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   start: () => import("./start.ts"),
   doctor: () => import("./doctor.ts"),
+  run: () => import("./run.ts"),
+  backfill: () => import("./backfill.ts"),
+  status: () => import("./status.ts"),
+  cancel: () => import("./cancel.ts"),
+  workflow: () => import("./workflow.ts"),
 };
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {

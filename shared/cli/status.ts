@@ -1,4 +1,4 @@
-import { backfillStatus, pipelineStatus } from "../ops/status.ts";
+import { backfillStatus, type PipelineStatus, pipelineStatus } from "../ops/status.ts";
 import { openOps, targetOptions } from "./open.ts";
 import { parseVerbArgs, table, UsageError, type Verb } from "./verb.ts";
 
@@ -37,7 +37,7 @@ Examples:
       }
       const [pipeline] = positionals;
       if (!pipeline) {
-        const all = [];
+        const all: PipelineStatus[] = [];
         for (const def of ops.ctx.registry.list()) all.push(await pipelineStatus(ops.ctx, def.id, { since: values.since }));
         out(all, () => (all.length === 0 ? "no pipelines are registered\n" : table(["pipeline", "counts"], all.map((s) => [s.pipeline, counts(s.counts) || "nothing ran yet"]))));
         return 0;

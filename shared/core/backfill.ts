@@ -19,7 +19,8 @@ import { backfillIdFor } from "./runid.ts";
  * failed and cancelled ones; `all` reruns everything not running now. Nothing is skipped without a reason.
  */
 
-export type PartitionState = "missing" | "running" | "succeeded" | "failed" | "cancelled";
+/** `interrupted`: the ledger says running, but the attempt's execution ended without recording a result. */
+export type PartitionState = "missing" | "running" | "interrupted" | "succeeded" | "failed" | "cancelled";
 export type PlanAction = "run" | "rerun" | "skip";
 
 export interface PlanEntry {
@@ -159,6 +160,8 @@ export function actionFor(
       return { action: "run" };
     case "running":
       return { action: "skip", reason: "running now (cancel it first to rerun)" };
+    case "interrupted":
+      return { action: "run", reason: "its last attempt was interrupted before it ended" };
     case "succeeded":
       return reprocess === "all"
         ? { action: "rerun", reason: "succeeded before; reprocess=all" }

@@ -314,6 +314,9 @@ export class WorkflowEngine {
     this.persist(record);
     this.live.delete(record.id);
     this.finished.set(record.id, record);
+    // With a state directory the files are the record; keep only the newest in memory.
+    if (this.options.stateDir && this.finished.size > 1000)
+      this.finished.delete(this.finished.keys().next().value as string);
     return record;
   }
 

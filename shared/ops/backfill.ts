@@ -9,11 +9,28 @@ export type BackfillOutcome =
   | { action: "started"; plan: BackfillPlan; execution?: string }
   | { action: "duplicate"; plan: BackfillPlan; state: string };
 
-/** Read the ledger's partition states of a pipeline as plan states (one listing). */
+/**
+ * The ledger's partition states of a pipeline as plan states (one listing). A partition the ledger calls
+ * running is checked against its execution; if that ended without recording a result, it is `interrupted`.
+ */
 export async function planStates(ctx: OpsContext, pipeline: string): Promise<Map<string, PartitionState>> {
   const out = new Map<string, PartitionState>();
-  for (const [partition, status] of await ctx.ledger.partitionStates(pipeline)) out.set(partition, status.state);
+  for (const [partition, status] of await ctx.ledger.partitionStates(pipeline)) {
+    out.set(partition, status.state === "running" && !(await runIsLive(ctx, { pipeline, partition, attempt: status.attempt })) ? "interrupted" : status.state);
+  }
   return out;
+}
+
+/** Whether a running attempt's workflow execution (recorded at claim time) is still active. */
+export async function runIsLive(ctx: OpsContext, run: { pipeline: string; partition: string; attempt: number }): Promise<boolean> {
+  const events = await ctx.ledger.events(run);
+  const execution = events.map((e) => (e.data as { execution?: string } | undefined)?.execution).find((x) => typeof x === "string");
+  if (!execution) return true;
+  try {
+    return (await ctx.workflows.get(execution)).state === "ACTIVE";
+  } catch {
+    return false;
+  }
 }
 
 /** Validate and plan a backfill request; nothing is written. */
@@ -67,7 +84,7 @@ export async function acceptBackfill(ctx: OpsContext, data: unknown): Promise<Ba
 /** Start the driver execution of a recorded plan and mark the backfill running. */
 export async function startDriver(ctx: OpsContext, plan: BackfillPlan): Promise<string | undefined> {
   const def = ctx.registry.get(plan.pipeline);
-  const items = plan.entries.filter((e) => e.action !== "skip").map((e) => ({ partition: e.partition, force: e.action === "rerun" && e.state === "succeeded" }));
+  const items = plan.entries.filter((e) => e.action !== "skip").map((e) => ({ partition: e.partition, force: e.state === "succeeded" || e.state === "interrupted" }));
   if (items.length === 0) {
     await ctx.ledger.setBackfillState(plan.backfillId, "succeeded", "nothing to run: every partition was skipped (see the plan)");
     return undefined;

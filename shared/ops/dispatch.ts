@@ -3,6 +3,7 @@ import { parsePartition } from "../core/dates.ts";
 import { NonRetriableError } from "../core/errors.ts";
 import { runIdFor } from "../core/runid.ts";
 import { encodePartition } from "../ledger/layout.ts";
+import { runIsLive } from "./backfill.ts";
 import { type OpsContext, workflowIdOf } from "./context.ts";
 import { claimMarker, recordStarted } from "./markers.ts";
 
@@ -36,7 +37,8 @@ export async function dispatchTick(ctx: OpsContext, data: unknown, messageId: st
   const log = ctx.log.child({ pipeline: def.id, partition, runId });
 
   const current = await ctx.ledger.partitionState(def.id, partition);
-  if (current && (current.state === "running" || current.state === "succeeded")) {
+  const interrupted = current?.state === "running" && !(await runIsLive(ctx, { pipeline: def.id, partition, attempt: current.attempt }));
+  if (current && !interrupted && (current.state === "running" || current.state === "succeeded")) {
     const reason = `partition is ${current.state} (attempt ${current.attempt}); a tick does not rerun it (use tessera run --force)`;
     log.info(`tick skipped: ${reason}`);
     return { action: "skipped", pipeline: def.id, partition, runId, reason };
@@ -51,7 +53,7 @@ export async function dispatchTick(ctx: OpsContext, data: unknown, messageId: st
   }
   const execution = await ctx.workflows.execute(
     workflowIdOf(def),
-    { partition, params, runId },
+    { partition, params, runId, ...(interrupted ? { force: true } : {}) },
     { labels: { pipeline: def.id, run_id: runId, trigger: "schedule" } },
   );
   await recordStarted(ctx.state, markerName, ctx.now(), execution.name, { runId });

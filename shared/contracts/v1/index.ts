@@ -12,6 +12,11 @@ const pipelineId = z
   .string()
   .regex(/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/, "must be a registered pipeline id such as mozaic-daily");
 const params = z.record(z.string(), z.unknown()).default({});
+/** Workflows has no `undefined`: an empty string (or null) stands for "no backfill". */
+const optionalBackfillId = z
+  .string()
+  .nullish()
+  .transform((v) => v || undefined);
 
 /** Published by Cloud Scheduler on the schedule-ticks topic; the `dispatch` function turns it into a run. */
 export const ScheduleTick = z.strictObject({
@@ -42,7 +47,7 @@ export const WorkflowArgs = z.strictObject({
   params,
   runId: z.string().optional(),
   force: z.boolean().default(false),
-  backfillId: z.string().optional(),
+  backfillId: optionalBackfillId,
 });
 export type WorkflowArgs = z.infer<typeof WorkflowArgs>;
 
@@ -127,7 +132,7 @@ export const RunClaim = z.strictObject({
   partition: z.string().min(1),
   runId: z.string().optional(),
   force: z.boolean().default(false),
-  backfillId: z.string().optional(),
+  backfillId: optionalBackfillId,
   params,
   /** The calling Workflows execution, so `tessera cancel --run` can stop it. */
   execution: z.string().optional(),
@@ -141,6 +146,6 @@ export const RunFinish = z.strictObject({
   attempt: z.number().int().min(1),
   state: z.enum(["succeeded", "failed", "cancelled"]),
   reason: z.unknown().optional(),
-  backfillId: z.string().optional(),
+  backfillId: optionalBackfillId,
 });
 export type RunFinish = z.infer<typeof RunFinish>;

@@ -1,0 +1,120 @@
+import { join } from "node:path";
+import type { Logger } from "../core/log.ts";
+import type { Registry } from "../pipelines/types.ts";
+import { createGcpBus } from "./gcp/messages.ts";
+import { createGcpJobs } from "./gcp/jobs.ts";
+import { createGcpObjects } from "./gcp/objects.ts";
+import { createGcpSecrets } from "./gcp/secrets.ts";
+import { createGcpWarehouse } from "./gcp/warehouse.ts";
+import { createGcpWideRows } from "./gcp/widerows.ts";
+import { createLocalJobs, type LocalJobSpec } from "./local/jobs.ts";
+import { createLocalBus, type LocalBus } from "./local/messages.ts";
+import { createLocalObjects } from "./local/objects.ts";
+import { createLocalSecrets } from "./local/secrets.ts";
+import { createLocalWarehouse } from "./local/warehouse.ts";
+import { createLocalWideRows } from "./local/widerows.ts";
+import type { Adapters, Warehouse, WideRowStore } from "./ports.ts";
+
+/**
+ * Every port's adapter, chosen once per process: `createLocalAdapters` for the local twin,
+ * `createGcpAdapters` when deployed. The warehouse and the wide-row store open on first use, so that a
+ * process that never queries does not take DuckDB's file lock.
+ */
+export interface LocalAdapters extends Adapters {
+  mode: "local";
+  messages: LocalBus;
+}
+
+export type JobCatalog = Record<string, LocalJobSpec>;
+
+/** The jobs of every registered pipeline, as Cloud Run names them (`<pipeline>-<job>`), with `env` added. */
+export function jobCatalog(registry: Registry, root: string, env: Record<string, string> = {}): JobCatalog {
+  const catalog: JobCatalog = {};
+  for (const def of registry.list()) {
+    for (const job of def.jobs) {
+      catalog[`${def.id}-${job.name}`] = {
+        entrypoint: join(root, job.entrypoint),
+        taskCount: job.taskCount,
+        parallelism: job.parallelism,
+        timeoutSeconds: job.timeoutSeconds,
+        maxRetries: job.maxRetries,
+        env: { ...env, ...(job.env ?? {}) },
+      };
+    }
+  }
+  return catalog;
+}
+
+function lazy<T extends object>(make: () => T, onClose: (t: T) => Promise<void>): { value: T; close(): Promise<void> } {
+  let made: T | undefined;
+  const value = new Proxy({} as T, {
+    get(_, prop) {
+      made ??= make();
+      const v = (made as Record<string | symbol, unknown>)[prop];
+      return typeof v === "function" ? v.bind(made) : v;
+    },
+  });
+  return { value, close: async () => (made ? onClose(made) : undefined) };
+}
+
+export interface LocalAdaptersOptions {
+  stateDir: string;
+  registry: Registry;
+  /** Where job entrypoints are resolved from. */
+  root: string;
+  env: Record<string, string | undefined>;
+  backoffScale?: number;
+  log?: Logger;
+}
+
+export function createLocalAdapters(options: LocalAdaptersOptions): LocalAdapters {
+  const { stateDir } = options;
+  const warehouse = lazy<Warehouse>(() => createLocalWarehouse({ path: join(stateDir, "warehouse.duckdb") }), (w) => w.close());
+  const wideRows = lazy<WideRowStore>(() => createLocalWideRows({ dir: join(stateDir, "bigtable") }), (w) => w.close());
+  const messages = createLocalBus({ backoffScale: options.backoffScale, logger: options.log });
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
+  env.TESSERA_MODE = "local";
+  env.TESSERA_STATE_DIR = stateDir;
+  return {
+    mode: "local",
+    warehouse: warehouse.value,
+    objects: createLocalObjects({ root: join(stateDir, "objects") }),
+    messages,
+    wideRows: wideRows.value,
+    jobs: createLocalJobs({ catalog: jobCatalog(options.registry, options.root, env), stateDir, root: options.root }),
+    secrets: createLocalSecrets({ env: options.env, file: join(stateDir, "secrets.json") }),
+    async close() {
+      await messages.close();
+      await warehouse.close();
+      await wideRows.close();
+    },
+  };
+}
+
+export interface GcpAdaptersOptions {
+  projectId: string;
+  region: string;
+  bigtableInstance?: string;
+  log?: Logger;
+}
+
+export function createGcpAdapters(options: GcpAdaptersOptions): Adapters {
+  const warehouse = lazy<Warehouse>(() => createGcpWarehouse({ projectId: options.projectId, location: options.region }), (w) => w.close());
+  const wideRows = lazy<WideRowStore>(() => createGcpWideRows({ projectId: options.projectId, instanceId: options.bigtableInstance ?? "tessera" }), (w) => w.close());
+  const messages = createGcpBus({ projectId: options.projectId, logger: options.log });
+  return {
+    mode: "gcp",
+    warehouse: warehouse.value,
+    objects: createGcpObjects({ projectId: options.projectId }),
+    messages,
+    wideRows: wideRows.value,
+    jobs: createGcpJobs({ projectId: options.projectId, region: options.region }),
+    secrets: createGcpSecrets({ projectId: options.projectId }),
+    async close() {
+      await messages.close();
+      await warehouse.close();
+      await wideRows.close();
+    },
+  };
+}

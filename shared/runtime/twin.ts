@@ -1,0 +1,149 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createLocalAdapters, type LocalAdapters } from "../adapters/index.ts";
+import type { LocalBus } from "../adapters/local/messages.ts";
+import { createLogger, type Logger } from "../core/log.ts";
+import { WorkflowEngine } from "../engine/index.ts";
+import { createLedger } from "../ledger/ledger.ts";
+import { BACKFILL_WORKFLOW_ID, type OpsContext, workflowIdOf } from "../ops/context.ts";
+import { provideContext } from "../ops/handlers.ts";
+import { PLATFORM_FUNCTIONS, TOPICS } from "../pipelines/platform.ts";
+import { type Registry, repoRoot } from "../pipelines/types.ts";
+import { deliver, type HostedFunction, hostFunction, stopFunction } from "./functions-host.ts";
+import { createLocalWorkflows, type LocalWorkflows } from "./local-workflows.ts";
+import { startScheduler } from "./scheduler.ts";
+
+/**
+ * The local twin: every port on its local adapter, the platform functions hosted on 127.0.0.1 and fed by the
+ * in-process bus as Pub/Sub push would feed them, the workflows of `workflows-yaml/` on the local interpreter,
+ * jobs as child processes, and all state under one directory. The same `OpsContext` the deployed functions
+ * build from their environment is built here, so every operation runs the same code in both places.
+ */
+export interface TwinOptions {
+  registry: Registry;
+  stateDir: string;
+  /** Where the registry's `workflows-yaml/` and `containers/` live (the repository; tests pass a fixture). */
+  root?: string;
+  log?: Logger;
+  /** The environment jobs inherit (default process.env). */
+  env?: Record<string, string | undefined>;
+  project?: string;
+  location?: string;
+  /** How often the backfill driver polls a child execution, seconds (default 0.2 locally). */
+  pollSeconds?: number;
+  /** Run the cron scheduler from the registry (the long-running twin); off for one-shot verbs and tests. */
+  schedule?: boolean;
+  /** Backoff multiplier of the bus (tests make redeliveries quick). */
+  backoffScale?: number;
+  now?: () => Date;
+  buckets?: { data?: string; artifacts?: string; state?: string };
+}
+
+export interface Twin {
+  ctx: OpsContext;
+  adapters: LocalAdapters;
+  engine: WorkflowEngine;
+  workflows: LocalWorkflows;
+  bus: LocalBus;
+  /** Function name -> its 127.0.0.1 URL. */
+  urls: Record<string, string>;
+  buckets: { data: string; artifacts: string; state: string };
+  /** Names of executions a killed process had left ACTIVE, marked interrupted at start. */
+  interrupted: string[];
+  close(): Promise<void>;
+}
+
+export async function startTwin(options: TwinOptions): Promise<Twin> {
+  const root = options.root ?? repoRoot();
+  const log = options.log ?? createLogger();
+  const now = options.now ?? (() => new Date());
+  const project = options.project ?? "local-project";
+  const location = options.location ?? "local";
+  const buckets = { data: options.buckets?.data ?? "tessera-data", artifacts: options.buckets?.artifacts ?? "tessera-artifacts", state: options.buckets?.state ?? "tessera-state" };
+
+  const adapters = createLocalAdapters({ stateDir: options.stateDir, registry: options.registry, root, env: options.env ?? process.env, backoffScale: options.backoffScale, log });
+  const bus = adapters.messages;
+  const state = adapters.objects.bucket(buckets.state);
+  const ledger = createLedger(state);
+
+  // The platform functions register their targets when imported.
+  await Promise.all([import("../../functions/dispatch/index.ts"), import("../../functions/backfill/index.ts"), import("../../functions/runs/index.ts")]);
+  const hosted: HostedFunction[] = [];
+  for (const f of PLATFORM_FUNCTIONS) {
+    hosted.push(await hostFunction(f.name, f.target));
+  }
+  const urls = Object.fromEntries(hosted.map((h) => [h.name, h.url]));
+
+  const resolveWorkflow = (id: string) => {
+    const def = options.registry.list().find((d) => workflowIdOf(d) === id);
+    const file = def ? join(root, "workflows-yaml", def.workflow) : id === BACKFILL_WORKFLOW_ID ? join(repoRoot(), "workflows-yaml", "backfill.workflows.yaml") : undefined;
+    return file ? { file, text: readFileSync(file, "utf8") } : undefined;
+  };
+  const host = {
+    jobs: adapters.jobs,
+    objects: adapters.objects,
+    messages: bus,
+    secrets: adapters.secrets,
+    resolveWorkflow,
+    get warehouse() {
+      return adapters.warehouse;
+    },
+  };
+  const engine = new WorkflowEngine({
+    host,
+    stateDir: options.stateDir,
+    project,
+    location,
+    env: {
+      TESSERA_RUNS_URL: urls.runs,
+      TESSERA_DATA_BUCKET: buckets.data,
+      TESSERA_ARTIFACTS_BUCKET: buckets.artifacts,
+      TESSERA_STATE_BUCKET: buckets.state,
+    },
+    onLog: (e) => log.child({ execution: e.execution.split("/").pop(), workflow: e.workflow }).info(e.text ?? JSON.stringify(e.json)),
+  });
+  const workflows = createLocalWorkflows(engine, options.stateDir);
+  const interrupted = workflows.reconcile();
+  if (interrupted.length > 0) log.warn(`${interrupted.length} execution(s) were left running by a stopped process and are marked interrupted`);
+
+  const ctx: OpsContext = { registry: options.registry, ledger, state, workflows, messages: bus, log, now, pollSeconds: options.pollSeconds ?? 0.2, takeoverSeconds: 30 };
+  provideContext(ctx);
+
+  // Pub/Sub push subscriptions of the platform functions, with the deployed retry and dead-letter policy.
+  for (const f of PLATFORM_FUNCTIONS) {
+    if (f.trigger.kind !== "topic") continue;
+    const fn = hosted.find((h) => h.name === f.name)!;
+    const topic = f.trigger.topic;
+    const subscription = `${f.name}-push`;
+    await bus.ensureTopic(topic);
+    await bus.subscribe(subscription, topic, (message) => deliver(fn, message, { project, topic, subscription }), {
+      maxDeliveryAttempts: f.maxDeliveryAttempts ?? 5,
+      deadLetterTopic: TOPICS.deadLetters,
+      minBackoffSeconds: 1,
+      maxBackoffSeconds: 60,
+    });
+  }
+  for (const t of Object.values(TOPICS)) await bus.ensureTopic(t);
+
+  const scheduler = options.schedule ? startScheduler({ registry: options.registry, publish: (tick) => bus.publish(TOPICS.scheduleTicks, tick), log, now }) : undefined;
+
+  return {
+    ctx,
+    adapters,
+    engine,
+    workflows,
+    bus,
+    urls,
+    buckets,
+    interrupted,
+    async close() {
+      scheduler?.stop();
+      await bus.idle();
+      for (const e of engine.list({ state: "ACTIVE" })) if (engine.isLive(e.id)) await engine.cancel(e.id);
+      workflows.close();
+      provideContext(undefined);
+      for (const h of hosted) await stopFunction(h);
+      await adapters.close();
+    },
+  };
+}
