@@ -28,11 +28,15 @@ export function compareKeys(a: string, b: string): number {
 }
 
 /** Keep the cells (newest first) of one column that `rule` does not collect at `nowMicros`. */
-export function keepCells(cells: Cell[], rule: GcRule | undefined, nowMicros: number): Cell[] {
+export function keepCells<C extends { timestamp: number }>(
+  cells: C[],
+  rule: GcRule | undefined,
+  nowMicros: number,
+): C[] {
   if (!rule || (rule.maxAgeSeconds === undefined && rule.maxVersions === undefined)) return cells;
   const cutoff = rule.maxAgeSeconds === undefined ? undefined : nowMicros - rule.maxAgeSeconds * 1_000_000;
   const union = rule.mode === "union";
-  const kept: Cell[] = [];
+  const kept: C[] = [];
   for (let i = 0; i < cells.length; i++) {
     const old = cutoff !== undefined && cells[i].timestamp < cutoff;
     const extra = rule.maxVersions !== undefined && i >= rule.maxVersions;

@@ -16,13 +16,13 @@ import { join } from "node:path";
 import {
   type Cell,
   type Family,
+  type GcRule,
   NotFoundError,
   type ScanOptions,
   type WideRow,
   type WideRowStore,
 } from "../ports.ts";
 import {
-  collectRow,
   compareKeys,
   keepCells,
   normaliseGc,
@@ -39,8 +39,8 @@ import {
  * `stat` when nothing changed), so the local twin's functions and jobs share tables across processes. Replaying
  * is idempotent: a cell is identified by (row, family, qualifier, timestamp).
  *
- * Rows are kept in a sorted key array (UTF-8 byte order) plus a map; bulk writes merge their new keys in one
- * pass. The log is never compacted: `deleteTable` is the way to reclaim space (fine for a local twin's sizes).
+ * Rows live in a map plus a sorted key array (UTF-8 byte order) that scans bring up to date, so a bulk load
+ * sorts its keys once. The log is never compacted: `deleteTable` is the way to reclaim space (fine for a local twin's sizes).
  */
 
 export interface LocalWideRowsOptions {
@@ -50,8 +50,14 @@ export interface LocalWideRowsOptions {
   now?: () => number;
 }
 
-type Columns = Map<string, Cell[]>;
-type RowCells = Map<string, Columns>;
+/**
+ * A row in memory, shaped for few allocations: one map from `family NUL qualifier` (family names cannot contain
+ * NUL) to a flat array `[timestamp, base64, timestamp, base64, ...]`, newest first. Values stay base64, as in the
+ * log, until a read returns them.
+ */
+type Column = (number | string)[];
+type RowCells = Map<string, Column>;
+const SEP = "\u0000";
 
 /** `families.json`: a table's families and the id of this incarnation (a dropped and recreated table gets a new one). */
 interface TableFile {
@@ -65,7 +71,12 @@ interface TableState {
   familyNames: Set<string>;
   rules: Map<string, Family["gc"]>;
   familiesStamp: string;
+  /** Sorted row keys as of the last scan (see `index`). */
   keys: string[];
+  /** Keys created since, unsorted. */
+  pending: string[];
+  /** Some keys in `keys` may have been deleted. */
+  stale: boolean;
   rows: Map<string, RowCells>;
   logIno: number;
   offset: number;
@@ -106,6 +117,8 @@ export function createLocalWideRows(options: LocalWideRowsOptions): WideRowStore
             rules: new Map(),
             familiesStamp: stamp,
             keys: [],
+            pending: [],
+            stale: false,
             rows: new Map(),
             logIno: -1,
             offset: 0,
@@ -138,6 +151,8 @@ export function createLocalWideRows(options: LocalWideRowsOptions): WideRowStore
           ...state,
           families,
           keys: [],
+          pending: [],
+          stale: false,
           rows: new Map(),
           logIno: st.ino,
           offset: 0,
@@ -242,7 +257,7 @@ export function createLocalWideRows(options: LocalWideRowsOptions): WideRowStore
     async readRow(table, key) {
       const state = requireTable(table);
       const cells = state.rows.get(key);
-      return cells ? collectRow(toWideRow(key, cells), state.rules, nowMicros(now())) : undefined;
+      return cells ? materialise(key, cells, state.rules, nowMicros(now())) : undefined;
     },
 
     scan(table, scanOptions: ScanOptions = {}) {
@@ -267,7 +282,7 @@ export function createLocalWideRows(options: LocalWideRowsOptions): WideRowStore
 }
 
 async function* scanRows(state: TableState, options: ScanOptions, now: number): AsyncIterable<WideRow> {
-  const keys = state.keys;
+  const keys = index(state);
   const prefix = options.prefix ?? "";
   const start =
     options.start !== undefined && compareKeys(options.start, prefix) > 0 ? options.start : prefix;
@@ -280,26 +295,34 @@ async function* scanRows(state: TableState, options: ScanOptions, now: number): 
     if (options.end !== undefined && compareKeys(key, options.end) >= 0) break;
     const cells = state.rows.get(key);
     if (!cells) continue;
-    const row = collectRow(toWideRow(key, cells), state.rules, now);
+    const row = materialise(key, cells, state.rules, now);
     if (!row) continue;
     yielded += 1;
     yield row;
   }
 }
 
+/**
+ * The sorted key array, brought up to date: keys created since the last scan are sorted and merged in one pass,
+ * and deleted keys are dropped. Writes only append to `pending`, so a bulk load sorts once, at the first scan.
+ */
+function index(state: TableState): string[] {
+  if (state.stale) {
+    state.keys = state.keys.filter((k) => state.rows.has(k));
+    state.stale = false;
+  }
+  if (state.pending.length > 0) {
+    const fresh = state.pending.filter((k) => state.rows.has(k)).sort(compareKeys);
+    state.pending = [];
+    state.keys = mergeSorted(state.keys, fresh);
+  }
+  return state.keys;
+}
+
 function applyEntries(state: TableState, entries: LogEntry[], now: number): void {
-  const added: string[] = [];
-  // Keys removed from the map in this batch are still in state.keys until the final filter.
-  const removed = new Set<string>();
-  let deleted = false;
   for (const entry of entries) {
     if ("d" in entry) {
-      for (const key of entry.d) {
-        if (state.rows.delete(key)) {
-          deleted = true;
-          removed.add(key);
-        }
-      }
+      for (const key of entry.d) if (state.rows.delete(key)) state.stale = true;
       continue;
     }
     for (const [key, timestamp, cells] of entry.m) {
@@ -307,59 +330,65 @@ function applyEntries(state: TableState, entries: LogEntry[], now: number): void
       if (!row) {
         row = new Map();
         state.rows.set(key, row);
-        if (!removed.has(key)) added.push(key);
+        state.pending.push(key);
       }
-      for (const [family, qualifier, base64] of cells) {
+      for (const [family, qualifier, b64] of cells) {
         if (!state.familyNames.has(family)) continue;
-        let columns = row.get(family);
-        if (!columns) {
-          columns = new Map();
-          row.set(family, columns);
-        }
-        const kept = keepCells(
-          insertCell(columns.get(qualifier) ?? [], { value: Buffer.from(base64, "base64"), timestamp }),
-          state.rules.get(family),
-          now,
-        );
-        if (kept.length > 0) columns.set(qualifier, kept);
-        else columns.delete(qualifier);
-        if (columns.size === 0) row.delete(family);
+        const column = `${family}${SEP}${qualifier}`;
+        const existing = row.get(column);
+        const inserted = existing ? insertCell(existing, timestamp, b64) : [timestamp, b64];
+        const kept = gcColumn(inserted, state.rules.get(family), now);
+        if (kept.length > 0) row.set(column, kept);
+        else row.delete(column);
       }
       if (row.size === 0) {
         state.rows.delete(key);
-        deleted = true;
-        removed.add(key);
+        state.stale = true;
       }
     }
   }
-  if (added.length > 0) {
-    const fresh = [...new Set(added)].filter((k) => state.rows.has(k)).sort(compareKeys);
-    state.keys = mergeSorted(state.keys, fresh);
-  }
-  if (deleted) state.keys = state.keys.filter((k) => state.rows.has(k));
 }
 
 /** Newest first; a cell with the same timestamp is replaced, as in Bigtable. */
-function insertCell(cells: Cell[], cell: Cell): Cell[] {
-  const out = cells.slice();
+function insertCell(column: Column, timestamp: number, b64: string): Column {
+  const out = column.slice();
   let i = 0;
-  while (i < out.length && out[i].timestamp > cell.timestamp) i++;
-  if (i < out.length && out[i].timestamp === cell.timestamp) out[i] = cell;
-  else out.splice(i, 0, cell);
+  while (i < out.length && (out[i] as number) > timestamp) i += 2;
+  if (i < out.length && out[i] === timestamp) out[i + 1] = b64;
+  else out.splice(i, 0, timestamp, b64);
   return out;
 }
 
+/** keepCells on a flat column. */
+function gcColumn(column: Column, rule: GcRule | undefined, now: number): Column {
+  if (!rule || column.length === 0) return column;
+  const cells: { timestamp: number; i: number }[] = [];
+  for (let i = 0; i < column.length; i += 2) cells.push({ timestamp: column[i] as number, i });
+  const kept = keepCells(cells, rule, now);
+  if (kept.length === cells.length) return column;
+  return kept.flatMap((c) => [column[c.i], column[c.i + 1]]);
+}
+
+/** Merge two sorted arrays, keeping one of equal keys (a row deleted and written again may be in both). */
 function mergeSorted(a: string[], b: string[]): string[] {
-  if (a.length === 0) return b;
   if (b.length === 0) return a;
-  const out: string[] = new Array(a.length + b.length);
+  if (a.length === 0) return dedupeSorted(b);
+  const out: string[] = [];
   let i = 0;
   let j = 0;
-  let k = 0;
-  while (i < a.length && j < b.length) out[k++] = compareKeys(a[i], b[j]) <= 0 ? a[i++] : b[j++];
-  while (i < a.length) out[k++] = a[i++];
-  while (j < b.length) out[k++] = b[j++];
+  let last: string | undefined;
+  while (i < a.length || j < b.length) {
+    let next: string;
+    if (j >= b.length || (i < a.length && compareKeys(a[i], b[j]) <= 0)) next = a[i++];
+    else next = b[j++];
+    if (next !== last) out.push(next);
+    last = next;
+  }
   return out;
+}
+
+function dedupeSorted(keys: string[]): string[] {
+  return keys.filter((k, i) => i === 0 || keys[i - 1] !== k);
 }
 
 function lowerBound(keys: string[], key: string): number {
@@ -373,12 +402,27 @@ function lowerBound(keys: string[], key: string): number {
   return lo;
 }
 
-function toWideRow(key: string, cells: RowCells): WideRow {
+/** A stored row as the port's WideRow with the GC rules applied (values decoded only for what is returned). */
+function materialise(
+  key: string,
+  cells: RowCells,
+  rules: TableState["rules"],
+  now: number,
+): WideRow | undefined {
   const families: WideRow["families"] = {};
-  for (const [family, columns] of cells) {
-    const out: Record<string, Cell[]> = {};
-    for (const [qualifier, list] of columns) out[qualifier] = list.slice();
-    families[family] = out;
+  let any = false;
+  for (const [column, flat] of cells) {
+    const cut = column.indexOf(SEP);
+    const family = column.slice(0, cut);
+    const kept = gcColumn(flat, rules.get(family), now);
+    if (kept.length === 0) continue;
+    const list: Cell[] = [];
+    for (let i = 0; i < kept.length; i += 2) {
+      list.push({ timestamp: kept[i] as number, value: Buffer.from(kept[i + 1] as string, "base64") });
+    }
+    families[family] ??= {};
+    families[family][column.slice(cut + 1)] = list;
+    any = true;
   }
-  return { key, families };
+  return any ? { key, families } : undefined;
 }
