@@ -383,7 +383,8 @@ export class Interpreter {
     if (r !== undefined) out = this.callRoutine(r, args, fr);
     else {
       const fn = this.lib.expression.get(st.fn);
-      out = fn !== undefined ? callLib(fn, st.fn, args) : this.host.call(st.fn, args, st.name);
+      // Library results may alias their arguments (`default(m, x)` returns m): copy before storing.
+      out = fn !== undefined ? deepCopy(callLib(fn, st.fn, args)) : this.host.call(st.fn, args, st.name);
     }
     const result = st.result;
     if (result === undefined) return isPromise(out) ? out.then(() => undefined) : undefined;

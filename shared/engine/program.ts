@@ -8,7 +8,7 @@ import {
   walkNodes,
 } from "./expression.ts";
 import { parseSource, type SourceText } from "./parse.ts";
-import { BLOCKING_FUNCTIONS, LIBRARY_FUNCTIONS } from "./stdlib.ts";
+import { BLOCKING_FUNCTIONS, LIBRARY_FUNCTIONS, LIBRARY_PARAMS } from "./stdlib.ts";
 import { deepCopy, isMap, type Value, type WfMap } from "./values.ts";
 
 /**
@@ -413,6 +413,15 @@ function compileStep(ctx: Ctx, name: string, body: Value, line: number): Step | 
       }
       const argNames = isMap(body.args) ? Object.keys(body.args) : undefined;
       const sub = ctx.routines.get(fn);
+      const libParams = sub ? undefined : LIBRARY_PARAMS.get(fn);
+      if (libParams)
+        for (const a of argNames ?? [])
+          if (!libParams.includes(a))
+            finding(
+              ctx,
+              at("args"),
+              `step "${name}": ${fn} has no argument "${a}" (it takes ${libParams.join(", ") || "none"})`,
+            );
       if (sub) {
         for (const a of argNames ?? [])
           if (!sub.params.some((p) => p.name === a))

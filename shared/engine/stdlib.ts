@@ -524,8 +524,29 @@ export function createLibrary(rt: LibraryRuntime): Library {
   return { expression: m };
 }
 
+const HTTP_ARGS = ["url", "method", "headers", "query", "body", "auth", "timeout", "private_service_name"];
+const BLOCKING_PARAMS: Record<string, string[]> = {
+  "sys.sleep": ["seconds"],
+  "sys.sleep_until": ["time"],
+  "sys.log": ["data", "severity", "text", "json", "timeout"],
+  "http.get": HTTP_ARGS,
+  "http.post": HTTP_ARGS,
+  "http.put": HTTP_ARGS,
+  "http.patch": HTTP_ARGS,
+  "http.delete": HTTP_ARGS,
+  "http.request": HTTP_ARGS,
+};
+
+/** Parameter names of every library function callable from a `call` step, for the validator. */
+export const LIBRARY_PARAMS: ReadonlyMap<string, readonly string[]> = new Map([
+  ...[...createLibrary({ env: () => undefined, nowMs: () => 0 }).expression.entries()].map(
+    ([k, v]) => [k, v.params] as [string, string[]],
+  ),
+  ...Object.entries(BLOCKING_PARAMS),
+]);
+
 /** Every library function name, for the validator (expression functions plus blocking ones). */
 export const LIBRARY_FUNCTIONS: ReadonlySet<string> = new Set([
-  ...createLibrary({ env: () => undefined, nowMs: () => 0 }).expression.keys(),
+  ...LIBRARY_PARAMS.keys(),
   ...BLOCKING_FUNCTIONS,
 ]);
