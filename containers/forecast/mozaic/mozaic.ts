@@ -1,0 +1,228 @@
+import { createLogger, type Logger } from "../../../shared/core/log.ts";
+import type { ForecastPool } from "../pool.ts";
+import { type FitResult, type FitTask, runTask } from "../task.ts";
+import { parseDs } from "../time.ts";
+import { detrendHolidays } from "./detrend.ts";
+import { mozaicCalendar } from "./holidays.ts";
+import { quantilePerDate, reconcileTopDown, type SampleMatrix, sumMatrices } from "./reconcile.ts";
+import { dayString, type Platform, type Tile, tileModel } from "./tiles.ts";
+
+/**
+ * One Mozaic run for one data source (mozaic/core.py, mozaic/utils.py `curate_mozaics`), per metric:
+ * detrend every tile's history around its country's holidays, fit each tile and the metric's top node (the sum
+ * of the tiles' detrended histories) with the platform's Prophet settings, keep 1000 sample paths (negatives
+ * clipped to 0), reconcile the tiles top-down against the top node, rebuild country and population nodes
+ * bottom-up, and emit the granular rows at the requested quantile.
+ * Not reproduced (documented): the empirical country-level holiday effects multiplied onto the paths.
+ */
+export interface MozaicOptions {
+  platform: Platform;
+  /** First forecast day (YYYY-MM-DD); training uses the days before it. */
+  forecastStart: string;
+  /** Last forecast day (inclusive). */
+  forecastEnd: string;
+  quantile?: number;
+  samples?: number;
+  seed?: number;
+  pool?: ForecastPool;
+  logger?: Logger;
+}
+
+export interface GranularRow {
+  targetDate: string;
+  metric: string;
+  country: string;
+  population: string;
+  source: "actual" | "forecast";
+  value: number;
+}
+
+export interface TileReport {
+  metric: string;
+  country: string;
+  population: string;
+  kind: string;
+  reason?: string;
+  model: string;
+}
+
+export interface MozaicResult {
+  rows: GranularRow[];
+  tiles: TileReport[];
+  /** The top-down quantile chosen per metric. */
+  quantileStep: Record<string, number>;
+}
+
+interface Node {
+  key: string;
+  days: number[];
+  raw: Float64Array;
+  detrended: Float64Array;
+}
+
+export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Promise<MozaicResult> {
+  const logger = options.logger ?? createLogger({ labels: { component: "mozaic" } });
+  const q = options.quantile ?? 0.5;
+  const nSamples = options.samples ?? 1000;
+  const startDay = Math.floor(parseDs(options.forecastStart, "forecastStart"));
+  const endDay = Math.floor(parseDs(options.forecastEnd, "forecastEnd"));
+  const forecastDates: string[] = [];
+  for (let d = startDay; d <= endDay; d++) forecastDates.push(dayString(d));
+  const D = forecastDates.length;
+  const rows: GranularRow[] = [];
+  const reports: TileReport[] = [];
+  const quantileStep: Record<string, number> = {};
+
+  const fitNode = async (node: Node): Promise<{ matrix: SampleMatrix; result: FitResult; model: string }> => {
+    const train: { ds: string[]; y: number[] } = { ds: [], y: [] };
+    node.days.forEach((d, i) => {
+      if (d >= startDay) return;
+      const v = node.detrended[i];
+      train.ds.push(dayString(d));
+      train.y.push(Number.isFinite(v) && v !== 0 ? v : Number.NaN);
+    });
+    const spec = tileModel(options.platform, train.y);
+    const y = spec.transform === "log1p" ? train.y.map((v) => Math.log(v + 1)) : train.y;
+    const task: FitTask = {
+      id: node.key,
+      series: {
+        ds: train.ds,
+        y,
+        ...(spec.cap !== undefined
+          ? { cap: y.map(() => spec.cap as number), floor: y.map(() => spec.floor as number) }
+          : {}),
+      },
+      options: { ...spec.options, uncertaintySamples: nSamples },
+      predict: {
+        dates: forecastDates,
+        samples: nSamples,
+        seed: options.seed ?? 42,
+        keepSamples: true,
+        cap: spec.cap,
+        floor: spec.floor,
+      },
+    };
+    const result = options.pool ? await options.pool.fit(task) : runTask(task, logger);
+    const values = result.samples ? Float64Array.from(result.samples) : new Float64Array(D * nSamples);
+    if (!result.samples)
+      for (let d = 0; d < D; d++) values.fill(result.yhat[d], d * nSamples, (d + 1) * nSamples);
+    for (let i = 0; i < values.length; i++) {
+      let v = spec.transform === "log1p" ? Math.exp(values[i]) - 1 : values[i];
+      if (!(v > 0)) v = 0;
+      values[i] = v;
+    }
+    if (result.kind !== "prophet")
+      logger.warn("mozaic tile fell back", { node: node.key, kind: result.kind, reason: result.reason });
+    return { matrix: { nDates: D, nSamples, values }, result, model: spec.why };
+  };
+
+  const metrics = [...new Set(tiles.map((t) => t.metric))];
+  for (const metric of metrics) {
+    const mt = tiles.filter((t) => t.metric === metric);
+    const years = (t: Tile) =>
+      [
+        new Date(t.days[0] * 86_400_000).getUTCFullYear(),
+        new Date(endDay * 86_400_000).getUTCFullYear(),
+      ] as const;
+    const nodes: Node[] = mt.map((t) => {
+      const [y0, y1] = years(t);
+      const hol = mozaicCalendar(t.country, y0, y1).map((h) => Math.floor(parseDs(h.date)));
+      return {
+        key: `${metric}/${t.country}/${t.population}`,
+        days: t.days,
+        raw: t.y,
+        detrended: detrendHolidays(t.days, t.y, hol),
+      };
+    });
+    const fits = await Promise.all(nodes.map(fitNode));
+    mt.forEach((t, i) => {
+      reports.push({
+        metric,
+        country: t.country,
+        population: t.population,
+        kind: fits[i].result.kind,
+        reason: fits[i].result.reason,
+        model: fits[i].model,
+      });
+    });
+    const sumSeries = (pick: (n: Node) => Float64Array, idx: number[]) => {
+      const out = new Float64Array(nodes[0].days.length).fill(Number.NaN);
+      for (const i of idx) {
+        const s = pick(nodes[i]);
+        for (let k = 0; k < out.length; k++)
+          if (Number.isFinite(s[k])) out[k] = (Number.isFinite(out[k]) ? out[k] : 0) + s[k];
+      }
+      return out;
+    };
+    const all = nodes.map((_, i) => i);
+    const top: Node = {
+      key: `${metric}/ALL/ALL`,
+      days: nodes[0].days,
+      raw: sumSeries((n) => n.raw, all),
+      detrended: sumSeries((n) => n.detrended, all),
+    };
+    const topFit = await fitNode(top);
+    const rec = reconcileTopDown(
+      topFit.matrix,
+      fits.map((f) => f.matrix),
+    );
+    quantileStep[metric] = rec.q;
+
+    const emit = (country: string, population: string, raw: Float64Array, forecast: Float64Array) => {
+      top.days.forEach((d, i) => {
+        if (d < startDay && Number.isFinite(raw[i]))
+          rows.push({
+            targetDate: dayString(d),
+            metric,
+            country,
+            population,
+            source: "actual",
+            value: raw[i],
+          });
+      });
+      forecast.forEach((v, d) => {
+        if (Number.isFinite(v))
+          rows.push({
+            targetDate: forecastDates[d],
+            metric,
+            country,
+            population,
+            source: "forecast",
+            value: v,
+          });
+      });
+    };
+    const tileQ = rec.children.map((m) => quantilePerDate(m, q));
+    const sumQ = (idx: number[]) => {
+      const out = new Float64Array(D);
+      for (const i of idx) for (let d = 0; d < D; d++) out[d] += tileQ[i][d];
+      return out;
+    };
+    mt.forEach((t, i) => emit(t.country, t.population, t.y, tileQ[i]));
+    for (const country of [...new Set(mt.map((t) => t.country))]) {
+      const idx = all.filter((i) => mt[i].country === country);
+      emit(
+        country,
+        "ALL",
+        sumSeries((n) => n.raw, idx),
+        sumQ(idx),
+      );
+    }
+    for (const population of [...new Set(mt.map((t) => t.population))]) {
+      const idx = all.filter((i) => mt[i].population === population);
+      emit(
+        "ALL",
+        population,
+        sumSeries((n) => n.raw, idx),
+        sumQ(idx),
+      );
+    }
+    emit("ALL", "ALL", top.raw, quantilePerDate(topFit.matrix, q));
+  }
+  return { rows, tiles: reports, quantileStep };
+}
+
+/** Bottom-up node of reconciled tiles (country or population level): the path-wise sum. */
+export function bottomUp(children: SampleMatrix[]): SampleMatrix {
+  return sumMatrices(children);
+}
