@@ -65,7 +65,7 @@ const failStub = file(
 
 describe("tessera workflow (spawned processes)", () => {
   it("run: SUCCEEDED prints the contract object and exits 0; FAILED exits 1; bad input exits 2", async () => {
-    const [ok, failed, badData, parse, stubBad, validate] = await Promise.all([
+    const [ok, failed, badData, validate] = await Promise.all([
       spawnCli([
         "run",
         jobWf,
@@ -87,8 +87,6 @@ describe("tessera workflow (spawned processes)", () => {
         "--virtual-clock",
       ]),
       spawnCli(["run", jobWf, "--data", "{nope"]),
-      spawnCli(["run", file("broken.yaml", "- a: [\n")]),
-      spawnCli(["run", jobWf, "--connector-stub", file("bad-stub.json", '{"x": {"response": 1}}')]),
       spawnCli(["validate", file("invalid.yaml", "- a:\n    next: nowhere\n- a:\n    return: 1\n"), jobWf]),
     ]);
     expect(ok.code).toBe(0);
@@ -108,9 +106,6 @@ describe("tessera workflow (spawned processes)", () => {
     expect(badData.code).toBe(2);
     expect(badData.stdout).toBe("");
     expect(badData.stderr).toContain("--data");
-    expect(parse.code).toBe(2);
-    expect(parse.stderr).toMatch(/broken\.yaml:\d+/);
-    expect(stubBad.code).toBe(2);
     expect(validate.code).toBe(1);
     expect(validate.stdout).toMatch(/invalid\.yaml:1: .*nowhere/);
     expect(validate.stdout).toMatch(/invalid\.yaml:3: duplicate step name "a"/);
@@ -119,6 +114,20 @@ describe("tessera workflow (spawned processes)", () => {
 });
 
 describe("tessera workflow (verb)", () => {
+  it("a parse error or a malformed stub file exits 2 naming the file", async () => {
+    const parse = fakeIo(dir);
+    expect(await workflowVerb.run(["run", file("broken.yaml", "- a: [\n")], parse)).toBe(2);
+    expect(parse.err()).toMatch(/broken\.yaml:\d+/);
+    expect(parse.out()).toBe("");
+    const stub = fakeIo(dir);
+    expect(
+      await workflowVerb.run(
+        ["run", jobWf, "--connector-stub", file("bad-stub.json", '{"x": {"response": 1}}')],
+        stub,
+      ),
+    ).toBe(2);
+    expect(stub.err()).toContain("bad-stub.json");
+  });
   it("validate exits 0 when nothing is found", async () => {
     const io = fakeIo(dir);
     expect(await workflowVerb.run(["validate", jobWf], io)).toBe(0);
