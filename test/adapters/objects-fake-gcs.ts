@@ -243,7 +243,7 @@ export async function startFakeGcs(): Promise<FakeGcs> {
 }
 
 /** multipart/related: part 1 is the JSON resource, part 2 the media. */
-function parseMultipart(req: RecordedRequest): { metadata: Record<string, unknown>; media: Buffer } {
+export function parseMultipart(req: RecordedRequest): { metadata: Record<string, unknown>; media: Buffer } {
   const type = String(req.headers["content-type"] ?? "");
   const m = /boundary="?([^";]+)"?/.exec(type);
   if (!type.startsWith("multipart/related") || !m)

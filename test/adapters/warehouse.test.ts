@@ -1,13 +1,19 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { afterAll, describe, expect, it } from "vitest";
+import { OAuth2Client } from "google-auth-library";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGcpWarehouse } from "../../shared/adapters/gcp/warehouse.ts";
 import { createLocalWarehouse } from "../../shared/adapters/local/warehouse.ts";
 import { translateSql } from "../../shared/adapters/local/warehouse-sql.ts";
 import type { Warehouse } from "../../shared/adapters/ports.ts";
 import { warehouseContract } from "./warehouse-contract.ts";
+import { type FakeBigQuery, startFakeBigQuery } from "./warehouse-fake-bigquery.ts";
+
+process.env.METADATA_SERVER_DETECTION = "none";
+process.env.GCE_METADATA_HOST = "127.0.0.1:9";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-warehouse-"));
 const opened: Warehouse[] = [];
@@ -22,7 +28,15 @@ async function writeParquet(select: string, path: string): Promise<void> {
   db.closeSync();
 }
 
+const PROJECT = "tessera-test";
+let fake: FakeBigQuery;
+beforeAll(async () => {
+  mkdirSync(join(dir, "gcs", "loads"), { recursive: true });
+  fake = await startFakeBigQuery({ project: PROJECT, gcsRoot: join(dir, "gcs") });
+});
+
 afterAll(async () => {
+  await fake?.close();
   for (const w of opened) await w.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -41,6 +55,111 @@ warehouseContract("DuckDB file", {
     await writeParquet(select, path);
     return pathToFileURL(path).href;
   },
+});
+
+/** Offline credentials: a bearer token that never expires, so no metadata server or ADC lookup happens. */
+function fakeAuth(): OAuth2Client {
+  const auth = new OAuth2Client();
+  auth.setCredentials({ access_token: "fake-token", expiry_date: Date.now() + 3_600_000 });
+  return auth;
+}
+const bigquery = () =>
+  createGcpWarehouse({ projectId: PROJECT, apiEndpoint: fake.url, authClient: fakeAuth() });
+warehouseContract("BigQuery client against a loopback fake", {
+  warehouse: bigquery,
+  parquet: async (select) => {
+    const name = `part-${files++}.parquet`;
+    await writeParquet(select, join(dir, "gcs", "loads", name));
+    return `gs://loads/${name}`;
+  },
+});
+
+describe("BigQuery REST calls the client makes", () => {
+  const since = () => fake.requests.length;
+  const schema = {
+    partitionBy: "day",
+    clusterBy: ["k"],
+    columns: [
+      { name: "day", type: "DATE" as const },
+      { name: "k", type: "STRING" as const },
+    ],
+  };
+
+  it("ensureTable creates the dataset, then the table with schema, DAY partitioning and clustering", async () => {
+    const from = since();
+    await bigquery().ensureTable({ dataset: "rest_checks", table: "t" }, schema);
+    const calls = fake.requests.slice(from).map((r) => `${r.method} ${r.rawPath}`);
+    expect(calls).toEqual([
+      `GET /bigquery/v2/projects/${PROJECT}/datasets/rest_checks/tables/t`,
+      `GET /bigquery/v2/projects/${PROJECT}/datasets/rest_checks`,
+      `POST /bigquery/v2/projects/${PROJECT}/datasets`,
+      `POST /bigquery/v2/projects/${PROJECT}/datasets/rest_checks/tables`,
+    ]);
+    const create = JSON.parse(fake.requests[from + 3].body.toString("utf8"));
+    expect(create).toMatchObject({
+      tableReference: { tableId: "t" },
+      schema: {
+        fields: [
+          { name: "day", type: "DATE", mode: "NULLABLE" },
+          { name: "k", type: "STRING", mode: "NULLABLE" },
+        ],
+      },
+      timePartitioning: { type: "DAY", field: "day" },
+      clustering: { fields: ["k"] },
+    });
+  });
+
+  it("query sends standard SQL with NAMED typed parameters to jobs.query", async () => {
+    const from = since();
+    await bigquery().query("SELECT @n AS n, @s AS s, @l AS l, @z AS z", { n: 3, s: "x", l: ["a"], z: null });
+    const [call] = fake.requests.slice(from);
+    expect(call).toMatchObject({ method: "POST", rawPath: `/bigquery/v2/projects/${PROJECT}/queries` });
+    const body = JSON.parse(call.body.toString("utf8"));
+    expect(body).toMatchObject({ useLegacySql: false, query: "SELECT @n AS n, @s AS s, @l AS l, @z AS z" });
+    expect(String(body.parameterMode).toUpperCase()).toBe("NAMED");
+    expect(body.queryParameters).toEqual(
+      expect.arrayContaining([
+        { name: "n", parameterType: { type: "INT64" }, parameterValue: { value: 3 } },
+        { name: "s", parameterType: { type: "STRING" }, parameterValue: { value: "x" } },
+        expect.objectContaining({
+          name: "l",
+          parameterType: { type: "ARRAY", arrayType: { type: "STRING" } },
+        }),
+        expect.objectContaining({ name: "z", parameterType: { type: "STRING" } }),
+      ]),
+    );
+  });
+
+  it("replacePartition loads NDJSON multipart into table$YYYYMMDD with WRITE_TRUNCATE", async () => {
+    const from = since();
+    const res = await bigquery().replacePartition(
+      { dataset: "rest_checks", table: "t" },
+      { column: "day", value: "2024-07-04" },
+      {
+        rows: [
+          { day: "2024-07-04", k: "a" },
+          { day: "2024-07-04", k: "b" },
+        ],
+      },
+    );
+    expect(res).toEqual({ rows: 2 });
+    const upload = fake.requests.slice(from).find((r) => r.rawPath.startsWith("/upload/"));
+    expect(upload).toMatchObject({
+      method: "POST",
+      rawPath: `/upload/bigquery/v2/projects/${PROJECT}/jobs`,
+      query: { uploadType: "multipart" },
+    });
+    const text = upload?.body.toString("utf8") ?? "";
+    expect(text).toContain('"tableId":"t$20240704"');
+    expect(text).toContain('"writeDisposition":"WRITE_TRUNCATE"');
+    expect(text).toContain('"sourceFormat":"NEWLINE_DELIMITED_JSON"');
+    expect(text).toContain('{"day":"2024-07-04","k":"a"}\n{"day":"2024-07-04","k":"b"}');
+  });
+
+  it("made no call the fake does not implement or did not expect, all with the bearer token", () => {
+    expect(fake.unexpected).toEqual([]);
+    expect(fake.requests.every((r) => r.headers.authorization === "Bearer fake-token")).toBe(true);
+  });
 });
 
 describe("BigQuery -> DuckDB SQL translation", () => {

@@ -337,3 +337,103 @@ function closing(sql: string, start: number, q: string): number {
     field: "sql",
   });
 }
+
+/**
+ * Check rows against a table's columns before they leave the process (the BigQuery adapter; the DuckDB adapter
+ * checks while converting): unknown columns, missing REQUIRED values and values of the wrong kind, each
+ * reported as a NonRetriableError naming the row and column.
+ */
+export function checkRows(ref: TableRef, schema: TableSchema, rows: unknown[]): void {
+  if (!Array.isArray(rows))
+    throw new NonRetriableError(`rows for ${describeRef(ref)} must be an array`, { field: "rows" });
+  rows.forEach((row, i) => {
+    const where = `${describeRef(ref)} row ${i}`;
+    if (row === null || typeof row !== "object" || Array.isArray(row)) {
+      throw new NonRetriableError(`${where} is not an object`, { field: `rows[${i}]` });
+    }
+    checkObject(row as Record<string, unknown>, schema.columns, where, `rows[${i}]`);
+  });
+}
+
+function checkObject(obj: Record<string, unknown>, columns: Column[], where: string, field: string): void {
+  const known = new Set(columns.map((c) => c.name));
+  for (const k of Object.keys(obj)) {
+    if (!known.has(k)) {
+      throw new NonRetriableError(`${where} has column "${k}", which the table does not have`, {
+        field: `${field}.${k}`,
+        fix: `use the table's columns: ${[...known].join(", ")}`,
+      });
+    }
+  }
+  for (const c of columns) {
+    const v = obj[c.name];
+    const at = `${where} column ${c.name}`;
+    if (v === null || v === undefined) {
+      if (c.mode === "REQUIRED")
+        throw new NonRetriableError(`${at} is REQUIRED but missing or null`, { field: `${field}.${c.name}` });
+      continue;
+    }
+    if (c.mode === "REPEATED") {
+      if (!Array.isArray(v))
+        throw new NonRetriableError(`${at} is REPEATED and needs an array`, { field: `${field}.${c.name}` });
+      v.forEach((x, j) => {
+        checkCell(x, c, `${at}[${j}]`, `${field}.${c.name}[${j}]`);
+      });
+    } else {
+      checkCell(v, c, at, `${field}.${c.name}`);
+    }
+  }
+}
+
+function checkCell(v: unknown, c: Column, at: string, field: string): void {
+  const fail = (need: string) => {
+    throw new NonRetriableError(`${at} needs ${need}, got ${JSON.stringify(v) ?? typeof v}`, { field });
+  };
+  switch (c.type) {
+    case "INT64":
+      if (
+        !(
+          typeof v === "bigint" ||
+          (typeof v === "number" && Number.isInteger(v)) ||
+          (typeof v === "string" && /^-?\d{1,19}$/.test(v))
+        )
+      )
+        fail("an integer");
+      break;
+    case "FLOAT64":
+    case "NUMERIC":
+      if (!(typeof v === "number" || (typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)))))
+        fail("a number");
+      break;
+    case "BOOL":
+      if (typeof v !== "boolean") fail("true or false");
+      break;
+    case "DATE":
+      if (!(v instanceof Date || (typeof v === "string" && /^\d{4}-\d{2}-\d{2}$/.test(v))))
+        fail("a date as YYYY-MM-DD");
+      break;
+    case "TIMESTAMP":
+    case "DATETIME":
+      if (
+        !(
+          v instanceof Date ||
+          typeof v === "number" ||
+          (typeof v === "string" && !Number.isNaN(Date.parse(v.replace(" ", "T"))))
+        )
+      )
+        fail("a timestamp");
+      break;
+    case "STRING":
+      if (!["string", "number", "bigint", "boolean"].includes(typeof v)) fail("a string");
+      break;
+    case "BYTES":
+      if (!(v instanceof Uint8Array || typeof v === "string")) fail("bytes (Buffer or base64 string)");
+      break;
+    case "RECORD":
+      if (typeof v !== "object" || Array.isArray(v)) fail("an object");
+      checkObject(v as Record<string, unknown>, c.fields ?? [], at, field);
+      break;
+    case "JSON":
+      break;
+  }
+}
