@@ -97,10 +97,13 @@ export async function planShards(
         noData.set(type, reason);
         continue;
       }
-      throw new NonRetriableError(`${tocPath}: no dump for ${type} ${ds} (neither toc.dat nor ${NO_DATA_FILE})`, {
-        field: "input",
-        fix: "run the dump step for this day first",
-      });
+      throw new NonRetriableError(
+        `${tocPath}: no dump for ${type} ${ds} (neither toc.dat nor ${NO_DATA_FILE})`,
+        {
+          field: "input",
+          fix: "run the dump step for this day first",
+        },
+      );
     }
     const toc = await readToc(tocPath);
     for (const t of tableData(toc)) {
@@ -113,10 +116,13 @@ export async function planShards(
       }
       const entry = toc.entries.find((e) => e.dumpId === t.dumpId);
       if (entry?.copyStmt && !/\(dimensions, histogram\) FROM stdin;/.test(entry.copyStmt)) {
-        throw new NonRetriableError(`${tocPath}: table ${t.table} has columns other than (dimensions, histogram)`, {
-          field: "input",
-          fix: "dump mozaggregator tables (dimensions jsonb, histogram bigint[])",
-        });
+        throw new NonRetriableError(
+          `${tocPath}: table ${t.table} has columns other than (dimensions, histogram)`,
+          {
+            field: "input",
+            fix: "dump mozaggregator tables (dimensions jsonb, histogram bigint[])",
+          },
+        );
       }
       const gz = join(dir, `${t.filename}.gz`);
       const path = existsSync(gz) ? gz : join(dir, t.filename);
@@ -124,10 +130,13 @@ export async function planShards(
       try {
         size = (await stat(path)).size;
       } catch {
-        throw new NonRetriableError(`${path}: data file of table ${t.table} (dump id ${t.dumpId}) is missing`, {
-          field: "input",
-          fix: "re-run the dump for this day",
-        });
+        throw new NonRetriableError(
+          `${path}: data file of table ${t.table} (dump id ${t.dumpId}) is missing`,
+          {
+            field: "input",
+            fix: "re-run the dump for this day",
+          },
+        );
       }
       tables.push({ type, table: t.table, channel: name.channel, version: name.version, input: path, size });
     }
@@ -183,7 +192,12 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
     let converted = 0;
     const results: TableFileResult[] = await runPool(tasks, threads, (r) => {
       converted++;
-      options.log?.debug("table converted", { file: r.input, rows: r.rows, done: converted, of: tasks.length });
+      options.log?.debug("table converted", {
+        file: r.input,
+        rows: r.rows,
+        done: converted,
+        of: tasks.length,
+      });
     });
 
     const outputs: TypeOutput[] = [];
@@ -251,7 +265,12 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
  * Write `_SUCCESS` when every task of this run has left its marker; returns whether the day is complete.
  * Markers of other task counts and Parquet files no marker names (an earlier run's) are removed first.
  */
-export async function completeDay(dir: string, ds: string, type: AggregateType, taskCount: number): Promise<boolean> {
+export async function completeDay(
+  dir: string,
+  ds: string,
+  type: AggregateType,
+  taskCount: number,
+): Promise<boolean> {
   const names = await readdir(dir);
   const suffix = `-of-${pad(taskCount)}.json`;
   const markers = names.filter((n) => n.startsWith("_task-") && n.endsWith(suffix));

@@ -94,7 +94,8 @@ export class LineSplitter {
   private line(buf: Buffer, start: number, end: number): void {
     this.lineNo++;
     if (this.ended) {
-      if (end > start) throw new CopyFormatError(this.file, this.lineNo, "data after the end-of-data marker \\.");
+      if (end > start)
+        throw new CopyFormatError(this.file, this.lineNo, "data after the end-of-data marker \\.");
       return;
     }
     if (end - start === 2 && buf[start] === BACKSLASH && buf[start + 1] === 46) {

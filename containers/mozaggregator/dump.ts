@@ -91,7 +91,11 @@ export async function dump(options: DumpOptions): Promise<DumpResult> {
       };
     }
     const message = `pg_dump of ${type} ${ds} failed (exit ${code}): ${stderr.trim() || "no message"}`;
-    if (/could not connect|timeout expired|Connection refused|server closed the connection|could not translate/i.test(stderr)) {
+    if (
+      /could not connect|timeout expired|Connection refused|server closed the connection|could not translate/i.test(
+        stderr,
+      )
+    ) {
       throw new RetryableError(message);
     }
     throw new NonRetriableError(message, {
@@ -137,7 +141,10 @@ function run(
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stderr: signal ? `${stderr}\nkilled by ${signal}` : stderr });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stderr: signal ? `${stderr}\nkilled by ${signal}` : stderr,
+      });
     });
   });
 }

@@ -32,7 +32,12 @@ export interface GeneratedTable {
 }
 
 const CHANNELS = ["nightly", "aurora", "beta", "release"] as const;
-const VERSION_BASE: Record<(typeof CHANNELS)[number], number> = { nightly: 72, aurora: 71, beta: 71, release: 70 };
+const VERSION_BASE: Record<(typeof CHANNELS)[number], number> = {
+  nightly: 72,
+  aurora: 71,
+  beta: 71,
+  release: 70,
+};
 
 const OS_MIX: [os: string, versions: string[], weight: number][] = [
   ["Windows_NT", ["6.1", "6.3", "10.0"], 70],
@@ -76,7 +81,12 @@ const METRICS: Metric[] = [
   { name: "CONTENT_PROCESS_LAUNCH_MS", kind: "exponential", buckets: 50 },
   { name: "DEVTOOLS_TOOLBOX_OPENED_COUNT", kind: "count", buckets: 3 },
   { name: "PLUGINS_NOTIFICATION_SHOWN", kind: "boolean", buckets: 3 },
-  { name: "SEARCH_COUNTS", kind: "count", buckets: 3, labels: ["google.urlbar", "bing.searchbar", "ddg.contextmenu"] },
+  {
+    name: "SEARCH_COUNTS",
+    kind: "count",
+    buckets: 3,
+    labels: ["google.urlbar", "bing.searchbar", "ddg.contextmenu"],
+  },
   {
     name: "IPC_MESSAGE_SIZE2",
     kind: "exponential",
@@ -125,24 +135,33 @@ function weighted<T>(rand: () => number, items: [T, ...unknown[]][], weightAt: n
 }
 
 /** The tables a day gets: a deterministic pick of (channel, version) pairs. */
-export function planTables(ds: string, type: AggregateType, tablesPerDay: number, seed: number): GeneratedTable[] {
+export function planTables(
+  ds: string,
+  type: AggregateType,
+  tablesPerDay: number,
+  seed: number,
+): GeneratedTable[] {
   const rand = prng(hashString(`${type}/${ds}`, seed));
   const pairs: [string, string][] = [];
   const seen = new Set<string>();
   for (let guard = 0; pairs.length < tablesPerDay && guard < tablesPerDay * 50; guard++) {
     const channel = CHANNELS[Math.floor(rand() * CHANNELS.length)];
     // Mostly current versions, sometimes an old one (version 1 and 0 show up in the real catalogue).
-    const version = rand() < 0.1 ? String(Math.floor(rand() * 3)) : String(VERSION_BASE[channel] - Math.floor(rand() * 6));
+    const version =
+      rand() < 0.1 ? String(Math.floor(rand() * 3)) : String(VERSION_BASE[channel] - Math.floor(rand() * 6));
     const key = `${channel}_${version}`;
     if (seen.has(key)) continue;
     seen.add(key);
     pairs.push([channel, version]);
   }
   if (pairs.length < tablesPerDay) {
-    throw new NonRetriableError(`tablesPerDay ${tablesPerDay} is more than the ${pairs.length} channel/version pairs`, {
-      field: "tablesPerDay",
-      fix: "use at most 40 tables per day and type",
-    });
+    throw new NonRetriableError(
+      `tablesPerDay ${tablesPerDay} is more than the ${pairs.length} channel/version pairs`,
+      {
+        field: "tablesPerDay",
+        fix: "use at most 40 tables per day and type",
+      },
+    );
   }
   const nodash = ds.replaceAll("-", "");
   return pairs.map(([channel, version]) => ({
@@ -158,7 +177,15 @@ export function planTables(ds: string, type: AggregateType, tablesPerDay: number
 /** One row as its two COPY-text-free values: the dimensions object and the histogram array. */
 export function makeRow(rand: () => number): { dimensions: Record<string, string>; histogram: bigint[] } {
   const metric = METRICS[Math.floor(rand() * METRICS.length)];
-  const osPick = OS_MIX[Math.floor(weightedIndex(rand, OS_MIX.map((o) => o[2])))];
+  const osPick =
+    OS_MIX[
+      Math.floor(
+        weightedIndex(
+          rand,
+          OS_MIX.map((o) => o[2]),
+        ),
+      )
+    ];
   const dimensions: Record<string, string> = {
     os: osPick[0],
     child: rand() < 0.35 ? "true" : "false",
@@ -220,7 +247,10 @@ export function* copyLines(table: string, rows: number, seed: number): Generator
  * streaming one SQL script with `COPY ... FROM STDIN` blocks through psql (much faster than INSERTs). The
  * password reaches psql through PGPASSWORD. Returns every table with its row count.
  */
-export async function generate(connection: PgConnection, options: GenerateOptions): Promise<GeneratedTable[]> {
+export async function generate(
+  connection: PgConnection,
+  options: GenerateOptions,
+): Promise<GeneratedTable[]> {
   const seed = options.seed ?? 1;
   const types = options.types ?? AGGREGATE_TYPES;
   const tablesPerDay = options.tablesPerDay ?? 4;
@@ -264,14 +294,18 @@ export async function generate(connection: PgConnection, options: GenerateOption
     child.on("close", (code) => resolve(code ?? 1));
   });
   const write = (text: string) =>
-    child.stdin.write(text) ? Promise.resolve() : new Promise<void>((resolve) => child.stdin.once("drain", resolve));
+    child.stdin.write(text)
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => child.stdin.once("drain", resolve));
   child.stdin.on("error", () => {
     // psql stopped reading (it failed); its exit code and stderr tell why
   });
   try {
     for (const table of planned) {
       const ident = `"${table.name}"`;
-      await write(`DROP TABLE IF EXISTS ${ident};\nCREATE TABLE ${ident} (dimensions jsonb, histogram bigint[]);\n`);
+      await write(
+        `DROP TABLE IF EXISTS ${ident};\nCREATE TABLE ${ident} (dimensions jsonb, histogram bigint[]);\n`,
+      );
       await write(`COPY ${ident} (dimensions, histogram) FROM STDIN;\n`);
       let batch = "";
       for (const line of copyLines(table.name, rowsPerTable, seed)) {
@@ -282,7 +316,9 @@ export async function generate(connection: PgConnection, options: GenerateOption
         }
       }
       await write(`${batch}\\.\n`);
-      await write(`CREATE INDEX "${table.name}_dimensions_idx" ON ${ident} USING GIN (dimensions jsonb_path_ops);\n`);
+      await write(
+        `CREATE INDEX "${table.name}_dimensions_idx" ON ${ident} USING GIN (dimensions jsonb_path_ops);\n`,
+      );
       table.rows = rowsPerTable;
       if (child.exitCode !== null) break;
     }

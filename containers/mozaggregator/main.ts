@@ -2,11 +2,11 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "zod";
+import { JobArgsBase, parseContract, parseJson } from "../../shared/contracts/v1/index.ts";
 import { integer, parseConfig, port, setting, text } from "../../shared/core/config.ts";
 import { parseDay } from "../../shared/core/dates.ts";
 import { exitCode, NonRetriableError, reasonOf } from "../../shared/core/errors.ts";
 import { createLogger, type Logger } from "../../shared/core/log.ts";
-import { JobArgsBase, parseContract, parseJson } from "../../shared/contracts/v1/index.ts";
 import { convert, NO_DATA_FILE } from "./convert.ts";
 import { type DumpResult, dump } from "./dump.ts";
 import { AGGREGATE_TYPES, nodash } from "./tables.ts";
@@ -27,7 +27,10 @@ import { AGGREGATE_TYPES, nodash } from "./tables.ts";
 
 export const MozaggregatorJobArgs = JobArgsBase.extend({
   step: z.enum(["dump", "convert"]),
-  aggregateTypes: z.array(z.enum(AGGREGATE_TYPES)).min(1).default([...AGGREGATE_TYPES]),
+  aggregateTypes: z
+    .array(z.enum(AGGREGATE_TYPES))
+    .min(1)
+    .default([...AGGREGATE_TYPES]),
   /** convert: the dump root (`<input>/<type>/<ds_nodash>/toc.dat`). A local path or file:// URI. */
   input: z.string().min(1).optional(),
   /** dump: the dump root; convert: the Parquet root. A local path or file:// URI. */
@@ -54,10 +57,13 @@ const ENV = {
 function localPath(location: string, field: string): string {
   if (location.startsWith("file://")) return fileURLToPath(location);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    throw new NonRetriableError(`${field}: only local paths and file:// URIs are supported by this job, got ${location}`, {
-      field,
-      fix: "stage objects to a local directory (the objects port) and pass its path",
-    });
+    throw new NonRetriableError(
+      `${field}: only local paths and file:// URIs are supported by this job, got ${location}`,
+      {
+        field,
+        fix: "stage objects to a local directory (the objects port) and pass its path",
+      },
+    );
   }
   return resolve(location);
 }
@@ -71,7 +77,11 @@ export function readJobArgs(argv: string[], env: Record<string, string | undefin
       fix: 'pass {"pipeline":"mozaggregator","partition":"YYYY-MM-DD","runId":"...","step":"dump|convert","output":"..."}',
     });
   }
-  const args = parseContract(MozaggregatorJobArgs, parseJson(raw, "job arguments"), "mozaggregator job arguments");
+  const args = parseContract(
+    MozaggregatorJobArgs,
+    parseJson(raw, "job arguments"),
+    "mozaggregator job arguments",
+  );
   parseDay(args.partition, "partition");
   if (args.ingestDate !== undefined) parseDay(args.ingestDate, "ingestDate");
   if (args.step === "convert" && args.input === undefined) {

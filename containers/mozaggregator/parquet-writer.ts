@@ -184,13 +184,12 @@ const CODEC_ZSTD = 6;
 const ENC_PLAIN = 0;
 const ENC_RLE = 3;
 
-const hasZstd = process.env.PQ_CODEC === "none" ? false : typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === "function";
+const hasZstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === "function";
 const CODEC = hasZstd ? CODEC_ZSTD : CODEC_GZIP;
 function compress(b: Buffer): Buffer {
   if (hasZstd) {
     return zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
   }
-  if (process.env.PQ_CODEC === "none") return b;
   return zlib.gzipSync(b, { level: 1 });
 }
 
@@ -408,7 +407,8 @@ export class ParquetWriter {
       if (c.pendingBytes() >= this.options.pageBytes) c.finishPage();
       pending += c.chunkCompressed;
     }
-    if (pending >= this.options.rowGroupBytes || this.rowGroupRows >= this.options.rowGroupRows) this.flushRowGroup();
+    if (pending >= this.options.rowGroupBytes || this.rowGroupRows >= this.options.rowGroupRows)
+      this.flushRowGroup();
   }
 
   private flushRowGroup(): void {

@@ -1,9 +1,9 @@
 import { Worker } from "node:worker_threads";
 import { NonRetriableError, RetryableError } from "../../shared/core/errors.ts";
-import type { TableFileResult, TableFileTask } from "./table-file.ts";
+import { convertTableFile, type TableFileResult, type TableFileTask } from "./table-file.ts";
 
 /**
- * A fixed pool of worker threads converting table files in parallel. The first failure stops handing out
+ * A fixed pool of worker threads converting table files in parallel (with one thread: in this thread). The first failure stops handing out
  * work and is rethrown with its type (NonRetriableError keeps its field and fix); the workers are always
  * terminated before `run` returns.
  */
@@ -17,7 +17,8 @@ interface SerializedError {
 }
 
 export function serializeError(err: unknown): SerializedError {
-  if (err instanceof NonRetriableError) return { name: err.name, message: err.message, field: err.field, fix: err.fix };
+  if (err instanceof NonRetriableError)
+    return { name: err.name, message: err.message, field: err.field, fix: err.fix };
   if (err instanceof Error) return { name: err.name, message: err.message, retryable: true };
   return { name: "Error", message: String(err), retryable: true };
 }
@@ -36,6 +37,14 @@ export async function runPool(
 ): Promise<TableFileResult[]> {
   const results: TableFileResult[] = new Array(tasks.length);
   if (tasks.length === 0) return results;
+  if (threads <= 1) {
+    // One thread: convert in this thread, without a worker's start-up cost.
+    for (let i = 0; i < tasks.length; i++) {
+      results[i] = await convertTableFile(tasks[i]);
+      onDone?.(results[i]);
+    }
+    return results;
+  }
   const n = Math.max(1, Math.min(threads, tasks.length));
   const workers: Worker[] = [];
   let next = 0;

@@ -14,7 +14,15 @@ import type { ColumnSpec, ParquetWriter } from "./parquet-writer.ts";
  */
 
 /** The dimension keys the original schema keeps, in its column order. */
-export const DIMENSIONS = ["os", "child", "label", "metric", "osVersion", "application", "architecture"] as const;
+export const DIMENSIONS = [
+  "os",
+  "child",
+  "label",
+  "metric",
+  "osVersion",
+  "application",
+  "architecture",
+] as const;
 const KEY_BYTES = DIMENSIONS.map((k) => Buffer.from(k, "latin1"));
 const KNOWN = new Set<string>(DIMENSIONS);
 
@@ -84,7 +92,6 @@ function keyIndex(buf: Buffer, s: number, e: number): number {
   return k;
 }
 
-
 export class RowConverter {
   rows = 0;
   /** Dimension keys outside the seven columns (e10sEnabled, ...), with how many rows had each. */
@@ -105,8 +112,8 @@ export class RowConverter {
     this.file = file;
     this.writer = writer;
     this.days = Math.round(Date.parse(`${constants.ingestDate}T00:00:00Z`) / 86_400_000);
-    this.constants = [constants.aggregateType, constants.dsNodash, constants.channel, constants.version].map((v) =>
-      Buffer.from(v, "utf8"),
+    this.constants = [constants.aggregateType, constants.dsNodash, constants.channel, constants.version].map(
+      (v) => Buffer.from(v, "utf8"),
     );
   }
 
@@ -153,7 +160,11 @@ export class RowConverter {
         const value = slow[DIMENSIONS[k]];
         w.string(
           COL_DIMENSIONS + k,
-          value === undefined || value === null ? null : typeof value === "string" ? value : JSON.stringify(value),
+          value === undefined || value === null
+            ? null
+            : typeof value === "string"
+              ? value
+              : JSON.stringify(value),
         );
       }
     }
@@ -266,7 +277,13 @@ export class RowConverter {
       }
       if (b === 44) {
         if (digits === 0) {
-          this.arrayError(buf, start, end, line, n === 0 && i === last ? "is empty" : `element ${n + 1} is empty`);
+          this.arrayError(
+            buf,
+            start,
+            end,
+            line,
+            n === 0 && i === last ? "is empty" : `element ${n + 1} is empty`,
+          );
         }
         if (digits > 15) {
           const text = buf.toString("latin1", elemStart, i);
@@ -310,7 +327,8 @@ export class RowConverter {
         `unexpected character ${JSON.stringify(String.fromCharCode(b))} at offset ${i - start}`,
       );
     }
-    if (n < 2) this.arrayError(buf, start, end, line, "has fewer than 2 elements (bucket counts, then sum and count)");
+    if (n < 2)
+      this.arrayError(buf, start, end, line, "has fewer than 2 elements (bucket counts, then sum and count)");
     return n;
   }
 

@@ -19,8 +19,17 @@ export const WAREHOUSE_COLUMNS: Column[] = [
   { name: "osVersion", type: "STRING" },
   { name: "application", type: "STRING" },
   { name: "architecture", type: "STRING" },
-  { name: "aggregate", type: "STRING", description: 'The histogram as the original kept it: "[c0,...,cN,sum,count]"' },
-  { name: "histogram", type: "INT64", mode: "REPEATED", description: "Bucket counts: the array without sum and count" },
+  {
+    name: "aggregate",
+    type: "STRING",
+    description: 'The histogram as the original kept it: "[c0,...,cN,sum,count]"',
+  },
+  {
+    name: "histogram",
+    type: "INT64",
+    mode: "REPEATED",
+    description: "Bucket counts: the array without sum and count",
+  },
   { name: "sum", type: "INT64" },
   { name: "count", type: "INT64" },
 ];

@@ -33,7 +33,9 @@ export async function convertTableFile(task: TableFileTask): Promise<TableFileRe
   const { input, output } = task;
   const writer = new ParquetWriter(output, OUTPUT_SCHEMA, task.writer);
   const converter = new RowConverter(input, writer, task.constants);
-  const splitter = new LineSplitter(input, (buf, start, end, line) => converter.convert(buf, start, end, line));
+  const splitter = new LineSplitter(input, (buf, start, end, line) =>
+    converter.convert(buf, start, end, line),
+  );
   let copyBytes = 0;
   let fileBytes = 0;
   const source = createReadStream(input, { highWaterMark: 1 << 20 });

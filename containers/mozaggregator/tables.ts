@@ -30,7 +30,9 @@ export function parseTableName(name: string, where = "table"): TableName {
 
 export function parseAggregateType(value: string, field = "aggregateType"): AggregateType {
   if ((AGGREGATE_TYPES as readonly string[]).includes(value)) return value as AggregateType;
-  throw new NonRetriableError(`${field} must be one of ${AGGREGATE_TYPES.join(", ")}, got "${value}"`, { field });
+  throw new NonRetriableError(`${field} must be one of ${AGGREGATE_TYPES.join(", ")}, got "${value}"`, {
+    field,
+  });
 }
 
 /** `2019-12-01` -> `20191201`. */

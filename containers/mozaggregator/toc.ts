@@ -134,7 +134,10 @@ class Reader {
       return null;
     }
     if (this.pos + len > this.buf.length) {
-      this.fail(`${what}: string of ${len} bytes runs past the end of the file (${this.buf.length} bytes)`, at);
+      this.fail(
+        `${what}: string of ${len} bytes runs past the end of the file (${this.buf.length} bytes)`,
+        at,
+      );
     }
     const s = this.buf.toString("utf8", this.pos, this.pos + len);
     this.pos += len;
@@ -148,7 +151,10 @@ export function parseToc(buf: Buffer, file = "toc.dat"): Toc {
   const r = new Reader(buf, file);
   r.need(5, "the magic string");
   if (buf.toString("latin1", 0, 5) !== "PGDMP") {
-    r.fail(`no "PGDMP" magic string (found ${JSON.stringify(buf.toString("latin1", 0, 5))}); not a pg_dump archive`, 0);
+    r.fail(
+      `no "PGDMP" magic string (found ${JSON.stringify(buf.toString("latin1", 0, 5))}); not a pg_dump archive`,
+      0,
+    );
   }
   r.pos = 5;
   const major = r.byte("version major");
@@ -215,7 +221,8 @@ export function parseToc(buf: Buffer, file = "toc.dat"): Toc {
     const dumpId = r.int(what("dumpId"));
     if (dumpId <= 0) r.fail(`${what("dumpId")} ${dumpId} is out of range`, offset);
     const hadDumper = r.int(what("hadDumper"));
-    if (hadDumper !== 0 && hadDumper !== 1) r.fail(`${what("hadDumper")} is ${hadDumper}, expected 0 or 1`, offset);
+    if (hadDumper !== 0 && hadDumper !== 1)
+      r.fail(`${what("hadDumper")} is ${hadDumper}, expected 0 or 1`, offset);
     const tableoid = r.version >= v(1, 8) ? oidOf(r, what("tableoid")) : 0;
     const oid = oidOf(r, what("oid"));
     const tag = r.str(what("tag"));
@@ -288,7 +295,8 @@ export function parseToc(buf: Buffer, file = "toc.dat"): Toc {
 function oidOf(r: Reader, what: string): number {
   const at = r.pos;
   const s = r.str(what);
-  if (s === null || !/^\d+$/.test(s) || Number(s) > 0xffffffff) r.fail(`${what} ${JSON.stringify(s)} is not an OID`, at);
+  if (s === null || !/^\d+$/.test(s) || Number(s) > 0xffffffff)
+    r.fail(`${what} ${JSON.stringify(s)} is not an OID`, at);
   return Number(s);
 }
 
@@ -312,12 +320,21 @@ export function tableData(toc: Toc): TableData[] {
   for (const e of toc.entries) {
     if (e.desc !== "TABLE DATA") continue;
     if (!e.hadDumper || e.filename === null || e.tag === null) {
-      throw new NonRetriableError(`${toc.file}: TABLE DATA entry ${e.dumpId} (byte ${e.offset}) has no data file`, {
-        field: "toc.dat",
-        fix: "dump without --schema-only",
-      });
+      throw new NonRetriableError(
+        `${toc.file}: TABLE DATA entry ${e.dumpId} (byte ${e.offset}) has no data file`,
+        {
+          field: "toc.dat",
+          fix: "dump without --schema-only",
+        },
+      );
     }
-    out.push({ dumpId: e.dumpId, namespace: e.namespace, table: e.tag, filename: e.filename, owner: e.owner });
+    out.push({
+      dumpId: e.dumpId,
+      namespace: e.namespace,
+      table: e.tag,
+      filename: e.filename,
+      owner: e.owner,
+    });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { parentPort } from "node:worker_threads";
-import { convertTableFile, type TableFileTask } from "./table-file.ts";
 import { serializeError } from "./pool.ts";
+import { convertTableFile, type TableFileTask } from "./table-file.ts";
 
 /** Worker thread: converts the table files it is sent, one at a time, and answers each with its result. */
 

@@ -128,7 +128,16 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
     if (stopped) return;
     stopped = true;
     try {
-      await runAsPostgres(asRoot, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "-t", "20", "stop"]);
+      await runAsPostgres(asRoot, join(binDir, "pg_ctl"), [
+        "-D",
+        dataDir,
+        "-m",
+        "fast",
+        "-w",
+        "-t",
+        "20",
+        "stop",
+      ]);
     } catch {
       try {
         process.kill(pid, "SIGQUIT");

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { CopyFormatError, isNull, LineSplitter, splitFields, unescapeField } from "../../containers/mozaggregator/copy.ts";
+import {
+  CopyFormatError,
+  isNull,
+  LineSplitter,
+  splitFields,
+  unescapeField,
+} from "../../containers/mozaggregator/copy.ts";
 
-const unescape = (s: string) => {
+const decode = (s: string) => {
   const b = Buffer.from(`xx${s}yy`, "latin1");
   return unescapeField(b, 2, b.length - 2).toString("latin1");
 };
@@ -22,11 +28,11 @@ describe("COPY text escapes", () => {
     ["\\q", "q"],
     ["\\N", "N"],
   ])("%s -> %j", (input, expected) => {
-    expect(unescape(input)).toBe(expected);
+    expect(decode(input)).toBe(expected);
   });
 
   it("rejects a trailing lone backslash", () => {
-    expect(() => unescape("abc\\")).toThrow(/lone backslash/);
+    expect(() => decode("abc\\")).toThrow(/lone backslash/);
   });
 
   it("recognizes \\N only as a whole field", () => {
@@ -45,7 +51,7 @@ describe("COPY text escapes", () => {
 });
 
 describe("LineSplitter", () => {
-  const text = 'l1\tx\nline two\t{1,2}\n\nlast\t3\n\\.\n\n';
+  const text = "l1\tx\nline two\t{1,2}\n\nlast\t3\n\\.\n\n";
   const collect = (chunks: Buffer[]) => {
     const lines: [number, string][] = [];
     const s = new LineSplitter("f.dat.gz", (buf, a, b, n) => lines.push([n, buf.toString("latin1", a, b)]));
@@ -72,10 +78,14 @@ describe("LineSplitter", () => {
 
   it("fails without the end marker (a truncated file) naming file and line", () => {
     expect(() => collect([Buffer.from("a\t1\nb\t2\n")])).toThrow(CopyFormatError);
-    expect(() => collect([Buffer.from("a\t1\nb\t2\n")])).toThrow(/^f\.dat\.gz:2: data ends without the end-of-data marker/);
+    expect(() => collect([Buffer.from("a\t1\nb\t2\n")])).toThrow(
+      /^f\.dat\.gz:2: data ends without the end-of-data marker/,
+    );
   });
 
   it("fails on data after the end marker", () => {
-    expect(() => collect([Buffer.from("a\t1\n\\.\nmore\n")])).toThrow(/^f\.dat\.gz:3: data after the end-of-data marker/);
+    expect(() => collect([Buffer.from("a\t1\n\\.\nmore\n")])).toThrow(
+      /^f\.dat\.gz:3: data after the end-of-data marker/,
+    );
   });
 });

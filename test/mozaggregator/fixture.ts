@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import type { PgConnection } from "../../containers/mozaggregator/dump.ts";
 import { type GeneratedTable, generate } from "../../containers/mozaggregator/generator.ts";
+import type { AggregateType } from "../../containers/mozaggregator/tables.ts";
 import { type PostgresCluster, startPostgres } from "../helpers/postgres.ts";
 
 /** A throwaway PostgreSQL with generated aggregates, and a scratch directory, for one test file. */
@@ -19,7 +20,7 @@ export interface AggregatesFixture {
 
 export async function startAggregates(
   days: string[],
-  options: { tablesPerDay?: number; rowsPerTable?: number; seed?: number } = {},
+  options: { tablesPerDay?: number; rowsPerTable?: number; seed?: number; types?: AggregateType[] } = {},
 ): Promise<AggregatesFixture> {
   const cluster = await startPostgres();
   const dir = await mkdtemp(join(tmpdir(), "mozaggregator-test-"));
@@ -36,6 +37,7 @@ export async function startAggregates(
       tablesPerDay: options.tablesPerDay ?? 2,
       rowsPerTable: options.rowsPerTable ?? 500,
       seed: options.seed ?? 7,
+      types: options.types,
     });
     const sourceRows = async (table: string) => {
       const client = new pg.Client({ connectionString: cluster.url() });

@@ -25,7 +25,16 @@ describe("ParquetWriter", () => {
     { name: "h", kind: "int64-list" },
     { name: "n", kind: "int64" },
   ];
-  const extremes = [0n, 1n, -1n, 4294967295n, 4294967296n, 9007199254740993n, 9223372036854775807n, -9223372036854775808n];
+  const extremes = [
+    0n,
+    1n,
+    -1n,
+    4294967295n,
+    4294967296n,
+    9007199254740993n,
+    9223372036854775807n,
+    -9223372036854775808n,
+  ];
 
   async function readBack(path: string) {
     const db = await DuckDBInstance.create();
@@ -54,7 +63,9 @@ describe("ParquetWriter", () => {
     for (let i = 0; i < 5000; i++) {
       const s = i % 7 === 0 ? null : i % 11 === 0 ? "" : `v${i} ünï "q"\t`;
       const len = i % 5; // includes empty lists
-      const values = Array.from({ length: len }, (_, k) => (k === 0 ? extremes[i % extremes.length] : BigInt(i * k)));
+      const values = Array.from({ length: len }, (_, k) =>
+        k === 0 ? extremes[i % extremes.length] : BigInt(i * k),
+      );
       values.forEach((v, k) => {
         [lo[k], hi[k]] = halves(v);
       });

@@ -12,10 +12,26 @@ describe.skipIf(!postgresAvailable())("toc.dat of real pg_dump archives", () => 
   const dumps: Record<string, string> = {};
 
   beforeAll(async () => {
-    fx = await startAggregates(["2019-12-01"], { tablesPerDay: 6, rowsPerTable: 50 });
+    fx = await startAggregates(["2019-12-01"], {
+      tablesPerDay: 6,
+      rowsPerTable: 20,
+      types: ["submission_date"],
+    });
     const { generate } = await import("../../containers/mozaggregator/generator.ts");
-    await generate(fx.connection, { days: ["2019-12-02"], tablesPerDay: 1, rowsPerTable: 50, seed: 3 });
-    await generate(fx.connection, { days: ["2019-12-03"], tablesPerDay: 3, rowsPerTable: 50, seed: 4 });
+    await generate(fx.connection, {
+      days: ["2019-12-02"],
+      tablesPerDay: 1,
+      rowsPerTable: 20,
+      seed: 3,
+      types: ["submission_date"],
+    });
+    await generate(fx.connection, {
+      days: ["2019-12-03"],
+      tablesPerDay: 3,
+      rowsPerTable: 20,
+      seed: 4,
+      types: ["submission_date"],
+    });
     for (const day of ["2019-12-01", "2019-12-02", "2019-12-03"]) {
       const outDir = join(fx.dir, "dumps", "submission_date", day);
       const r = await dump({ connection: fx.connection, ds: day, type: "submission_date", outDir });
@@ -66,7 +82,11 @@ describe.skipIf(!postgresAvailable())("toc.dat of real pg_dump archives", () => 
       expect(idx?.filename).toBeNull();
     }
     const files = (await readdir(dumps[day])).filter((f) => f.endsWith(".dat.gz")).sort();
-    expect(tableData(toc).map((t) => `${t.filename}.gz`).sort()).toEqual(files);
+    expect(
+      tableData(toc)
+        .map((t) => `${t.filename}.gz`)
+        .sort(),
+    ).toEqual(files);
   });
 
   const tocOf = () => readFile(join(dumps["2019-12-03"], "toc.dat"));
@@ -74,7 +94,9 @@ describe.skipIf(!postgresAvailable())("toc.dat of real pg_dump archives", () => 
   it("rejects a truncated TOC at every cut with the file, the byte offset and the reason", async () => {
     const buf = await tocOf();
     for (const cut of [3, 20, 100, Math.floor(buf.length / 2), buf.length - 1]) {
-      expect(() => parseToc(buf.subarray(0, cut), "x/toc.dat")).toThrow(/^x\/toc\.dat: corrupt TOC at byte \d+: /);
+      expect(() => parseToc(buf.subarray(0, cut), "x/toc.dat")).toThrow(
+        /^x\/toc\.dat: corrupt TOC at byte \d+: /,
+      );
     }
     expect(() => parseToc(buf.subarray(0, buf.length - 1), "x/toc.dat")).toThrow(/file ends after/);
   });
@@ -86,14 +108,18 @@ describe.skipIf(!postgresAvailable())("toc.dat of real pg_dump archives", () => 
     expect(() => parseToc(magic, "t.dat")).toThrow(/t\.dat: corrupt TOC at byte 0: no "PGDMP" magic/);
     const version = Buffer.from(buf);
     version[6] = 99;
-    expect(() => parseToc(version, "t.dat")).toThrow(/t\.dat: unsupported pg_dump archive version 1\.99\.0 at byte 5/);
+    expect(() => parseToc(version, "t.dat")).toThrow(
+      /t\.dat: unsupported pg_dump archive version 1\.99\.0 at byte 5/,
+    );
     const major = Buffer.from(buf);
     major[5] = 2;
     expect(() => parseToc(major, "t.dat")).toThrow(/unsupported pg_dump archive version 2\.14/);
     const format = Buffer.from(buf);
     format[10] = 1;
     expect(() => parseToc(format, "t.dat")).toThrow(/byte 10: format byte 1 \(custom\)/);
-    expect(() => parseToc(Buffer.concat([buf, Buffer.from([0, 0])]), "t.dat")).toThrow(/2 unexpected bytes after/);
+    expect(() => parseToc(Buffer.concat([buf, Buffer.from([0, 0])]), "t.dat")).toThrow(
+      /2 unexpected bytes after/,
+    );
   });
 
   it("rejects a corrupt entry: a dump id of 0 and an impossible string length", async () => {
