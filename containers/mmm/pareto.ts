@@ -19,17 +19,24 @@ export function quantile(values: number[], p: number): number {
  * Robyn's `pareto_front`: sort by (x, y) ascending; front k is the rows where the running minimum of y first takes a
  * new value; remove them and repeat up to `maxFronts`. Returns each index's front (0 = not on any).
  */
-export function paretoFronts(x: number[], y: number[], maxFronts: number): number[] {
+export function paretoFronts(
+  x: number[],
+  y: number[],
+  maxFronts: number,
+  minCount = Number.POSITIVE_INFINITY,
+): number[] {
   const order = x.map((_, i) => i).sort((a, b) => x[a] - x[b] || y[a] - y[b] || a - b);
   const front = new Array<number>(x.length).fill(0);
   let rest = order;
-  for (let k = 1; k <= maxFronts && rest.length > 0; k++) {
+  let count = 0;
+  for (let k = 1; k <= maxFronts && rest.length > 0 && count < minCount; k++) {
     const keep: number[] = [];
     let min = Number.POSITIVE_INFINITY;
     for (const i of rest) {
       if (y[i] < min) {
         min = y[i];
         front[i] = k;
+        count++;
       } else keep.push(i);
     }
     rest = keep;
@@ -76,28 +83,16 @@ export function selectPareto(
     .filter(({ c }) => c.nrmse <= qN && c.decompRssd <= qR && (!calibrated || c.mape <= qM));
   const xs = keep.map(({ c }) => c.nrmse);
   const ys = keep.map(({ c }) => c.decompRssd);
-  let maxFronts: number;
-  if (opts.fronts === undefined || opts.fronts === "auto") {
-    const all = paretoFronts(xs, ys, Number.POSITIVE_INFINITY);
-    const min = opts.minCandidates ?? 100;
-    const counts = new Map<number, number>();
-    for (const f of all) counts.set(f, (counts.get(f) ?? 0) + 1);
-    let cum = 0;
-    maxFronts = Math.max(...all, 1);
-    for (let k = 1; k <= Math.max(...all, 1); k++) {
-      cum += counts.get(k) ?? 0;
-      if (cum >= min) {
-        maxFronts = k;
-        break;
-      }
-    }
-  } else maxFronts = opts.fronts;
-  const fk = paretoFronts(xs, ys, maxFronts);
+  // "auto": peel fronts until they hold `minCandidates` models.
+  const fk =
+    opts.fronts === undefined || opts.fronts === "auto"
+      ? paretoFronts(xs, ys, Number.POSITIVE_INFINITY, opts.minCandidates ?? 100)
+      : paretoFronts(xs, ys, opts.fronts);
   const fronts = new Array<number>(candidates.length).fill(0);
   keep.forEach(({ i }, j) => {
     fronts[i] = fk[j];
   });
-  const onFront = keep.filter((_, j) => fk[j] > 0).map(({ c }, j) => ({ c, f: fk.filter((v) => v > 0)[j] }));
+  const onFront = keep.map(({ c }, j) => ({ c, f: fk[j] })).filter(({ f }) => f > 0);
   const scores = errorScores(
     onFront.map(({ c }) => c),
     opts,
@@ -119,8 +114,8 @@ export function errorScores(cands: Candidate[], opts: ParetoOptions = {}): numbe
     cands.map((c) => (Number.isFinite(c.mape) ? c.mape : 0)),
   ];
   const norm = cols.map((v) => {
-    const mn = Math.min(...v);
-    const mx = Math.max(...v);
+    const mn = v.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY);
+    const mx = v.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
     return v.map((x) => (mx > mn ? (x - mn) / (mx - mn) : 0));
   });
   return cands.map((_, i) => Math.sqrt(norm.reduce((s, col, k) => s + (w[k] * col[i]) ** 2, 0)));
