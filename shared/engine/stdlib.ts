@@ -236,9 +236,10 @@ function formatTime(seconds: Value, tz: Value | undefined): string {
   if (!isNumber(seconds)) need("time.format", seconds, "seconds since the epoch (a number)");
   const s = num(seconds as number | Double);
   const ms = s * 1000;
-  const micros = Math.round((s - Math.floor(s)) * 1e6);
-  const frac = micros === 0 ? "" : `.${String(micros).padStart(6, "0").replace(/0+$/, "")}`;
-  const zone = tz === undefined || tz === null ? "UTC" : str("time.format timezone", tz);
+  // Always microseconds, as the platform prints them: "2024-07-12T12:50:33.000000Z".
+  const micros = Math.min(999_999, Math.round((s - Math.floor(s)) * 1e6));
+  const frac = `.${String(micros).padStart(6, "0")}`;
+  const zone = tz === undefined || tz === null || tz === "" ? "UTC" : str("time.format timezone", tz);
   const offset = zone === "UTC" || zone === "Z" || zone === "Etc/UTC" ? 0 : tzOffsetMinutes(ms, zone);
   const local = new Date(Math.floor(s) * 1000 + offset * 60000).toISOString().slice(0, 19);
   if (offset === 0) return `${local}${frac}Z`;
