@@ -42,7 +42,8 @@ function setup(spec: Partial<LocalJobSpec>, env: Record<string, string> = {}) {
   return { jobs, out, stateDir, catalog, records };
 }
 
-describe("local jobs (child processes)", () => {
+// Independent executions in separate directories: run concurrently to keep the suite short.
+describe.concurrent("local jobs (child processes)", () => {
   it("runs every task with Cloud Run's env, the overrides and at most `parallelism` at once", async () => {
     const { jobs, out, records } = setup({ taskCount: 2, parallelism: 2 });
     const started = await jobs.run({
@@ -96,7 +97,7 @@ describe("local jobs (child processes)", () => {
   });
 
   it("fails the execution with the task's exit code and log tail, after running the other tasks", async () => {
-    const { jobs } = setup({ taskCount: 3, parallelism: 1, maxRetries: 1 }, { MODE: "broken" });
+    const { jobs } = setup({ taskCount: 3, parallelism: 2, maxRetries: 1 }, { MODE: "broken" });
     const { name } = await jobs.run({ job: "probe" });
     const done = await jobs.wait(name);
     expect(done).toMatchObject({ state: "FAILED", succeededCount: 2, failedCount: 1 });
