@@ -52,6 +52,9 @@ export function describeWideRowContract(
         mode: "intersection",
       });
       expect(text(await store.readRow(t, "k1"), "raw", "q")).toEqual(["v"]);
+      // A changed rule replaces the old one.
+      await store.ensureTable(t, [{ name: "meta", gc: { maxVersions: 5 } }]);
+      expect((await store.getFamilies(t)).find((f) => f.name === "meta")?.gc).toEqual({ maxVersions: 5 });
       await store.deleteTable(t);
     });
 
