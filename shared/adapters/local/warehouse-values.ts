@@ -79,7 +79,12 @@ export function duckTypeOf(column: Column): DuckDBType {
 }
 
 /** Convert one cell for a column; `where` names it in errors (`dataset.table row 3 column x`). */
-export function toDuckValue(value: unknown, column: Column, where: string): DuckDBValue {
+/** `where` may be a function so that the row/column label is only built when a value is bad. */
+export type Where = string | (() => string);
+
+const at = (where: Where): string => (typeof where === "function" ? where() : where);
+
+export function toDuckValue(value: unknown, column: Column, where: Where): DuckDBValue {
   if (value === null || value === undefined) {
     if (column.mode === "REQUIRED") throw bad(where, "is REQUIRED but missing or null");
     return column.mode === "REPEATED" ? listValue([]) : null;
@@ -97,7 +102,7 @@ export function toDuckValue(value: unknown, column: Column, where: string): Duck
   return scalar(value, column, where);
 }
 
-function scalar(value: unknown, column: Column, where: string): DuckDBValue {
+function scalar(value: unknown, column: Column, where: Where): DuckDBValue {
   switch (column.type) {
     case "STRING":
       if (typeof value === "string") return value;
@@ -145,7 +150,7 @@ function scalar(value: unknown, column: Column, where: string): DuckDBValue {
         Object.fromEntries(
           fields.map((f) => [
             f.name,
-            toDuckValue((value as Record<string, unknown>)[f.name], f, `${where}.${f.name}`),
+            toDuckValue((value as Record<string, unknown>)[f.name], f, () => `${at(where)}.${f.name}`),
           ]),
         ),
       );
@@ -216,7 +221,7 @@ export function fromDuckJs(value: unknown, type: DuckDBType): unknown {
   }
 }
 
-function scaledDecimal(value: unknown, where: string): bigint {
+function scaledDecimal(value: unknown, where: Where): bigint {
   let text: string;
   if (typeof value === "number" && Number.isFinite(value)) text = value.toFixed(NUMERIC_SCALE);
   else if (typeof value === "bigint") text = value.toString();
@@ -232,7 +237,7 @@ function scaledDecimal(value: unknown, where: string): bigint {
   return m[1] === "-" ? -digits : digits;
 }
 
-function dayMillis(value: unknown, where: string): number {
+function dayMillis(value: unknown, where: Where): number {
   if (value instanceof Date && !Number.isNaN(value.getTime())) {
     return Date.UTC(value.getUTCFullYear(), value.getUTCMonth(), value.getUTCDate());
   }
@@ -246,7 +251,7 @@ function dayMillis(value: unknown, where: string): number {
   throw bad(where, `needs a date as YYYY-MM-DD, got ${describe(value)}`);
 }
 
-function instantMicros(value: unknown, where: string): bigint {
+function instantMicros(value: unknown, where: Where): bigint {
   if (value instanceof Date && !Number.isNaN(value.getTime())) return BigInt(value.getTime()) * 1000n;
   if (typeof value === "number" && Number.isFinite(value)) return BigInt(Math.round(value)) * 1000n;
   if (typeof value === "string") {
@@ -259,7 +264,7 @@ function instantMicros(value: unknown, where: string): bigint {
   );
 }
 
-function wallClockMicros(value: unknown, where: string): bigint {
+function wallClockMicros(value: unknown, where: Where): bigint {
   if (value instanceof Date && !Number.isNaN(value.getTime())) return BigInt(value.getTime()) * 1000n;
   if (typeof value === "string") {
     const micros = isoMicros(value, false);
@@ -286,8 +291,9 @@ function isoMicros(text: string, zoneAllowed: boolean): bigint | undefined {
   return BigInt(base - offsetMinutes * 60_000) * 1000n + frac;
 }
 
-function bad(where: string, problem: string): NonRetriableError {
-  return new NonRetriableError(`${where} ${problem}`, { field: where });
+function bad(where: Where, problem: string): NonRetriableError {
+  const label = at(where);
+  return new NonRetriableError(`${label} ${problem}`, { field: label });
 }
 
 function describe(value: unknown): string {

@@ -1,7 +1,15 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type DuckDBConnection, DuckDBInstance, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
+import {
+  type DuckDBConnection,
+  type DuckDBDateValue,
+  DuckDBInstance,
+  type DuckDBTimestampTZValue,
+  type DuckDBTimestampValue,
+  type DuckDBType,
+  type DuckDBValue,
+} from "@duckdb/node-api";
 import { NonRetriableError } from "../../core/errors.ts";
 import type { Row, TableRef, TableSchema, Warehouse } from "../ports.ts";
 import {
