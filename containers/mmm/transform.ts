@@ -59,9 +59,11 @@ export function weibullWeights(
   if (type === "pdf") {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
+    // R's dweibull: shape/scale · z^(shape−1) · exp(−z^shape), the powers taken through one log.
+    const c = shape / lam;
     for (let i = 0; i < windlen; i++) {
-      const z = (i + 1) / lam;
-      const d = (shape / lam) * z ** (shape - 1) * Math.exp(-(z ** shape));
+      const lz = Math.log((i + 1) / lam);
+      const d = c * Math.exp((shape - 1) * lz) * Math.exp(-Math.exp(shape * lz));
       w[i] = d;
       if (d < min) min = d;
       if (d > max) max = d;
@@ -77,7 +79,7 @@ export function weibullWeights(
     let cum = 1;
     w[0] = 1;
     for (let i = 1; i < windlen; i++) {
-      cum *= Math.exp(-((i / lam) ** shape));
+      cum *= Math.exp(-Math.exp(shape * Math.log(i / lam)));
       w[i] = cum;
     }
   }
@@ -148,12 +150,13 @@ export function saturateHill(
   to = x.length,
   out = new Float64Array(to - from),
 ): Float64Array {
-  // x^a / (x^a + I^a) = 1 / (1 + (I/x)^a): one power per value.
+  // x^a / (x^a + I^a) = 1 / (1 + exp(a·(log I − log x))): one exp and one log per value (V8's pow is ~2x slower).
+  const logI = Math.log(inflexion);
   for (let i = from; i < to; i++) {
     const v = x[i];
     out[i - from] =
       v > 0
-        ? 1 / (1 + (inflexion / v) ** alpha)
+        ? 1 / (1 + Math.exp(alpha * (logI - Math.log(v))))
         : v === 0
           ? 0
           : v ** alpha / (v ** alpha + inflexion ** alpha);
