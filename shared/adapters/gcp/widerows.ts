@@ -34,6 +34,11 @@ export interface GcpWideRowsOptions {
   parallelism?: number;
   /** Clock in ms, for default timestamps and max-age filtering. Default Date.now. */
   now?: () => number;
+  /**
+   * Client-side metrics export to Cloud Monitoring (Bigtable v7 default: on). Off by default when
+   * BIGTABLE_EMULATOR_HOST is set: the exporter would look for credentials a minute in and crash the process.
+   */
+  metricsEnabled?: boolean;
   /** A ready client (tests); by default one is made for projectId. */
   client?: Bigtable;
 }
@@ -45,7 +50,8 @@ interface Cached {
 }
 
 export function createGcpWideRows(options: GcpWideRowsOptions): WideRowStore {
-  const client = options.client ?? new Bigtable({ projectId: options.projectId });
+  const metricsEnabled = options.metricsEnabled ?? !process.env.BIGTABLE_EMULATOR_HOST;
+  const client = options.client ?? new Bigtable({ projectId: options.projectId, metricsEnabled });
   const instance: Instance = client.instance(options.instanceId);
   const chunkRows = options.chunkRows ?? 1000;
   const parallelism = options.parallelism ?? 8;
