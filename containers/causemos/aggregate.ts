@@ -56,97 +56,172 @@ export interface Temporal {
   period: Int32Array;
   tSum: Float64Array;
   tMean: Float64Array;
-  /** With a weight column: Σ(value·w)/Σw and the mean weight. */
+  /** Non-NaN values per row (what t_mean divides by), kept so coarser resolutions can be rolled up. */
+  count: Float64Array;
+  /** With a weight column: Σ(value·w)/Σw and the mean weight, and their parts. */
   tWavg?: Float64Array;
   weight?: Float64Array;
+  parts?: { wvSum: Float64Array; wSum: Float64Array; rows: Float64Array };
+}
+
+/** Map each row to its period: distinct period starts ascending, and the period index of each row. */
+function periodsOf(n: number, startOf: (i: number) => number, sameAsPrevious: (i: number) => boolean) {
+  const periodIndex = new Map<number, number>();
+  const starts: number[] = [];
+  const ofRow = new Int32Array(n);
+  let last = -1;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && sameAsPrevious(i)) {
+      ofRow[i] = last;
+      continue;
+    }
+    const start = startOf(i);
+    let p = periodIndex.get(start);
+    if (p === undefined) {
+      p = starts.push(start) - 1;
+      periodIndex.set(start, p);
+    }
+    last = p;
+    ofRow[i] = p;
+  }
+  const order = starts.map((_, k) => k).sort((a, b) => starts[a] - starts[b]);
+  const rank = new Int32Array(order.length);
+  order.forEach((k, r) => {
+    rank[k] = r;
+  });
+  for (let i = 0; i < n; i++) ofRow[i] = rank[ofRow[i]];
+  return { periods: order.map((k) => starts[k]), ofRow };
 }
 
 export function temporalAggregation(frame: DojoFrame, series: Series, res: TimeRes): Temporal {
   const n = frame.rows;
   const ts = frame.timestamp;
-  // Period of each row, through a cache of the last day seen (Dojo rows come in runs of one timestamp).
-  const periodIndex = new Map<number, number>();
-  const periodStarts: number[] = [];
-  const periodOfRow = new Int32Array(n);
-  let lastDay = Number.NaN;
-  let lastPeriod = -1;
-  for (let i = 0; i < n; i++) {
-    const day = Math.floor(ts[i] / DAY);
-    if (day !== lastDay) {
-      const start = periodStart(ts[i], res);
-      let p = periodIndex.get(start);
-      if (p === undefined) {
-        p = periodStarts.push(start) - 1;
-        periodIndex.set(start, p);
+  // Dojo rows come in runs of one day: recompute the period only when the day changes.
+  const { periods, ofRow } = periodsOf(
+    n,
+    (i) => periodStart(ts[i], res),
+    (i) => Math.floor(ts[i] / DAY) === Math.floor(ts[i - 1] / DAY),
+  );
+  const w = frame.weight?.values;
+  return accumulate(
+    res,
+    periods,
+    n,
+    (i) => series.ofRow[i],
+    ofRow,
+    series.count,
+    (sum, cnt, gOf, parts) => {
+      const value = frame.value;
+      if (w && parts) {
+        for (let i = 0; i < n; i++) {
+          const k = gOf[i];
+          const v = value[i];
+          const wi = w[i];
+          if (!Number.isNaN(v)) {
+            sum[k] += v;
+            cnt[k]++;
+            const p = v * wi;
+            if (!Number.isNaN(p)) parts.wvSum[k] += p;
+          }
+          parts.wSum[k] += wi;
+          parts.rows[k]++;
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const v = value[i];
+          if (!Number.isNaN(v)) {
+            const k = gOf[i];
+            sum[k] += v;
+            cnt[k]++;
+          }
+        }
       }
-      lastDay = day;
-      lastPeriod = p;
-    }
-    periodOfRow[i] = lastPeriod;
-  }
-  // Renumber periods in time order.
-  const order = periodStarts.map((_, k) => k).sort((a, b) => periodStarts[a] - periodStarts[b]);
-  const rank = new Int32Array(order.length);
-  order.forEach((k, r) => {
-    rank[k] = r;
-  });
-  const periods = order.map((k) => periodStarts[k]);
+    },
+    w !== undefined,
+  );
+}
+
+/** Year (or all) from month: the sums and counts of the finer rows add up to the coarser ones exactly. */
+export function rollUp(t: Temporal, series: Series, res: TimeRes): Temporal {
+  const fine = t.periods.map((p) => periodStart(p, res));
+  const { periods, ofRow } = periodsOf(
+    t.rows,
+    (k) => fine[t.period[k]],
+    (k) => t.period[k] === t.period[k - 1],
+  );
+  return accumulate(
+    res,
+    periods,
+    t.rows,
+    (k) => t.series[k],
+    ofRow,
+    series.count,
+    (sum, cnt, gOf, parts) => {
+      for (let k = 0; k < t.rows; k++) {
+        const g = gOf[k];
+        sum[g] += t.tSum[k];
+        cnt[g] += t.count[k];
+        if (parts && t.parts) {
+          parts.wvSum[g] += t.parts.wvSum[k];
+          parts.wSum[g] += t.parts.wSum[k];
+          parts.rows[g] += t.parts.rows[k];
+        }
+      }
+    },
+    t.parts !== undefined,
+  );
+}
+
+function accumulate(
+  res: TimeRes,
+  periods: number[],
+  n: number,
+  seriesOf: (i: number) => number,
+  periodOf: Int32Array,
+  seriesCount: number,
+  fill: (sum: Float64Array, cnt: Float64Array, groupOf: Int32Array, parts?: Temporal["parts"]) => void,
+  weighted: boolean,
+): Temporal {
   const np = periods.length;
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = series.ofRow[i] * np + rank[periodOfRow[i]];
-  const g = groupByKey(keys, series.count * np - 1);
+  for (let i = 0; i < n; i++) keys[i] = seriesOf(i) * np + periodOf[i];
+  const g = groupByKey(keys, seriesCount * np - 1);
   const G = g.groups;
   const sum = new Float64Array(G);
   const cnt = new Float64Array(G);
-  const value = frame.value;
-  const w = frame.weight?.values;
-  const wvSum = w ? new Float64Array(G) : undefined;
-  const wSum = w ? new Float64Array(G) : undefined;
-  const rowsIn = w ? new Float64Array(G) : undefined;
-  const gOf = g.groupOf;
-  if (w && wvSum && wSum && rowsIn) {
-    for (let i = 0; i < n; i++) {
-      const k = gOf[i];
-      const v = value[i];
-      const wi = w[i];
-      if (!Number.isNaN(v)) {
-        sum[k] += v;
-        cnt[k]++;
-        const p = v * wi;
-        if (!Number.isNaN(p)) wvSum[k] += p;
-      }
-      wSum[k] += wi;
-      rowsIn[k]++;
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const v = value[i];
-      if (!Number.isNaN(v)) {
-        const k = gOf[i];
-        sum[k] += v;
-        cnt[k]++;
-      }
-    }
-  }
+  const parts = weighted
+    ? { wvSum: new Float64Array(G), wSum: new Float64Array(G), rows: new Float64Array(G) }
+    : undefined;
+  fill(sum, cnt, g.groupOf, parts);
   const tMean = new Float64Array(G);
   for (let k = 0; k < G; k++) tMean[k] = cnt[k] > 0 ? sum[k] / cnt[k] : Number.NaN;
   const outSeries = new Int32Array(G);
   const outPeriod = new Int32Array(G);
   for (let k = 0; k < G; k++) {
     const r = g.firstRow[k];
-    outSeries[k] = series.ofRow[r];
-    outPeriod[k] = rank[periodOfRow[r]];
+    outSeries[k] = seriesOf(r);
+    outPeriod[k] = periodOf[r];
   }
-  const out: Temporal = { res, rows: G, periods, series: outSeries, period: outPeriod, tSum: sum, tMean };
-  if (wvSum && wSum && rowsIn) {
+  const out: Temporal = {
+    res,
+    rows: G,
+    periods,
+    series: outSeries,
+    period: outPeriod,
+    tSum: sum,
+    tMean,
+    count: cnt,
+  };
+  if (parts) {
     const tWavg = new Float64Array(G);
     const weight = new Float64Array(G);
     for (let k = 0; k < G; k++) {
-      tWavg[k] = wvSum[k] / wSum[k];
-      weight[k] = wSum[k] / rowsIn[k];
+      tWavg[k] = parts.wvSum[k] / parts.wSum[k];
+      weight[k] = parts.wSum[k] / parts.rows[k];
     }
     out.tWavg = tWavg;
     out.weight = weight;
+    out.parts = parts;
   }
   return out;
 }

@@ -94,46 +94,93 @@ export function groupByKey(
   return { groupOf, groups: first.length, firstRow: Int32Array.from(first) };
 }
 
-/** Group rows by several integer and double columns at once (rows listed in `rows`, or all). */
+/**
+ * Group rows by several integer and double columns at once. Hashes are built column by column (tight loops
+ * over one typed array each); rows then probe a table and are compared column by column on a hash match.
+ */
 export function groupByColumns(
   ints: readonly Int32Array[],
   doubles: readonly Float64Array[],
   n: number,
 ): Grouping {
+  // Integer codes whose combined range fits a double's 53 bits pack exactly into one number: one column to
+  // hash and compare instead of many.
+  if (ints.length > 1) {
+    let range = 1;
+    const maxes = ints.map((col) => {
+      let max = -1;
+      for (let i = 0; i < n; i++) if (col[i] > max) max = col[i];
+      return max + 2;
+    });
+    for (const m of maxes) range *= m;
+    if (range <= 2 ** 53) {
+      const packed = new Float64Array(n);
+      let scale = 1;
+      ints.forEach((col, c) => {
+        for (let i = 0; i < n; i++) packed[i] += (col[i] + 1) * scale;
+        scale *= maxes[c];
+      });
+      return groupByColumns([], [packed, ...doubles], n);
+    }
+  }
+  const hash = new Int32Array(n).fill(0x2545f491);
+  for (const col of ints) {
+    for (let i = 0; i < n; i++) {
+      const h = Math.imul(hash[i] ^ col[i], 0x9e3779b1);
+      hash[i] = h ^ (h >>> 15);
+    }
+  }
+  for (const col of doubles) {
+    const bits = new Int32Array(col.buffer, col.byteOffset, col.length * 2);
+    for (let i = 0; i < n; i++) {
+      const v = col[i];
+      let lo = bits[2 * i];
+      let hi = bits[2 * i + 1];
+      if (v === 0) lo = hi = 0;
+      else if (Number.isNaN(v)) {
+        lo = 0;
+        hi = 0x7ff80000;
+      }
+      let h = Math.imul(hash[i] ^ lo, 0x85ebca6b);
+      h = Math.imul(h ^ (h >>> 13) ^ hi, 0xc2b2ae35);
+      hash[i] = h ^ (h >>> 16);
+    }
+  }
   const groupOf = new Int32Array(n);
-  const first: number[] = [];
+  const firstRow = new Int32Array(n);
+  const groupHash = new Int32Array(n);
+  let groups = 0;
   const cap = capacityFor(Math.min(n, 1 << 26));
   const mask = cap - 1;
   const slots = new Int32Array(cap).fill(-1);
   const ni = ints.length;
   const nd = doubles.length;
   for (let i = 0; i < n; i++) {
-    let h = 0x2545f491;
-    for (let c = 0; c < ni; c++) h = Math.imul(h ^ ints[c][i], 0x9e3779b1) ^ (h >>> 15);
-    for (let c = 0; c < nd; c++) h = hashDouble(doubles[c][i], h);
-    h ^= h >>> 16;
-    let s = h & mask;
+    const h = hash[i];
+    let s = (h ^ (h >>> 16)) & mask;
     for (;;) {
       const g = slots[s];
       if (g < 0) {
-        const id = first.length;
-        slots[s] = id;
-        first.push(i);
-        groupOf[i] = id;
+        slots[s] = groups;
+        firstRow[groups] = i;
+        groupHash[groups] = h;
+        groupOf[i] = groups++;
         break;
       }
-      const r = first[g];
-      let same = true;
-      for (let c = 0; c < ni && same; c++) same = ints[c][r] === ints[c][i];
-      for (let c = 0; c < nd && same; c++) same = sameDouble(doubles[c][r], doubles[c][i]);
-      if (same) {
-        groupOf[i] = g;
-        break;
+      if (groupHash[g] === h) {
+        const r = firstRow[g];
+        let same = true;
+        for (let c = 0; c < ni && same; c++) same = ints[c][r] === ints[c][i];
+        for (let c = 0; c < nd && same; c++) same = sameDouble(doubles[c][r], doubles[c][i]);
+        if (same) {
+          groupOf[i] = g;
+          break;
+        }
       }
       s = (s + 1) & mask;
     }
   }
-  return { groupOf, groups: first.length, firstRow: Int32Array.from(first) };
+  return { groupOf, groups, firstRow: firstRow.slice(0, groups) };
 }
 
 /** Stable counting sort of `rows` by `groupOf[row]` in [0, groups): row lists per group, back to back. */

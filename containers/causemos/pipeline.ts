@@ -7,11 +7,11 @@ import {
   findSeries,
   type RegionIds,
   regionIds,
+  rollUp,
   type Series,
   type Spatial,
   spatialAggregation,
   type Temporal,
-  type TimeRes,
   temporalAggregation,
 } from "./aggregate.ts";
 import { csvDocument, csvText, intText, jsonText, pyFloat } from "./format.ts";
@@ -235,8 +235,10 @@ export async function run(
   let bins = 0;
   const ctx: Ctx = { base, frame, series, features, weighted, levelIds, regionLevels, writer };
 
+  let month: Temporal | undefined;
   for (const res of ["month", "year"] as const) {
-    const t = temporalAggregation(frame, series, res);
+    const t = month ? rollUp(month, series, res) : temporalAggregation(frame, series, res);
+    month ??= t;
     lap(`temporal:${res}`);
     const featureOfT = new Int32Array(t.rows);
     for (let k = 0; k < t.rows; k++) featureOfT[k] = series.feature[t.series[k]];
@@ -292,7 +294,7 @@ export async function run(
 
   let summary: RunResults["output_agg_values"];
   if (!params.is_indicator) {
-    summary = outputSummary(ctx, temporalAggregation(frame, series, "all"), featureIds);
+    summary = outputSummary(ctx, rollUp(month as Temporal, series, "all"), featureIds);
     lap("summary");
   }
   const results: RunResults = {

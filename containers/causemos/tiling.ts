@@ -68,6 +68,16 @@ export interface TileSink {
 
 const CELL = 2 ** 14;
 
+interface Cells {
+  n: number;
+  period: Int32Array;
+  x: Int32Array;
+  y: Int32Array;
+  sumTSum: Float64Array;
+  sumTMean: Float64Array;
+  count: Float64Array;
+}
+
 /** Tiles and grid stats of one feature's temporal rows (`rows` index into `t`). Returns the counts written. */
 export function computeTiles(
   t: Temporal,
@@ -84,21 +94,20 @@ export function computeTiles(
     keys[k] = x < 0 ? -1 : t.period[rows[k]] * CELL * CELL + x * CELL + cells.y[s];
   }
   const g14 = groupByKey(keys);
-  let n = g14.groups;
-  let cellKey = new Float64Array(n);
-  let sumTSum = new Float64Array(n);
-  let sumTMean = new Float64Array(n);
-  let count = new Float64Array(n);
+  let c: Cells = emptyCells(g14.groups);
   for (let k = 0; k < rows.length; k++) {
-    const c = g14.groupOf[k];
-    if (c < 0) continue;
+    const q = g14.groupOf[k];
+    if (q < 0) continue;
     const r = rows[k];
-    cellKey[c] = keys[k];
-    sumTSum[c] += t.tSum[r];
+    const s = t.series[r];
+    c.period[q] = t.period[r];
+    c.x[q] = cells.x[s];
+    c.y[q] = cells.y[s];
+    c.sumTSum[q] += t.tSum[r];
     const m = t.tMean[r];
     if (!Number.isNaN(m)) {
-      sumTMean[c] += m;
-      count[c]++;
+      c.sumTMean[q] += m;
+      c.count[q]++;
     }
   }
   const stats: GridStatsRow[][] = Array.from({ length: np }, () => []);
@@ -109,98 +118,59 @@ export function computeTiles(
   const bSum = new Float64Array(TOTAL_BINS);
   const bMean = new Float64Array(TOTAL_BINS);
   const bWeight = new Float64Array(TOTAL_BINS);
+  const lo = new Float64Array(np * 4);
+  const hi = new Float64Array(np * 4);
+  const seen = new Uint8Array(np);
   for (let p = MAX_SUBTILE_PRECISION; p >= MIN_SUBTILE_PRECISION; p--) {
-    if (p < MAX_SUBTILE_PRECISION) {
-      // Sum the cells of precision p + 1 into their parents.
-      const pk = new Float64Array(n);
-      for (let c = 0; c < n; c++) {
-        const key = cellKey[c];
-        const period = Math.floor(key / (CELL * CELL));
-        const rest = key - period * CELL * CELL;
-        const x = Math.floor(rest / CELL);
-        const y = rest - x * CELL;
-        pk[c] = period * CELL * CELL + (x >> 1) * CELL + (y >> 1);
-      }
-      const g = groupByKey(pk);
-      const m = g.groups;
-      const nk = new Float64Array(m);
-      const ns = new Float64Array(m);
-      const nm = new Float64Array(m);
-      const nc = new Float64Array(m);
-      for (let c = 0; c < n; c++) {
-        const q = g.groupOf[c];
-        nk[q] = pk[c];
-        ns[q] += sumTSum[c];
-        nm[q] += sumTMean[c];
-        nc[q] += count[c];
-      }
-      n = m;
-      cellKey = nk;
-      sumTSum = ns;
-      sumTMean = nm;
-      count = nc;
-    }
-    // Grid stats at precision p, per period.
-    const lo = Array.from({ length: np }, () => new Float64Array(4).fill(Number.NaN));
-    const hi = Array.from({ length: np }, () => new Float64Array(4).fill(Number.NaN));
-    const seen = new Uint8Array(np);
-    // Tiles: key = period * 2^16 + tx * 2^8 + ty (tx, ty < 256 at zoom <= 8).
+    if (p < MAX_SUBTILE_PRECISION) c = parents(c);
+    const n = c.n;
+    // Grid stats at precision p, per period: min/max of s_sum_t_sum, s_sum_t_mean, s_mean_t_sum, s_mean_t_mean.
+    lo.fill(Number.NaN);
+    hi.fill(Number.NaN);
+    seen.fill(0);
     const z = p - LEVEL_DIFF;
+    // Tiles: key = period * 2^16 + tx * 2^8 + ty (tx, ty < 256 at zoom <= 8).
     const tileKeys = new Float64Array(n);
-    for (let c = 0; c < n; c++) {
-      const key = cellKey[c];
-      const period = Math.floor(key / (CELL * CELL));
-      const rest = key - period * CELL * CELL;
-      const x = Math.floor(rest / CELL);
-      const y = rest - x * CELL;
-      tileKeys[c] = period * 65536 + (x >> LEVEL_DIFF) * 256 + (y >> LEVEL_DIFF);
+    for (let q = 0; q < n; q++) {
+      const period = c.period[q];
+      tileKeys[q] = period * 65536 + (c.x[q] >> LEVEL_DIFF) * 256 + (c.y[q] >> LEVEL_DIFF);
       seen[period] = 1;
-      const v0 = sumTSum[c];
-      const v1 = sumTMean[c];
-      const v2 = v0 / count[c];
-      const v3 = v1 / count[c];
-      const l = lo[period];
-      const h = hi[period];
-      const vs = [v0, v1, v2, v3];
-      for (let j = 0; j < 4; j++) {
-        const v = vs[j];
-        if (Number.isNaN(v)) continue;
-        if (!(l[j] <= v)) l[j] = v;
-        if (!(h[j] >= v)) h[j] = v;
-      }
+      const o = period * 4;
+      extend(lo, hi, o, c.sumTSum[q]);
+      extend(lo, hi, o + 1, c.sumTMean[q]);
+      extend(lo, hi, o + 2, c.sumTSum[q] / c.count[q]);
+      extend(lo, hi, o + 3, c.sumTMean[q] / c.count[q]);
     }
     for (let period = 0; period < np; period++) {
       if (!seen[period]) continue;
-      const l = lo[period];
-      const h = hi[period];
-      stats[period].push({ zoom: p, values: [l[0], h[0], l[1], h[1], l[2], h[2], l[3], h[3]] });
+      const o = period * 4;
+      stats[period].push({
+        zoom: p,
+        values: [lo[o], hi[o], lo[o + 1], hi[o + 1], lo[o + 2], hi[o + 2], lo[o + 3], hi[o + 3]],
+      });
     }
     const gt = groupByKey(tileKeys);
     const byTile = rowsByGroup(gt.groupOf, gt.groups);
-    for (let tIdx = 0; tIdx < gt.groups; tIdx++) {
-      const from = byTile.start[tIdx];
-      const to = byTile.start[tIdx + 1];
-      const key = tileKeys[byTile.rows[from]];
-      const period = Math.floor(key / 65536);
-      const tx = Math.floor((key - period * 65536) / 256);
-      const ty = key - period * 65536 - tx * 256;
+    for (let ti = 0; ti < gt.groups; ti++) {
+      const from = byTile.start[ti];
+      const to = byTile.start[ti + 1];
+      const q0 = byTile.rows[from];
+      const period = c.period[q0];
+      const tx = c.x[q0] >> LEVEL_DIFF;
+      const ty = c.y[q0] >> LEVEL_DIFF;
       let used = 0;
       for (let j = from; j < to; j++) {
-        const c = byTile.rows[j];
-        const ck = cellKey[c];
-        const rest = ck - period * CELL * CELL;
-        const x = Math.floor(rest / CELL);
-        const y = rest - x * CELL;
-        const bin = x - BINS_PER_SIDE * tx + (y - BINS_PER_SIDE * ty) * BINS_PER_SIDE;
-        binOf[bin] = c;
+        const q = byTile.rows[j];
+        const bin = c.x[q] - BINS_PER_SIDE * tx + (c.y[q] - BINS_PER_SIDE * ty) * BINS_PER_SIDE;
+        binOf[bin] = q;
         bBins[used++] = bin;
       }
       const sorted = bBins.subarray(0, used).sort();
       for (let j = 0; j < used; j++) {
-        const c = binOf[sorted[j]];
-        bSum[j] = sumTSum[c];
-        bMean[j] = sumTMean[c];
-        bWeight[j] = count[c];
+        const q = binOf[sorted[j]];
+        bSum[j] = c.sumTSum[q];
+        bMean[j] = c.sumTMean[q];
+        bWeight[j] = c.count[q];
         binOf[sorted[j]] = -1;
       }
       sink.tile(
@@ -222,4 +192,41 @@ export function computeTiles(
       );
   }
   return { tiles, bins };
+}
+
+function extend(lo: Float64Array, hi: Float64Array, o: number, v: number): void {
+  if (Number.isNaN(v)) return;
+  if (!(lo[o] <= v)) lo[o] = v;
+  if (!(hi[o] >= v)) hi[o] = v;
+}
+
+function emptyCells(n: number): Cells {
+  return {
+    n,
+    period: new Int32Array(n),
+    x: new Int32Array(n),
+    y: new Int32Array(n),
+    sumTSum: new Float64Array(n),
+    sumTMean: new Float64Array(n),
+    count: new Float64Array(n),
+  };
+}
+
+/** Sum cells into their parents one precision up. */
+function parents(c: Cells): Cells {
+  const keys = new Float64Array(c.n);
+  const half = CELL / 2;
+  for (let q = 0; q < c.n; q++) keys[q] = c.period[q] * half * half + (c.x[q] >> 1) * half + (c.y[q] >> 1);
+  const g = groupByKey(keys);
+  const out = emptyCells(g.groups);
+  for (let q = 0; q < c.n; q++) {
+    const k = g.groupOf[q];
+    out.period[k] = c.period[q];
+    out.x[k] = c.x[q] >> 1;
+    out.y[k] = c.y[q] >> 1;
+    out.sumTSum[k] += c.sumTSum[q];
+    out.sumTMean[k] += c.sumTMean[q];
+    out.count[k] += c.count[q];
+  }
+  return out;
 }

@@ -66,7 +66,7 @@ export function validateAndFix(
       drop(name);
     }
   }
-  if (frame.lat && frame.lng && (frame.lat.every(Number.isNaN) || frame.lng.every(Number.isNaN))) {
+  if (frame.lat && frame.lng && (allNaN(frame.lat) || allNaN(frame.lng))) {
     frame.lat = undefined;
     frame.lng = undefined;
     drop("lat");
@@ -123,6 +123,11 @@ export function validateAndFix(
   };
 }
 
+function allNaN(a: Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isNaN(a[i])) return false;
+  return true;
+}
+
 function countNulls(col: TextColumn): { count: number; first: number } {
   let count = 0;
   let first = -1;
@@ -149,6 +154,8 @@ function allNullOrEmpty(col: TextColumn): boolean {
 
 /** Null codes become "None"; `rename` rewrites dictionary values, merging values that become equal. */
 function fillNone(col: TextColumn, rename?: (s: string) => string): TextColumn {
+  const renames = rename !== undefined && col.values.some((v) => rename(v) !== v);
+  if (!renames && !col.codes.includes(-1)) return col;
   const values: string[] = [];
   const index = new Map<string, number>();
   const remap = new Int32Array(col.values.length);

@@ -79,7 +79,7 @@ function reference(
       r.admin3,
       r.lat,
       r.lng,
-      r.scenario ?? "None",
+      (r as Row).scenario ?? "None",
     ]);
     const entry = temporal.get(key) ?? { row: r, values: [] };
     if (r.value !== null) entry.values.push(r.value);
