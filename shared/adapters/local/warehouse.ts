@@ -144,10 +144,18 @@ export function createLocalWarehouse(options: LocalWarehouseOptions): Warehouse 
           }
         }
         schema.columns.forEach((col, j) => {
-          appender.appendValue(
-            toDuckValue(row[col.name], col, `${describeRef(ref)} row ${i} column ${col.name}`),
-            types[j],
-          );
+          const v = toDuckValue(row[col.name], col, () => `${describeRef(ref)} row ${i} column ${col.name}`);
+          // Scalars go through the typed append calls; appendValue's generic path is several times slower.
+          if (v === null) appender.appendNull();
+          else if (col.mode === "REPEATED") appender.appendValue(v, types[j]);
+          else if (col.type === "STRING" || col.type === "JSON") appender.appendVarchar(v as string);
+          else if (col.type === "INT64") appender.appendBigInt(v as bigint);
+          else if (col.type === "FLOAT64") appender.appendDouble(v as number);
+          else if (col.type === "BOOL") appender.appendBoolean(v as boolean);
+          else if (col.type === "DATE") appender.appendDate(v as DuckDBDateValue);
+          else if (col.type === "TIMESTAMP") appender.appendTimestampTZ(v as DuckDBTimestampTZValue);
+          else if (col.type === "DATETIME") appender.appendTimestamp(v as DuckDBTimestampValue);
+          else appender.appendValue(v, types[j]);
         });
         appender.endRow();
       });
