@@ -21,6 +21,9 @@ export interface ChannelSummary {
   /** Mean spend and mean response per period over the window. */
   meanSpend: number;
   meanResponse: number;
+  /** Window totals of the effect split into immediate and carryover (Robyn `coef × sat_immediate|sat_carryover`). */
+  immediateAgg: number;
+  carryoverAgg: number;
   /** Revenue per spend (dep_var_type revenue) and spend per conversion (conversion); null for organic. */
   roiTotal: number | null;
   cpaTotal: number | null;
@@ -53,16 +56,24 @@ export function modelDetails(prep: PreparedModel, hyp: Record<string, number>): 
     let carry = 0;
     for (let i = prep.ws; i < prep.we; i++) carry += dec[i] - imm[i];
     const xDecompAgg = res.xDecompAgg[1 + nb + m];
+    // Carryover share: Hill of the carryover part with the window's inflexion; immediate = total − carryover.
+    const alpha = hyp[prep.mediaKeys[m].alphas];
+    const coef = res.coef[nb + m];
+    let carryoverAgg = 0;
+    for (let i = prep.ws; i < prep.we; i++)
+      carryoverAgg += coef * hill(Math.max(0, dec[i] - imm[i]), alpha, res.inflexion[m]);
     const totalSpend = paid ? prep.totalSpend[m] : 0;
     return {
       name,
       paid,
-      coef: res.coef[nb + m],
-      alpha: hyp[`${name}_alphas`],
+      coef,
+      alpha,
       inflexion: res.inflexion[m],
       meanCarryover: carry / nw,
       totalSpend,
       xDecompAgg,
+      immediateAgg: xDecompAgg - carryoverAgg,
+      carryoverAgg,
       meanSpend: totalSpend / nw,
       meanResponse: xDecompAgg / nw,
       roiTotal: paid ? xDecompAgg / totalSpend : null,

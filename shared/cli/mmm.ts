@@ -1,5 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { convergence } from "../../containers/mmm/convergence.ts";
 import { parseFrameCsv } from "../../containers/mmm/frame.ts";
 import { evaluateModel, prepareModel } from "../../containers/mmm/model.ts";
 import { selectPareto } from "../../containers/mmm/pareto.ts";
@@ -212,6 +213,7 @@ async function train(argv: string[], io: Io): Promise<number> {
     elapsed_s: res.elapsedMs / 1000,
     candidate_model_count: res.candidates.length,
     pareto_model_count: models.length,
+    convergence: convergence(res.candidates).map((c) => c.message),
     pareto_models: models.slice(0, 10).map((m) => ({
       model_id: m.solID,
       robyn_pareto_front: m.robynParetoFront,

@@ -145,6 +145,7 @@ describe("tessera mmm evaluate", () => {
     expect(out.candidate_model_count).toBe(120);
     expect(out.pareto_model_count).toBeGreaterThan(0);
     expect(out.pareto_models[0].robyn_pareto_front).toBe(1);
+    expect(out.convergence).toHaveLength(2);
     expect(out.best_model.channels.map((c: { name: string }) => c.name)).toEqual([
       "tv_S",
       "ooh_S",

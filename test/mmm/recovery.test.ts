@@ -89,6 +89,10 @@ describe("recovery on simulated data", () => {
         `${ch.name}: ${ch.roiTotal} vs ${truth}`,
       ).toBeLessThan(0.15);
     }
+    for (const ch of det.channels) {
+      expect(ch.immediateAgg + ch.carryoverAgg).toBeCloseTo(ch.xDecompAgg, 6);
+      expect(ch.carryoverAgg).toBeGreaterThan(0);
+    }
     // response curves rise with spend; the allocator keeps the budget and does not lose response
     const tv = det.channels[0];
     const curve = responseCurve(tv, [0, tv.meanSpend, 2 * tv.meanSpend]);
