@@ -125,16 +125,24 @@ export class Frame implements EvalContext {
   callFunction(name: string, args: Value[]): Value {
     const r = this.run.routines.get(name);
     if (r === undefined) throw wfError("TypeError", `unknown function "${name}"`);
+    if (this.run.program.blocking.has(name))
+      throw wfError(
+        "TypeError",
+        `subworkflow "${name}" blocks and cannot be called inside an expression; use a call step`,
+      );
     if (args.length > r.params.length)
       throw wfError("TypeError", `${name}() takes ${r.params.length} arguments, got ${args.length}`);
     const named: WfMap = {};
     for (let i = 0; i < args.length; i++) named[r.params[i].name] = args[i];
     const out = this.run.callRoutine(r, named, this);
-    if (isPromise(out))
+    if (isPromise(out)) {
+      // The blocked remainder still settles later; nothing waits for it.
+      out.catch(() => undefined);
       throw wfError(
         "TypeError",
         `subworkflow "${name}" blocks (it sleeps or calls out) and cannot be called inside an expression; use a call step`,
       );
+    }
     return out;
   }
   hasRoutine(name: string): boolean {

@@ -141,6 +141,8 @@ export interface Program {
   routines: Map<string, Routine>;
   main: Routine;
   findings: Finding[];
+  /** Subworkflows that block (sleep, log, call out, run parallel steps), directly or through others: never callable inside `${}`. */
+  blocking: ReadonlySet<string>;
 }
 
 export const LIMITS_STATIC = {
@@ -176,7 +178,7 @@ interface Ctx {
   routine: string;
   stepNames: Map<string, number>;
   /** Expression call sites: [function name, line]. */
-  calls: { name: string; line: number; argc: number }[];
+  calls: { name: string; line: number; argc: number; routine: string }[];
 }
 
 function finding(ctx: Ctx, line: number, message: string): void {
@@ -193,7 +195,7 @@ function compileExpr(ctx: Ctx, text: string, line: number): { fn: Compiled; node
   try {
     const node = parseExpression(text);
     walkNodes(node, (n) => {
-      if (n.k === "call") ctx.calls.push({ name: n.name, line, argc: n.args.length });
+      if (n.k === "call") ctx.calls.push({ name: n.name, line, argc: n.args.length, routine: ctx.routine });
     });
     return { fn: compileNode(node), node };
   } catch (err) {
@@ -781,9 +783,16 @@ export function compileProgram(text: string, file: string): Program {
     const body = compileBlock(ctx, steps ?? [], line, name);
     routines.set(name, { name, line, params: ctx.routines.get(name)?.params ?? [], body });
   }
+  const blocking = blockingRoutines(routines, ctx.calls);
   for (const c of ctx.calls) {
     if (BLOCKING_FUNCTIONS.has(c.name) || CONNECTOR.test(c.name))
       finding(ctx, c.line, `${c.name} blocks and is only allowed in a call step, not inside \${}`);
+    else if (blocking.has(c.name))
+      finding(
+        ctx,
+        c.line,
+        `subworkflow ${c.name} blocks (it sleeps, logs, calls out or runs parallel steps) and is only allowed in a call step, not inside \${}`,
+      );
     else if (!LIBRARY_FUNCTIONS.has(c.name) && !routines.has(c.name))
       finding(ctx, c.line, `unknown function "${c.name}" in expression`);
   }
@@ -793,5 +802,49 @@ export function compileProgram(text: string, file: string): Program {
     params: [],
     body: { steps: [], index: new Map() },
   };
-  return { file, routines, main, findings: ctx.findings };
+  return { file, routines, main, findings: ctx.findings, blocking };
+}
+
+function blockingRoutines(
+  routines: Map<string, Routine>,
+  exprCalls: { name: string; routine: string }[],
+): Set<string> {
+  const direct = new Set<string>();
+  const edges = new Map<string, Set<string>>();
+  for (const r of routines.values()) edges.set(r.name, new Set());
+  for (const c of exprCalls) if (routines.has(c.name)) edges.get(c.routine)?.add(c.name);
+  const visit = (r: string, b: Block) => {
+    for (const st of b.steps) {
+      if (st.kind === "call") {
+        if (routines.has(st.fn)) edges.get(r)?.add(st.fn);
+        else if (BLOCKING_FUNCTIONS.has(st.fn) || CONNECTOR.test(st.fn) || !LIBRARY_FUNCTIONS.has(st.fn))
+          direct.add(r);
+      }
+      if (st.kind === "parallel") direct.add(r);
+      const inner: Block[] =
+        st.kind === "steps"
+          ? [st.body]
+          : st.kind === "for"
+            ? [st.loop.body]
+            : st.kind === "try"
+              ? [st.body, ...(st.except ? [st.except.body] : [])]
+              : st.kind === "parallel"
+                ? (st.branches?.map((x) => x.body) ?? (st.loop ? [st.loop.body] : []))
+                : st.kind === "switch"
+                  ? st.cases.flatMap((c) => (c.body ? [{ steps: [c.body], index: new Map() }] : []))
+                  : [];
+      for (const x of inner) visit(r, x);
+    }
+  };
+  for (const r of routines.values()) visit(r.name, r.body);
+  const out = new Set(direct);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [r, callees] of edges)
+      if (!out.has(r) && [...callees].some((c) => out.has(c))) {
+        out.add(r);
+        changed = true;
+      }
+  }
+  return out;
 }
