@@ -156,7 +156,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
     const args = readJobArgs(argv, env);
     log = log.child({ partition: args.partition, runId: args.runId, step: args.step });
     const result = await runJob(args, env, log);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    // The job's own footprint, for operators and the bench: CPU of all threads, peak resident memory.
+    const cpu = process.cpuUsage();
+    const usage = {
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    process.stdout.write(`${JSON.stringify({ ...(result as object), usage })}\n`);
     return 0;
   } catch (err) {
     log.error(reasonOf(err), { exitCode: exitCode(err) });

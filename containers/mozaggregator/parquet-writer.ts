@@ -193,8 +193,123 @@ function compress(b: Buffer): Buffer {
   return zlib.gzipSync(b, { level: 1 });
 }
 
+const ENC_DELTA = 5;
+const TWO32 = 4294967296;
+/** Values within ±2^50 keep every delta and its zigzag form exact as doubles. */
+const DELTA_SAFE = 2 ** 50;
+const BLOCK = 128;
+const MINIBLOCKS = 4;
+const MINI = BLOCK / MINIBLOCKS;
+
+/**
+ * DELTA_BINARY_PACKED (Parquet spec): header <block size 128> <4 miniblocks> <count> <first value, zigzag>,
+ * then per block of 128 deltas: <min delta, zigzag> <4 bit widths> and each miniblock's 32 (delta - min)
+ * bit-packed LSB first; the last miniblock is padded to 32 values, unused trailing miniblocks have width 0
+ * and no bytes.
+ */
+function encodeDelta(values: Float64Array, n: number, out: Bytes): void {
+  out.varint(BLOCK);
+  out.varint(MINIBLOCKS);
+  out.varint(n);
+  out.zigzag(n > 0 ? values[0] : 0);
+  const deltas = new Float64Array(BLOCK);
+  const widths = new Uint8Array(MINIBLOCKS);
+  for (let start = 1; start < n; start += BLOCK) {
+    const count = Math.min(BLOCK, n - start);
+    let min = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < count; i++) {
+      const d = values[start + i] - values[start + i - 1];
+      deltas[i] = d;
+      if (d < min) min = d;
+    }
+    out.zigzag(min);
+    for (let m = 0; m < MINIBLOCKS; m++) {
+      let max = 0;
+      const a = m * MINI;
+      const b = Math.min(count, a + MINI);
+      for (let i = a; i < b; i++) {
+        const r = deltas[i] - min;
+        deltas[i] = r;
+        if (r > max) max = r;
+      }
+      widths[m] = a < count ? bitWidth(max) : 0;
+    }
+    for (let m = 0; m < MINIBLOCKS; m++) out.byte(widths[m]);
+    for (let m = 0; m < MINIBLOCKS; m++) {
+      const a = m * MINI;
+      if (a >= count) break;
+      packBits(deltas, a, Math.min(count, a + MINI), a + MINI, widths[m], out);
+    }
+  }
+}
+
+function bitWidth(max: number): number {
+  if (max < TWO32) return 32 - Math.clz32(max);
+  let w = 32;
+  for (let m = Math.floor(max / TWO32); m >= 1; m = Math.floor(m / 2)) w++;
+  return w;
+}
+
+/** Pack values[from, to) (then zeros up to `padTo`) with `width` bits each, least significant bit first. */
+function packBits(
+  values: Float64Array,
+  from: number,
+  to: number,
+  padTo: number,
+  width: number,
+  out: Bytes,
+): void {
+  if (width === 0) return;
+  out.ensure(((padTo - from) * width) / 8 + 8);
+  const o = out.buf;
+  let p = out.len;
+  if (width <= 24) {
+    // Integer fast path: the accumulator never holds more than 7 + 24 bits.
+    let acc = 0;
+    let bits = 0;
+    for (let i = from; i < padTo; i++) {
+      acc |= (i < to ? values[i] : 0) << bits;
+      bits += width;
+      while (bits >= 8) {
+        o[p++] = acc & 255;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+    if (bits > 0) o[p++] = acc & 255;
+    out.len = p;
+    return;
+  }
+  let acc = 0;
+  let bits = 0;
+  for (let i = from; i < padTo; i++) {
+    let v = i < to ? values[i] : 0;
+    let left = width;
+    while (left > 0) {
+      const take = left < 16 ? left : 16;
+      const chunk = take === 16 ? v % 65536 : v % (1 << take);
+      v = Math.floor(v / (1 << take));
+      left -= take;
+      acc += chunk * (1 << bits);
+      bits += take;
+      while (bits >= 8) {
+        o[p++] = acc & 255;
+        acc = Math.floor(acc / 256);
+        bits -= 8;
+      }
+    }
+  }
+  if (bits > 0) o[p++] = acc & 255;
+  out.len = p;
+}
+
 class Column {
   readonly spec: ColumnSpec;
+  /** A list column's element values of the current page while they fit {@link DELTA_SAFE}. */
+  nums = new Float64Array(0);
+  numCount = 0;
+  /** Whether the current page's values are kept in `nums` (DELTA) rather than in `values` (PLAIN). */
+  delta = false;
   readonly maxDef: number;
   readonly maxRep: number;
   readonly values = new Bytes();
@@ -212,6 +327,8 @@ class Column {
     if (spec.kind === "int64-list") {
       this.maxDef = 2;
       this.maxRep = 1;
+      this.nums = new Float64Array(1 << 14);
+      this.delta = true;
     } else {
       this.maxDef = spec.required || spec.kind === "date" ? 0 : 1;
       this.maxRep = 0;
@@ -219,7 +336,45 @@ class Column {
   }
 
   pendingBytes(): number {
-    return this.values.len + this.def.out.len + this.rep.out.len;
+    return this.values.len + 8 * this.numCount + this.def.out.len + this.rep.out.len;
+  }
+
+  /** Append one list element (INT64 halves): kept as a number for DELTA while it is small enough. */
+  element(lo: number, hi: number): void {
+    if (this.delta) {
+      let v: number;
+      if (hi < DELTA_SAFE / TWO32) v = hi * TWO32 + lo;
+      else if (hi >= TWO32 - DELTA_SAFE / TWO32) v = (hi - TWO32) * TWO32 + lo;
+      else v = Number.NaN;
+      if (!Number.isNaN(v)) {
+        if (this.numCount === this.nums.length) {
+          const bigger = new Float64Array(this.nums.length * 2);
+          bigger.set(this.nums);
+          this.nums = bigger;
+        }
+        this.nums[this.numCount++] = v;
+        return;
+      }
+      // A value too large for exact deltas: this page goes PLAIN, with the values so far.
+      this.delta = false;
+      const vals = this.values;
+      vals.ensure(8 * this.numCount);
+      for (let i = 0; i < this.numCount; i++) {
+        const x = this.nums[i];
+        const m = Math.abs(x);
+        const l = m % TWO32;
+        const h = Math.floor(m / TWO32);
+        if (x >= 0) put64(vals.buf, vals.len, l, h);
+        else if (l === 0) put64(vals.buf, vals.len, 0, (TWO32 - h) % TWO32);
+        else put64(vals.buf, vals.len, TWO32 - l, TWO32 - 1 - h);
+        vals.len += 8;
+      }
+      this.numCount = 0;
+    }
+    const vals = this.values;
+    vals.ensure(8);
+    put64(vals.buf, vals.len, lo, hi);
+    vals.len += 8;
   }
 
   /** Close the current page: levels and values -> one compressed data page. */
@@ -237,7 +392,9 @@ class Column {
       body.u32(this.def.out.len);
       body.bytes(this.def.out.buf, 0, this.def.out.len);
     }
-    body.bytes(this.values.buf, 0, this.values.len);
+    const encoding = this.maxRep > 0 && this.delta ? ENC_DELTA : ENC_PLAIN;
+    if (encoding === ENC_DELTA) encodeDelta(this.nums, this.numCount, body);
+    else body.bytes(this.values.buf, 0, this.values.len);
     const raw = body.view();
     const packed = compress(raw);
     const header = new Bytes();
@@ -250,7 +407,7 @@ class Column {
         T_STRUCT,
         [
           [1, T_I32, this.pageEntries],
-          [2, T_I32, ENC_PLAIN],
+          [2, T_I32, encoding],
           [3, T_I32, ENC_RLE],
           [4, T_I32, ENC_RLE],
         ],
@@ -263,6 +420,8 @@ class Column {
     this.chunkEntries += this.pageEntries;
     this.pageEntries = 0;
     this.values.len = 0;
+    this.numCount = 0;
+    this.delta = this.maxRep > 0;
     this.def.reset();
     this.rep.reset();
   }
@@ -390,12 +549,7 @@ export class ParquetWriter {
     c.rep.add(0);
     c.rep.addRun(1, n - 1);
     c.def.addRun(2, n);
-    const v = c.values;
-    v.ensure(8 * n);
-    const o = v.buf;
-    let p = v.len;
-    for (let i = from; i < to; i++, p += 8) put64(o, p, lo[i], hi[i]);
-    v.len = p;
+    for (let i = from; i < to; i++) c.element(lo[i], hi[i]);
     c.pageEntries += n;
   }
 
@@ -431,7 +585,12 @@ export class ParquetWriter {
           T_STRUCT,
           [
             [1, T_I32, type],
-            [2, T_LIST, T_I32, [ENC_PLAIN, ENC_RLE]],
+            [
+              2,
+              T_LIST,
+              T_I32,
+              kind === "int64-list" ? [ENC_PLAIN, ENC_RLE, ENC_DELTA] : [ENC_PLAIN, ENC_RLE],
+            ],
             [3, T_LIST, T_BINARY, path],
             [4, T_I32, CODEC],
             [5, T_I64, c.chunkEntries],

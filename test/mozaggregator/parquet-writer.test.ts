@@ -84,6 +84,48 @@ describe("ParquetWriter", () => {
     expect(rows).toEqual(expected);
   });
 
+  it("encodes list pages as DELTA_BINARY_PACKED and falls back to PLAIN for huge values", async () => {
+    const path = join(dir, "delta.parquet");
+    const w = new ParquetWriter(path, schema, { rowGroupRows: 4096, pageBytes: 4096 });
+    const expected: string[][] = [];
+    const lo = new Uint32Array(300);
+    const hi = new Uint32Array(300);
+    let seed = 1;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (let i = 0; i < 9000; i++) {
+      const len = Math.floor(rand() * 300);
+      const values: bigint[] = [];
+      for (let k = 0; k < len; k++) {
+        const r = rand();
+        // small counts, zeros, negatives, values near the DELTA limit (2^50), and rarely beyond int53
+        const v =
+          r < 0.5
+            ? 0n
+            : r < 0.8
+              ? BigInt(Math.floor(rand() * 1000))
+              : r < 0.9
+                ? -BigInt(Math.floor(rand() * 2 ** 40))
+                : r < 0.9995
+                  ? BigInt(Math.floor(rand() * 2 ** 50)) - 2n ** 49n
+                  : 9223372036854775807n - BigInt(i);
+        values.push(v);
+        [lo[k], hi[k]] = halves(v);
+      }
+      w.date(0, 0);
+      w.string(1, null);
+      w.list(2, lo, hi, 0, len);
+      w.int64Parts(3, 0, 0);
+      w.endRow();
+      expected.push(values.map(String));
+    }
+    w.close();
+    const { rows } = await readBack(path);
+    expect(rows.map((r) => r.h)).toEqual(expected);
+  });
+
   it("writes a valid file with no rows", async () => {
     const path = join(dir, "empty.parquet");
     const w = new ParquetWriter(path, schema);
