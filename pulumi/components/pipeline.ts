@@ -89,6 +89,11 @@ export class Pipeline extends pulumi.ComponentResource {
       return secret;
     };
     const runtimeEnv = { ...platform.runtimeEnv(config), TESSERA_PIPELINE: id };
+    const prefixTarget = (p: PipelineDefinition["prefixes"][number]) => {
+      const title = `${p.bucket}-${p.prefix.replace(/\/$/, "").replace(/[^A-Za-z0-9]+/g, "-")}`;
+      const condition = prefixCondition(platform.bucketNames[p.bucket], p.prefix, title);
+      return { kind: "bucket", key: p.bucket, bucket: platform.buckets[p.bucket], condition } as const;
+    };
 
     // Jobs ------------------------------------------------------------------------------------------------
     if (jobSa) {
@@ -149,25 +154,14 @@ export class Pipeline extends pulumi.ComponentResource {
       }
       // Running a query or load job is a project permission; which tables it touches is decided above.
       if (def.tables.length > 0) grant(projectTarget, "roles/bigquery.jobUser", who);
-      for (const p of def.prefixes) {
-        const bucket = platform.buckets[p.bucket];
-        const title = `${p.bucket}-${p.prefix.replace(/\/$/, "").replace(/[^A-Za-z0-9]+/g, "-")}`;
-        grant(
-          {
-            kind: "bucket",
-            key: p.bucket,
-            bucket,
-            condition: prefixCondition(platform.bucketNames[p.bucket], p.prefix, title),
-          },
-          "roles/storage.objectUser",
-          who,
-        );
-      }
+      for (const p of def.prefixes) grant(prefixTarget(p), "roles/storage.objectUser", who);
     }
 
     // Functions -------------------------------------------------------------------------------------------
     if (fnSa) {
       const who = saPrincipal("fn-sa", fnSa);
+      // Functions serve a pipeline's requests and status: they may read what its jobs wrote, not change it.
+      for (const p of def.prefixes) grant(prefixTarget(p), "roles/storage.objectViewer", who);
       for (const f of def.functions) {
         const fnName = `${id}-${f.name}`;
         const secrets = (f.secrets ?? []).map((s) => ({

@@ -73,8 +73,18 @@ describe("IAM grants, pinned per pipeline (a new grant must show up here)", () =
         resource: "bucket:tessera-test-01-tessera-artifacts [artifacts-fx-models]",
       },
       {
+        role: "roles/storage.objectViewer",
+        member: "serviceAccount:fx-models-fn@",
+        resource: "bucket:tessera-test-01-tessera-artifacts [artifacts-fx-models]",
+      },
+      {
         role: "roles/storage.objectUser",
         member: "serviceAccount:fx-models-job@",
+        resource: "bucket:tessera-test-01-tessera-data [data-fx-models-inputs]",
+      },
+      {
+        role: "roles/storage.objectViewer",
+        member: "serviceAccount:fx-models-fn@",
         resource: "bucket:tessera-test-01-tessera-data [data-fx-models-inputs]",
       },
       {
