@@ -147,4 +147,26 @@ describe("executions", () => {
     expect(r.error).toMatchObject({ tags: ["ResourceLimitError"] });
     expect(r.stepCount).toBe(11);
   });
+
+  it("isLive, wait and markInterrupted serve the local twin's cross-process view", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "tessera-engine-"));
+    const owner = new WorkflowEngine({ stateDir });
+    const h = owner.start(
+      owner.compile("- s:\n    call: sys.sleep\n    args: {seconds: 3600}\n", "napper.yaml"),
+    );
+    expect(owner.isLive(h.id)).toBe(true);
+    const other = new WorkflowEngine({ stateDir });
+    expect(other.isLive(h.id)).toBe(false);
+    expect(other.get(h.id)?.state).toBe("ACTIVE");
+    other.markInterrupted(h.id, { message: "interrupted", tags: ["InterruptedError"] });
+    expect(new WorkflowEngine({ stateDir }).get(h.id)).toMatchObject({
+      state: "FAILED",
+      error: { tags: ["InterruptedError"] },
+    });
+    owner.markInterrupted(h.id, { message: "ignored for a live execution" });
+    expect(owner.get(h.id)?.state).toBe("ACTIVE");
+    await owner.cancel(h.id);
+    expect((await owner.wait(h.id))?.state).toBe("CANCELLED");
+    expect(owner.isLive(h.id)).toBe(false);
+  });
 });
