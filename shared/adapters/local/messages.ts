@@ -67,7 +67,7 @@ interface SubState {
   name: string;
   topic: string;
   options: SubscriptionOptions;
-  queue: Pending[];
+  queue: Fifo<Pending>;
   handler?: MessageHandler;
   inFlight: Set<Promise<void>>;
   timers: Set<unknown>;
@@ -92,7 +92,7 @@ export function createLocalBus(options: LocalBusOptions = {}): LocalBus {
   const isIdle = () => {
     for (const sub of subs.values()) {
       if (sub.inFlight.size > 0 || sub.timers.size > 0) return false;
-      if (sub.handler && sub.queue.length > 0) return false;
+      if (sub.handler && sub.queue.size() > 0) return false;
     }
     return true;
   };
@@ -180,8 +180,8 @@ export function createLocalBus(options: LocalBusOptions = {}): LocalBus {
   const pump = (sub: SubState) => {
     const handler = sub.handler;
     if (!handler) return;
-    while (sub.queue.length > 0 && sub.inFlight.size < maxInFlight) {
-      const pending = sub.queue.shift() as Pending;
+    while (sub.queue.size() > 0 && sub.inFlight.size < maxInFlight) {
+      const pending = sub.queue.shift();
       counts.delivered += 1;
       const run = (async () => {
         try {
@@ -230,7 +230,14 @@ export function createLocalBus(options: LocalBusOptions = {}): LocalBus {
       }
       if (sub?.handler) throw new Error(`subscription ${subscription} already has a handler in this process`);
       if (!sub) {
-        sub = { name: subscription, topic, options: {}, queue: [], inFlight: new Set(), timers: new Set() };
+        sub = {
+          name: subscription,
+          topic,
+          options: {},
+          queue: fifo<Pending>(),
+          inFlight: new Set(),
+          timers: new Set(),
+        };
         subs.set(subscription, sub);
         requireTopic(topic).add(sub);
       }
@@ -259,5 +266,33 @@ export function createLocalBus(options: LocalBusOptions = {}): LocalBus {
     },
 
     stats: () => ({ ...counts }),
+  };
+}
+
+interface Fifo<T> {
+  push(item: T): void;
+  shift(): T;
+  size(): number;
+}
+
+/** A queue with O(1) shift (Array#shift is O(n) on large arrays, which made big backlogs quadratic). */
+function fifo<T>(): Fifo<T> {
+  let items: T[] = [];
+  let head = 0;
+  return {
+    push: (item) => {
+      items.push(item);
+    },
+    shift: () => {
+      const item = items[head];
+      items[head] = undefined as T;
+      head += 1;
+      if (head > 1024 && head * 2 > items.length) {
+        items = items.slice(head);
+        head = 0;
+      }
+      return item;
+    },
+    size: () => items.length - head,
   };
 }
