@@ -3,7 +3,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { accountId } from "../../pulumi/components/names.ts";
-import { DEFAULT_SIZES, parseStackConfig, stackConfigFromFile } from "../../pulumi/config.ts";
+import {
+  DEFAULT_SIZES,
+  parseStackConfig,
+  readStackConfig,
+  stackConfigFromFile,
+} from "../../pulumi/config.ts";
 import { enabledPipelines } from "../../pulumi/stack.ts";
 import { ConfigError } from "../../shared/core/errors.ts";
 import { FIXTURES, fixtureConfig } from "./fixtures.ts";
@@ -75,6 +80,24 @@ describe("parseStackConfig", () => {
       "EU",
       "all",
       ["example.com"],
+    ]);
+  });
+
+  it("reads the same keys through pulumi.Config inside a Pulumi program", async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    pulumi.runtime.setAllConfig({
+      "gcp:project": "my-project-1",
+      "gcp:region": "us-central1",
+      "tessera:pipelines": '["taar"]',
+      "tessera:sizes": '{"bigtableNodes":3}',
+    });
+    const c = await readStackConfig();
+    expect([c.project, c.region, c.pipelines, c.sizes.bigtableNodes, c.namePrefix]).toEqual([
+      "my-project-1",
+      "us-central1",
+      ["taar"],
+      3,
+      "tessera",
     ]);
   });
 
