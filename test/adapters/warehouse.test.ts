@@ -1,7 +1,9 @@
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { OAuth2Client } from "google-auth-library";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -210,6 +212,35 @@ describe("local warehouse specifics", () => {
     opened.push(again);
     expect(await again.query("SELECT COUNT(*) AS c, MAX(id) AS m FROM `bulk.t`")).toEqual([
       { c: 100_000, m: 99_999 },
+    ]);
+  });
+
+  it("lets several processes take turns on one file when releaseAfterMs is set", async () => {
+    const path = join(dir, "turns.duckdb");
+    const w = createLocalWarehouse({ path, releaseAfterMs: 0 });
+    opened.push(w);
+    await w.ensureTable(
+      { dataset: "shared", table: "t" },
+      {
+        columns: [
+          { name: "id", type: "INT64" },
+          { name: "who", type: "STRING" },
+        ],
+      },
+    );
+    const child = fileURLToPath(new URL("./warehouse-child.ts", import.meta.url));
+    const run = (first: number) =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", child, path, String(first), "100"], {
+        cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      });
+    // The parent keeps writing while a child process writes too.
+    const parent = async () => {
+      for (let i = 0; i < 5; i++)
+        await w.insertRows({ dataset: "shared", table: "t" }, [{ id: i, who: "parent" }]);
+    };
+    await Promise.all([run(1000), parent()]);
+    expect(await w.query("SELECT COUNT(*) AS c, COUNT(DISTINCT who) AS writers FROM `shared.t`")).toEqual([
+      { c: 105, writers: 2 },
     ]);
   });
 

@@ -32,13 +32,25 @@ import { duckTypeOf, fromDuckJs, paramValue, toDuckValue } from "./warehouse-val
  * ones. A table's partitioning, clustering and description live in its DuckDB comment, column descriptions in
  * column comments, so `getSchema` returns what `ensureTable` was given.
  *
- * DuckDB lets one process open a file for writing; this adapter holds the file open until `close()`. Writes are
- * serialised inside the process; reads run on their own connections.
+ * DuckDB lets one process at a time open a file. By default this adapter holds the file open until `close()`;
+ * with `releaseAfterMs` it closes the file when idle, and any instance retries while another process holds the
+ * lock (up to `lockTimeoutMs`), so a runtime and its job processes can take turns. Writes are serialised inside
+ * the process; reads run on their own connections.
  */
 
 export interface LocalWarehouseOptions {
-  /** The DuckDB file (e.g. `.tessera/warehouse.duckdb`); `:memory:` for a throwaway one. */
+  /**
+   * The DuckDB file (e.g. `.tessera/warehouse.duckdb`); `:memory:` for a throwaway one. DuckDB names the
+   * catalog after the file's stem, so no dataset may share that name (`dataset.table` would be ambiguous).
+   */
   path: string;
+  /**
+   * Close the file this many milliseconds after the last operation ends, so that other processes (local jobs)
+   * can open it in between. Unset: hold it open until `close()`.
+   */
+  releaseAfterMs?: number;
+  /** How long to keep retrying while another process holds the file's lock (default 60 s). */
+  lockTimeoutMs?: number;
 }
 
 interface TableMeta {
@@ -55,21 +67,58 @@ export function createLocalWarehouse(options: LocalWarehouseOptions): Warehouse 
   let closed = false;
   let writes: Promise<unknown> = Promise.resolve();
 
+  const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
+  let active = 0;
+  let idle: NodeJS.Timeout | undefined;
+
+  const create = async (): Promise<DuckDBInstance> => {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const deadline = Date.now() + lockTimeoutMs;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        return await DuckDBInstance.create(path);
+      } catch (err) {
+        // Another process holds the file: wait for it to let go.
+        if (!/lock/i.test((err as Error).message) || Date.now() + delay > deadline) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  };
+
   const open = (): Promise<DuckDBInstance> => {
     if (closed) return Promise.reject(new Error("the local warehouse is closed"));
     if (!instance) {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      instance = DuckDBInstance.create(path);
+      instance = create();
+      instance.catch(() => {
+        instance = undefined;
+      });
     }
     return instance;
   };
 
+  const releaseIfIdle = async () => {
+    if (active > 0 || !instance) return;
+    const held = instance;
+    instance = undefined;
+    (await held).closeSync();
+  };
+
   async function withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    const c = await (await open()).connect();
+    active++;
+    if (idle) clearTimeout(idle);
     try {
-      return await fn(c);
+      const c = await (await open()).connect();
+      try {
+        return await fn(c);
+      } finally {
+        c.closeSync();
+      }
     } finally {
-      c.closeSync();
+      active--;
+      if (active === 0 && options.releaseAfterMs !== undefined && path !== ":memory:") {
+        idle = setTimeout(() => void releaseIfIdle(), options.releaseAfterMs);
+        idle.unref();
+      }
     }
   }
 
@@ -338,7 +387,10 @@ export function createLocalWarehouse(options: LocalWarehouseOptions): Warehouse 
       if (closed) return;
       closed = true;
       await writes;
-      if (instance) (await instance).closeSync();
+      if (idle) clearTimeout(idle);
+      const held = instance;
+      instance = undefined;
+      if (held) (await held).closeSync();
     },
   };
 }
