@@ -403,6 +403,7 @@ async function publish(args: WfMap, ctx: ConnectorContext, call: string): Promis
 async function childRun(args: WfMap, ctx: ConnectorContext, call: string, wait: boolean): Promise<Value> {
   let workflowId: string;
   let argument: Value = null;
+  let labels: Record<string, string> | undefined;
   if (wait) {
     workflowId = str(args, "workflow_id", call);
     argument = args.argument ?? null;
@@ -416,8 +417,9 @@ async function childRun(args: WfMap, ctx: ConnectorContext, call: string, wait: 
         throw wfError("ValueError", `${call}: body.argument must be a JSON string`);
       }
     } else argument = body.argument ?? null;
+    if (isMap(body.labels)) labels = Object.fromEntries(Object.entries(body.labels).map(([k, v]) => [k, String(toJson(v))]));
   }
-  const child = await ctx.startChild(workflowId, argument);
+  const child = await ctx.startChild(workflowId, argument, labels);
   if (!wait) return child.initial;
   const unregister = ctx.onCancel(() => undefined);
   try {

@@ -1,6 +1,6 @@
 import { BackfillRequest, parseContract } from "../contracts/v1/index.ts";
 import { type BackfillPlan, type PartitionState, partitionsToRun, planBackfill } from "../core/backfill.ts";
-import { RetryableError } from "../core/errors.ts";
+import { isNonRetriable, reasonOf, RetryableError } from "../core/errors.ts";
 import type { BackfillRecord } from "../ledger/ledger.ts";
 import { BACKFILL_WORKFLOW_ID, type OpsContext, workflowIdOf } from "./context.ts";
 
@@ -21,15 +21,35 @@ export async function planStates(ctx: OpsContext, pipeline: string): Promise<Map
   return out;
 }
 
+/** A claim with no execution recorded this long after it was made belongs to a process that died in between. */
+const UNBOUND_CLAIM_SECONDS = 120;
+
 /** Whether a running attempt's workflow execution (recorded at claim time) is still active. */
 export async function runIsLive(ctx: OpsContext, run: { pipeline: string; partition: string; attempt: number }): Promise<boolean> {
   const events = await ctx.ledger.events(run);
   const execution = events.map((e) => (e.data as { execution?: string } | undefined)?.execution).find((x) => typeof x === "string");
-  if (!execution) return true;
+  if (!execution) {
+    const details = await ctx.ledger.getRun(run);
+    return !details || (ctx.now().getTime() - Date.parse(details.claimedAt)) / 1000 < UNBOUND_CLAIM_SECONDS;
+  }
   try {
     return (await ctx.workflows.get(execution)).state === "ACTIVE";
   } catch {
     return false;
+  }
+}
+
+/**
+ * Record the interrupted attempts of these partitions as cancelled (their executions ended without a word),
+ * so that the next claim starts a fresh attempt. The ledger never lets a claim take over a running attempt.
+ */
+export async function settleInterrupted(ctx: OpsContext, pipeline: string, partitions: string[]): Promise<void> {
+  if (partitions.length === 0) return;
+  const states = await ctx.ledger.partitionStates(pipeline);
+  for (const partition of partitions) {
+    const s = states.get(partition);
+    if (s?.state !== "running") continue;
+    await ctx.ledger.cancel({ pipeline, partition, attempt: s.attempt }, "interrupted: its execution ended without recording a result");
   }
 }
 
@@ -78,13 +98,21 @@ export async function acceptBackfill(ctx: OpsContext, data: unknown): Promise<Ba
     }
     log.warn(`backfill ${plan.backfillId} was recorded ${Math.round(age)} s ago but never started; starting it now`);
   }
-  return { action: "started", plan: effective, execution: await startDriver(ctx, effective) };
+  try {
+    return { action: "started", plan: effective, execution: await startDriver(ctx, effective) };
+  } catch (err) {
+    // A driver that can never start (an invalid workflow, a removed pipeline) fails the backfill for good;
+    // a transient fault leaves it planned, and the redelivery takes it over.
+    if (isNonRetriable(err)) await ctx.ledger.setBackfillState(effective.backfillId, "failed", `the driver could not start: ${reasonOf(err)}`);
+    throw err;
+  }
 }
 
 /** Start the driver execution of a recorded plan and mark the backfill running. */
 export async function startDriver(ctx: OpsContext, plan: BackfillPlan): Promise<string | undefined> {
   const def = ctx.registry.get(plan.pipeline);
-  const items = plan.entries.filter((e) => e.action !== "skip").map((e) => ({ partition: e.partition, force: e.state === "succeeded" || e.state === "interrupted" }));
+  const items = plan.entries.filter((e) => e.action !== "skip").map((e) => ({ partition: e.partition, force: e.state === "succeeded" }));
+  await settleInterrupted(ctx, plan.pipeline, plan.entries.filter((e) => e.state === "interrupted").map((e) => e.partition));
   if (items.length === 0) {
     await ctx.ledger.setBackfillState(plan.backfillId, "succeeded", "nothing to run: every partition was skipped (see the plan)");
     return undefined;

@@ -3,7 +3,7 @@ import { parsePartition } from "../core/dates.ts";
 import { NonRetriableError } from "../core/errors.ts";
 import { runIdFor } from "../core/runid.ts";
 import { encodePartition } from "../ledger/layout.ts";
-import { runIsLive } from "./backfill.ts";
+import { runIsLive, settleInterrupted } from "./backfill.ts";
 import { type OpsContext, workflowIdOf } from "./context.ts";
 import { claimMarker, recordStarted } from "./markers.ts";
 
@@ -44,6 +44,7 @@ export async function dispatchTick(ctx: OpsContext, data: unknown, messageId: st
     return { action: "skipped", pipeline: def.id, partition, runId, reason };
   }
 
+  if (interrupted) await settleInterrupted(ctx, def.id, [partition]);
   const markerName = `dispatch/${def.id}/${encodePartition(partition)}/${encodeURIComponent(messageId)}.json`;
   const decision = await claimMarker(ctx.state, markerName, now, ctx.takeoverSeconds ?? 120, { runId });
   if (!decision.start) {
@@ -53,7 +54,7 @@ export async function dispatchTick(ctx: OpsContext, data: unknown, messageId: st
   }
   const execution = await ctx.workflows.execute(
     workflowIdOf(def),
-    { partition, params, runId, ...(interrupted ? { force: true } : {}) },
+    { partition, params, runId },
     { labels: { pipeline: def.id, run_id: runId, trigger: "schedule" } },
   );
   await recordStarted(ctx.state, markerName, ctx.now(), execution.name, { runId });

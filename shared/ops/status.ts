@@ -1,6 +1,6 @@
 import type { BackfillPlan, PartitionState } from "../core/backfill.ts";
 import type { BackfillSummary, PartitionStatus } from "../ledger/ledger.ts";
-import type { OpsContext } from "./context.ts";
+import { BACKFILL_WORKFLOW_ID, type OpsContext } from "./context.ts";
 
 export interface PartitionRow {
   partition: string;
@@ -65,8 +65,8 @@ export async function backfillStatus(ctx: OpsContext, backfillId: string): Promi
     }
     return { ...r, action: e.action, reason: r.reason ?? e.reason };
   });
-  const drivers = await ctx.workflows.list({ labels: { backfill_id: backfillId, role: "driver" } });
-  const d = drivers[0];
+  const drivers = await ctx.workflows.list({ workflow: BACKFILL_WORKFLOW_ID, labels: { backfill_id: backfillId, role: "driver" } });
+  const d = drivers[0] ? await ctx.workflows.get(drivers[0].name) : undefined;
   return {
     backfillId,
     pipeline: record.pipeline,

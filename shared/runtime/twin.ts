@@ -108,6 +108,13 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
 
   const ctx: OpsContext = { registry: options.registry, ledger, state, workflows, messages: bus, log, now, pollSeconds: options.pollSeconds ?? 0.2, takeoverSeconds: 30 };
   provideContext(ctx);
+  // A backfill whose driver was interrupted ends failed, so that `status` tells the truth; its partitions are
+  // resumed with a new backfill (`--reprocess missing` runs the interrupted ones again).
+  for (const name of interrupted) {
+    const e = await workflows.get(name);
+    const id = e.labels.backfill_id;
+    if (e.workflow === BACKFILL_WORKFLOW_ID && id) await ledger.setBackfillState(id, "failed", "interrupted: the process running its driver stopped");
+  }
 
   // Pub/Sub push subscriptions of the platform functions, with the deployed retry and dead-letter policy.
   for (const f of PLATFORM_FUNCTIONS) {
