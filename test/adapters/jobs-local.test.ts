@@ -11,7 +11,25 @@ import { waitFor } from "../helpers/wait.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const base = mkdtempSync(join(tmpdir(), "tessera-jobs-"));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+afterAll(() => {
+  // A failed test may leave a hanging task behind: kill every process group still recorded as running, by PID.
+  for (const state of readdirSync(base).filter((d) => d.startsWith("state-"))) {
+    const dir = join(base, state, "jobs", "probe");
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+      const record = JSON.parse(readFileSync(join(dir, file), "utf8")) as { tasks: { pid?: number }[] };
+      for (const task of record.tasks) {
+        if (!task.pid) continue;
+        try {
+          process.kill(-task.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+  }
+  rmSync(base, { recursive: true, force: true });
+});
 
 let n = 0;
 function setup(spec: Partial<LocalJobSpec>, env: Record<string, string> = {}) {
