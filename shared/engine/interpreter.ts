@@ -349,10 +349,11 @@ export class Interpreter {
       return;
     }
     let cur = fr.scope.get(target.root);
-    if (cur === undefined || cur === null) {
-      cur = {};
-      fr.scope.set(target.root, cur);
-    }
+    if (cur === undefined)
+      throw wfError(
+        "KeyError",
+        `variable not defined: ${target.root} (assign ${target.root} a map or list before ${target.text})`,
+      );
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];
       const last = i === path.length - 1;
