@@ -25,6 +25,7 @@ export {
   type Sign,
   splitRows,
 } from "./model.ts";
+export { buildModelFrame, type FrameRoles, windowSpendTotals } from "./modelframe.ts";
 export {
   errorScores,
   type ParetoModel,

@@ -94,3 +94,42 @@ describe("convergence report", () => {
     for (const r of rep) expect(r.message).toMatch(/converged/);
   });
 });
+
+describe("model frame (Robyn dt_mod)", () => {
+  it("rebuilds dt_mod_prophet.csv from the raw simulated data plus the Prophet decomposition", async () => {
+    const { buildModelFrame, windowSpendTotals } = await import("../../containers/mmm/modelframe.ts");
+    const raw = parseFrameCsv(
+      readFileSync(`${ROBYN_DIR}/dt_simulated_weekly.csv`, "utf8").replace(/"na"|"event1"|"event2"/g, "0"),
+      "DATE",
+      "dt_simulated_weekly.csv",
+    );
+    const roles = {
+      depVar: "revenue",
+      paidMediaSpends: ["tv_S", "ooh_S", "print_S", "facebook_S", "search_S"],
+      paidMediaVars: ["tv_S", "ooh_S", "print_S", "facebook_I", "search_clicks_P"],
+      organicVars: ["newsletter"],
+      contextVars: ["competitor_sales_B", "events"],
+      factorVars: ["events"],
+      prophetVars: ["trend", "season", "holiday"],
+      window: { start: "2016-01-01", end: "2018-12-31" },
+    };
+    // The Prophet part (trend, season, holiday, the events regressor) as R prophet produced it.
+    const baseline = {
+      trend: frame.columns.trend,
+      season: frame.columns.season,
+      holiday: frame.columns.holiday,
+      events: frame.columns.events,
+    };
+    const built = buildModelFrame(raw, roles, baseline);
+    expect(Object.keys(built.columns)).toEqual(Object.keys(frame.columns));
+    for (const [name, c] of Object.entries(frame.columns)) {
+      for (let i = 0; i < c.length; i++)
+        expect(close(built.columns[name][i], c[i], 1e-9, 1e-6), `${name}[${i}]`).toBe(true);
+    }
+    const totals = windowSpendTotals(raw, roles);
+    const want = ref.geometric.result.total_spend;
+    roles.paidMediaVars.forEach((v, i) => {
+      expect(close(totals[v], want[i], 1e-9)).toBe(true);
+    });
+  });
+});
