@@ -179,6 +179,28 @@ main:
     expect(r.result).toEqual(["ACTIVE", "SUCCEEDED", 10]);
   });
 
+  it("executions.create labels the child with body.labels", async () => {
+    const engine = engineWith(host());
+    const r = await run(
+      engine,
+      `
+- c:
+    call: googleapis.workflowexecutions.v1.projects.locations.workflows.executions.create
+    args:
+      parent: projects/proj/locations/europe-west1/workflows/child
+      body:
+        argument: '{"n": 1}'
+        labels:
+          backfill_id: bf-9
+    result: ex
+- r:
+    return: \${ex.labels}
+`,
+    );
+    expect(r.result).toEqual({ backfill_id: "bf-9" });
+    expect(engine.list({ labels: { backfill_id: "bf-9" } }).map((s) => s.workflow)).toEqual(["child"]);
+  });
+
   it("a failed child raises OperationError in the parent", async () => {
     const engine = engineWith({
       resolveWorkflow: () => ({ file: "bad.yaml", text: "- r:\n    raise: nope\n" }),
