@@ -3,6 +3,7 @@ import type { ForecastPool } from "../pool.ts";
 import { type FitResult, type FitTask, runTask } from "../task.ts";
 import { parseDs } from "../time.ts";
 import { detrendHolidays } from "./detrend.ts";
+import { holidayEffects } from "./effects.ts";
 import { mozaicCalendar } from "./holidays.ts";
 import { quantilePerDate, reconcileTopDown, type SampleMatrix, sumMatrices } from "./reconcile.ts";
 import { dayString, type Platform, type Tile, tileModel } from "./tiles.ts";
@@ -13,7 +14,10 @@ import { dayString, type Platform, type Tile, tileModel } from "./tiles.ts";
  * of the tiles' detrended histories) with the platform's Prophet settings, keep 1000 sample paths (negatives
  * clipped to 0), reconcile the tiles top-down against the top node, rebuild country and population nodes
  * bottom-up, and emit the granular rows at the requested quantile.
- * Not reproduced (documented): the empirical country-level holiday effects multiplied onto the paths.
+ * Holiday effects are estimated per country (effects.ts) and applied to each tile's paths as
+ * forecast x (1 + effect); the top node's impact is the sum of its tiles' median impacts. Because that impact is
+ * aggregated upward from the same tiles, it cancels out of the top-down gap, so reconciliation runs on the
+ * holiday-free forecasts and the impacts are added afterwards.
  */
 export interface MozaicOptions {
   platform: Platform;
@@ -51,6 +55,8 @@ export interface MozaicResult {
   tiles: TileReport[];
   /** The top-down quantile chosen per metric. */
   quantileStep: Record<string, number>;
+  /** Holidays in the forecast window with no history, per country ("New holidays" in Mozaic). */
+  newHolidays: Record<string, string[]>;
 }
 
 interface Node {
@@ -72,6 +78,7 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
   const rows: GranularRow[] = [];
   const reports: TileReport[] = [];
   const quantileStep: Record<string, number> = {};
+  const newHolidays: Record<string, string[]> = {};
 
   const fitNode = async (node: Node): Promise<{ matrix: SampleMatrix; result: FitResult; model: string }> => {
     const train: { ds: string[]; y: number[] } = { ds: [], y: [] };
@@ -124,9 +131,12 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
         new Date(t.days[0] * 86_400_000).getUTCFullYear(),
         new Date(endDay * 86_400_000).getUTCFullYear(),
       ] as const;
+    const calendars = new Map<string, ReturnType<typeof mozaicCalendar>>();
     const nodes: Node[] = mt.map((t) => {
       const [y0, y1] = years(t);
-      const hol = mozaicCalendar(t.country, y0, y1).map((h) => Math.floor(parseDs(h.date)));
+      const cal = calendars.get(t.country) ?? mozaicCalendar(t.country, y0, y1);
+      calendars.set(t.country, cal);
+      const hol = cal.map((h) => Math.floor(parseDs(h.date)));
       return {
         key: `${metric}/${t.country}/${t.population}`,
         days: t.days,
@@ -192,7 +202,38 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
           });
       });
     };
-    const tileQ = rec.children.map((m) => quantilePerDate(m, q));
+    // Country-level holiday effects, pushed down to the tiles.
+    const fDays = forecastDates.map((d) => Math.floor(parseDs(d)));
+    const effectOf = new Map<string, Float64Array>();
+    for (const country of [...new Set(mt.map((t) => t.country))]) {
+      const idx = all.filter((i) => mt[i].country === country);
+      const histIdx = nodes[0].days.map((d, k) => [d, k] as const).filter(([d]) => d < startDay);
+      const raw = sumSeries((n) => n.raw, idx);
+      const det = sumSeries((n) => n.detrended, idx);
+      const cal = (calendars.get(country) ?? []).map((h) => ({ ...h, day: Math.floor(parseDs(h.date)) }));
+      const eff = holidayEffects(
+        histIdx.map(([d]) => d),
+        histIdx.map(([, k]) => raw[k]),
+        histIdx.map(([, k]) => det[k]),
+        cal,
+        fDays,
+      );
+      effectOf.set(country, eff.effect);
+      if (eff.newHolidays.length > 0) {
+        newHolidays[country] = eff.newHolidays;
+        logger.notice("mozaic new holidays", { metric, country, holidays: eff.newHolidays });
+      }
+    }
+    const tileMedians = rec.children.map((m) => quantilePerDate(m, 0.5));
+    const topImpact = new Float64Array(D);
+    mt.forEach((t, i) => {
+      const e = effectOf.get(t.country) as Float64Array;
+      for (let d = 0; d < D; d++) topImpact[d] += tileMedians[i][d] * e[d];
+    });
+    const tileQ = rec.children.map((m, i) => {
+      const e = effectOf.get(mt[i].country) as Float64Array;
+      return quantilePerDate(m, q).map((v, d) => v * (1 + e[d]));
+    });
     const sumQ = (idx: number[]) => {
       const out = new Float64Array(D);
       for (const i of idx) for (let d = 0; d < D; d++) out[d] += tileQ[i][d];
@@ -217,9 +258,14 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
         sumQ(idx),
       );
     }
-    emit("ALL", "ALL", top.raw, quantilePerDate(topFit.matrix, q));
+    emit(
+      "ALL",
+      "ALL",
+      top.raw,
+      quantilePerDate(topFit.matrix, q).map((v, d) => Math.max(0, v + topImpact[d])),
+    );
   }
-  return { rows, tiles: reports, quantileStep };
+  return { rows, tiles: reports, quantileStep, newHolidays };
 }
 
 /** Bottom-up node of reconciled tiles (country or population level): the path-wise sum. */
