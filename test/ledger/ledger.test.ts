@@ -342,7 +342,7 @@ describe("run ledger across processes (local store)", () => {
               root,
               "mozaic-daily",
               "2024-06-01",
-              "10",
+              "15",
               `p${p}`,
               force ? "force" : "",
             ],
