@@ -1,0 +1,203 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { generate, SCENARIOS, writeParquet } from "../../containers/causemos/generator.ts";
+import { run } from "../../containers/causemos/pipeline.ts";
+import { nullWriter, objectStoreWriter } from "../../containers/causemos/writer.ts";
+import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
+import { createLogger, memorySink } from "../../shared/core/log.ts";
+
+/**
+ * Causemos bench: the spec's scenarios A (10k points x 250 days) and B (500k points x 5 days), 5M rows each,
+ * end to end (read Parquet, every output, protobuf encoding, writes to the local objects port), beside a
+ * DuckDB-only run of the same aggregations (no encoding, no writes) in the same bench. Each measurement runs in
+ * its own child process so peak RSS is its own. BENCH_QUICK=1 uses a tenth of the rows.
+ * `npx tsx test/bench/causemos.ts`
+ */
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const SIZES = {
+  A: QUICK ? { points: 10_000, days: 25 } : SCENARIOS.A,
+  B: QUICK ? { points: 50_000, days: 5 } : SCENARIOS.B,
+};
+/** The spec's measured Dask baseline (2 vCPU, no encoding or writes), rows/s. */
+const DASK = { A: 2.38e6, B: 0.55e6 };
+type Name = keyof typeof SIZES;
+type Kind = "tessera" | "compute" | "duckdb";
+
+interface Measurement {
+  kind: Kind;
+  rows: number;
+  seconds: number;
+  cpuSeconds: number;
+  peakMB: number;
+  files?: number;
+  tiles?: number;
+  bins?: number;
+  steps?: Record<string, number>;
+}
+
+const cacheDir = join(tmpdir(), "tessera-bench-causemos");
+const parquetPath = (name: Name) =>
+  join(cacheDir, `${name}-${SIZES[name].points}x${SIZES[name].days}.parquet`);
+const PARAMS = { model_id: "bench-model", run_id: "bench-run", data_paths: [] as string[] };
+
+async function child(kind: Kind, name: Name): Promise<Measurement> {
+  const quiet = createLogger({ sink: memorySink() });
+  const path = parquetPath(name);
+  const frame = kind === "compute" ? generate(SIZES[name]) : undefined;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let out: Partial<Measurement> = {};
+  let rows = 0;
+  if (kind === "duckdb") {
+    rows = await duckdbAggregations(path);
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), "causemos-bench-out-"));
+    try {
+      const writer =
+        kind === "tessera"
+          ? objectStoreWriter(createLocalObjects({ root: dir }).bucket("models"))
+          : nullWriter();
+      const summary = await run({ ...PARAMS, data_paths: [path] }, writer, { frame, logger: quiet });
+      rows = summary.results.data_info.num_rows;
+      out = { files: summary.files, tiles: summary.tiles, bins: summary.bins, steps: summary.timings };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    kind,
+    rows,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    peakMB: process.resourceUsage().maxRSS / 1024,
+    ...out,
+  };
+}
+
+/** The same aggregations in DuckDB SQL: month temporal, year and all rolled up from it, global, 4 regional levels, subtiles, 9 bin levels with grid stats. */
+async function duckdbAggregations(path: string): Promise<number> {
+  const instance = await DuckDBInstance.create(":memory:", { threads: "2" });
+  const c = await instance.connect();
+  const q = (sql: string) => c.run(sql);
+  await q(`CREATE TEMP TABLE t_month AS
+    SELECT feature, epoch_ms(date_trunc('month', epoch_ms(timestamp::BIGINT))) AS ts, country, admin1, admin2, admin3, lat, lng,
+           sum(value) AS t_sum, count(value) AS cnt, avg(value) AS t_mean
+    FROM read_parquet('${path}') GROUP BY ALL`);
+  await q(`CREATE TEMP TABLE t_year AS
+    SELECT feature, epoch_ms(date_trunc('year', epoch_ms(ts))) AS ts, country, admin1, admin2, admin3, lat, lng,
+           sum(t_sum) AS t_sum, sum(cnt) AS cnt, sum(t_sum) / nullif(sum(cnt), 0) AS t_mean
+    FROM t_month GROUP BY ALL`);
+  const aggs =
+    "sum(t_sum) AS s_sum_t_sum, avg(t_sum) AS s_mean_t_sum, sum(t_mean) AS s_sum_t_mean, avg(t_mean) AS s_mean_t_mean, count(t_mean) AS s_count";
+  const levels = [
+    "country",
+    "country || '__' || admin1",
+    "country || '__' || admin1 || '__' || admin2",
+    "country || '__' || admin1 || '__' || admin2 || '__' || admin3",
+  ];
+  for (const t of ["t_month", "t_year"]) {
+    await q(`CREATE OR REPLACE TEMP TABLE g AS SELECT feature, ts, ${aggs} FROM ${t} GROUP BY ALL`);
+    for (const [l, id] of levels.entries()) {
+      await q(
+        `CREATE OR REPLACE TEMP TABLE r${l} AS SELECT feature, ts, ${id} AS region_id, ${aggs} FROM ${t} GROUP BY ALL`,
+      );
+      await q(`CREATE OR REPLACE TEMP TABLE e${l} AS SELECT feature, min(s_sum_t_sum), max(s_sum_t_sum), min(s_mean_t_sum), max(s_mean_t_sum),
+        min(s_sum_t_mean), max(s_sum_t_mean), min(s_mean_t_mean), max(s_mean_t_mean) FROM r${l} GROUP BY ALL`);
+    }
+    await q(`CREATE OR REPLACE TEMP TABLE s14 AS
+      SELECT feature, ts, floor((lng + 180) / 360 * 16384)::INTEGER AS x,
+             floor((1 - asinh(tan(radians(lat))) / pi()) / 2 * 16384)::INTEGER AS y,
+             sum(t_sum) AS a, sum(t_mean) AS b, count(t_mean) AS n
+      FROM ${t} GROUP BY ALL`);
+    for (let l = 0; l <= 8; l++) {
+      await q(
+        `CREATE OR REPLACE TEMP TABLE bins AS SELECT feature, ts, x >> ${l} AS x, y >> ${l} AS y, sum(a) AS a, sum(b) AS b, sum(n) AS n FROM s14 GROUP BY ALL`,
+      );
+      await q(
+        `CREATE OR REPLACE TEMP TABLE grid${l} AS SELECT feature, ts, min(a), max(a), min(b), max(b), min(a / n), max(a / n), min(b / n), max(b / n) FROM bins GROUP BY ALL`,
+      );
+    }
+  }
+  await q(`CREATE TEMP TABLE summary AS SELECT feature, min(t_sum), max(t_sum), sum(t_sum), avg(t_sum), min(t_mean), max(t_mean), sum(t_mean), avg(t_mean)
+    FROM (SELECT feature, country, admin1, admin2, admin3, lat, lng, sum(t_sum) AS t_sum, sum(t_sum) / nullif(sum(cnt), 0) AS t_mean FROM t_month GROUP BY ALL) GROUP BY ALL`);
+  const rows = Number(
+    (await c.runAndReadAll(`SELECT count(*) FROM read_parquet('${path}')`)).getRows()[0][0],
+  );
+  c.closeSync();
+  instance.closeSync();
+  return rows;
+}
+
+function measure(kind: Kind, name: Name): Measurement {
+  const self = fileURLToPath(import.meta.url);
+  const r = spawnSync(process.execPath, [...process.execArgv, self, "--child", kind, name], {
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+  });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  if (r.status !== 0 || !line.startsWith("{"))
+    throw new Error(`bench child ${kind} ${name} failed: ${r.stderr}`);
+  return JSON.parse(line);
+}
+
+const fmtRate = (rows: number, s: number) => `${(rows / s / 1e6).toFixed(2)} M`;
+
+async function main(): Promise<void> {
+  mkdirSync(cacheDir, { recursive: true });
+  const lines: string[] = [];
+  lines.push(
+    `## causemos: Dojo output to Causemos aggregates and tiles${QUICK ? " (quick: a tenth of the rows)" : ""}`,
+    "",
+  );
+  lines.push(
+    `Load average at start: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(", ")} (2 vCPU; figures scale with load).`,
+    "",
+  );
+  lines.push(
+    "| scenario | rows | Tessera end to end: s (rows/s) | CPU s | peak RSS | files / tiles / bins | Tessera compute only (in memory, null writer): s | DuckDB-only aggregations: s (rows/s) | DuckDB peak RSS | Tessera / DuckDB speed | vs spec's Dask |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+  );
+  const steps: string[] = [];
+  for (const name of ["A", "B"] as const) {
+    if (!existsSync(parquetPath(name))) {
+      const t = performance.now();
+      await writeParquet(generate(SIZES[name]), parquetPath(name));
+      steps.push(
+        `- generated ${name} (${SIZES[name].points} points x ${SIZES[name].days} days x 2 features) to Parquet in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
+    }
+    const tessera = measure("tessera", name);
+    const compute = measure("compute", name);
+    const duck = measure("duckdb", name);
+    const ratio = duck.seconds / tessera.seconds;
+    lines.push(
+      `| ${name} | ${tessera.rows.toLocaleString("en")} | ${tessera.seconds.toFixed(2)} (${fmtRate(tessera.rows, tessera.seconds)}) | ${tessera.cpuSeconds.toFixed(2)} | ${tessera.peakMB.toFixed(0)} MB | ${tessera.files} / ${tessera.tiles} / ${tessera.bins} | ${compute.seconds.toFixed(2)} | ${duck.seconds.toFixed(2)} (${fmtRate(duck.rows, duck.seconds)}) | ${duck.peakMB.toFixed(0)} MB | ${ratio.toFixed(2)}x | ${(tessera.rows / tessera.seconds / DASK[name]).toFixed(2)}x (Dask ${fmtRate(DASK[name], 1)}) |`,
+    );
+    const top = Object.entries(tessera.steps ?? {})
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`);
+    steps.push(`- ${name} end-to-end steps: ${top.join(", ")}`);
+  }
+  lines.push("", ...steps, "");
+  lines.push(
+    "Tessera end to end = DuckDB reads the Parquet into typed arrays, then columnar TypeScript does validate_and_fix, every output of the spec's tree, protobuf tiles, and writes through the objects port's local adapter. DuckDB-only = the same group-bys as SQL tables, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
+  );
+  console.log(lines.join("\n"));
+}
+
+const i = process.argv.indexOf("--child");
+if (i >= 0) {
+  child(process.argv[i + 1] as Kind, process.argv[i + 2] as Name).then((m) => console.log(JSON.stringify(m)));
+} else {
+  await main();
+}
