@@ -1,4 +1,4 @@
-import { SecretManagerServiceClient, type protos } from "@google-cloud/secret-manager";
+import { type protos, SecretManagerServiceClient } from "@google-cloud/secret-manager";
 import { checkSecretName } from "../local/secrets.ts";
 import { NotFoundError, type Secrets } from "../ports.ts";
 
