@@ -5,7 +5,7 @@ import { exposureInSpendUnits } from "../../containers/mmm/exposure.ts";
 import { parseFrameCsv } from "../../containers/mmm/frame.ts";
 import { evaluateModel, prepareModel } from "../../containers/mmm/model.ts";
 import { runTrial } from "../../containers/mmm/search.ts";
-import { close, loadReference, loadRefFrame, REF_DIR, ROBYN_DIR, refSpec } from "./helpers.ts";
+import { close, loadReference, loadRefFrame, ROBYN_DIR, refSpec } from "./helpers.ts";
 
 const ref = loadReference();
 const frame = loadRefFrame();
