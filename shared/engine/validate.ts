@@ -77,14 +77,15 @@ export function validateProgram(program: Program): Finding[] {
   const add = (line: number, message: string) => findings.push({ file: program.file, line, message });
   for (const routine of program.routines.values()) {
     const params = new Set(routine.params.map((p) => p.name));
-    // Names assigned anywhere outside a given parallel step (approximates "existing parent variables").
-    const outside = (skip: Step): Set<string> => {
+    // Variables assigned before a parallel step (in source order), which its branches may read but not write.
+    // Loop bodies count too, so that a parallel step inside a loop sees the loop's variables.
+    const before = (skip: Step): Set<string> => {
       const names = new Set(params);
       const visit = (b: Block) => {
         for (const st of b.steps) {
-          if (st === skip) continue;
-          if (st.kind !== "for") for (const w of writes(st)) names.add(w);
-          if (st.kind === "for" || st.kind === "parallel") continue;
+          if (st === skip || st.line >= skip.line) continue;
+          for (const w of writes(st)) names.add(w);
+          if (st.kind === "parallel") continue;
           for (const c of children(st)) visit(c);
         }
       };
@@ -123,7 +124,7 @@ export function validateProgram(program: Program): Finding[] {
         if (st.kind === "parallel") {
           if (pdepth + 1 > 2)
             add(st.line, `parallel step "${st.name}" nests deeper than 2 levels (ParallelNestingError)`);
-          const parentVars = outside(st);
+          const parentVars = before(st);
           for (const s of st.shared)
             if (!parentVars.has(s))
               add(
