@@ -1,12 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "../core/log.ts";
 import type { Registry } from "../pipelines/types.ts";
-import { createGcpBus } from "./gcp/messages.ts";
-import { createGcpJobs } from "./gcp/jobs.ts";
-import { createGcpObjects } from "./gcp/objects.ts";
-import { createGcpSecrets } from "./gcp/secrets.ts";
-import { createGcpWarehouse } from "./gcp/warehouse.ts";
-import { createGcpWideRows } from "./gcp/widerows.ts";
 import { createLocalJobs, type LocalJobSpec } from "./local/jobs.ts";
 import { createLocalBus, type LocalBus } from "./local/messages.ts";
 import { createLocalObjects } from "./local/objects.ts";
@@ -16,8 +10,7 @@ import { createLocalWideRows } from "./local/widerows.ts";
 import type { Adapters, Warehouse, WideRowStore } from "./ports.ts";
 
 /**
- * Every port's adapter, chosen once per process: `createLocalAdapters` for the local twin,
- * `createGcpAdapters` when deployed. The warehouse and the wide-row store open on first use, so that a
+ * Every port's local adapter, for the local twin (`gcp/index.ts` has `createGcpAdapters` for deployed code). The warehouse and the wide-row store open on first use, so that a
  * process that never queries does not take DuckDB's file lock.
  */
 export interface LocalAdapters extends Adapters {
@@ -84,33 +77,6 @@ export function createLocalAdapters(options: LocalAdaptersOptions): LocalAdapter
     wideRows: wideRows.value,
     jobs: createLocalJobs({ catalog: jobCatalog(options.registry, options.root, env), stateDir, root: options.root }),
     secrets: createLocalSecrets({ env: options.env, file: join(stateDir, "secrets.json") }),
-    async close() {
-      await messages.close();
-      await warehouse.close();
-      await wideRows.close();
-    },
-  };
-}
-
-export interface GcpAdaptersOptions {
-  projectId: string;
-  region: string;
-  bigtableInstance?: string;
-  log?: Logger;
-}
-
-export function createGcpAdapters(options: GcpAdaptersOptions): Adapters {
-  const warehouse = lazy<Warehouse>(() => createGcpWarehouse({ projectId: options.projectId, location: options.region }), (w) => w.close());
-  const wideRows = lazy<WideRowStore>(() => createGcpWideRows({ projectId: options.projectId, instanceId: options.bigtableInstance ?? "tessera" }), (w) => w.close());
-  const messages = createGcpBus({ projectId: options.projectId, logger: options.log });
-  return {
-    mode: "gcp",
-    warehouse: warehouse.value,
-    objects: createGcpObjects({ projectId: options.projectId }),
-    messages,
-    wideRows: wideRows.value,
-    jobs: createGcpJobs({ projectId: options.projectId, region: options.region }),
-    secrets: createGcpSecrets({ projectId: options.projectId }),
     async close() {
       await messages.close();
       await warehouse.close();

@@ -12,6 +12,7 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   status: () => import("./status.ts"),
   cancel: () => import("./cancel.ts"),
   workflow: () => import("./workflow.ts"),
+  deploy: () => import("./deploy.ts"),
 };
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {

@@ -1,7 +1,5 @@
 import { isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { createGcpAdapters } from "../adapters/index.ts";
-import { createGcpWorkflows } from "../adapters/gcp/workflows.ts";
 import { createLocalBus } from "../adapters/local/messages.ts";
 import { createLocalObjects } from "../adapters/local/objects.ts";
 import { createLogger } from "../core/log.ts";
@@ -45,7 +43,8 @@ export async function openOps(io: Io, flags: { project?: string; region?: string
   const { registry, root } = await loadRegistry(env, io.cwd);
   const log = createLogger({ labels: { component: "cli" } });
   if (config.mode === "gcp") {
-    const adapters = createGcpAdapters({ projectId: config.project!, region: config.region, log });
+    const [{ createGcpAdapters }, { createGcpWorkflows }] = await Promise.all([import("../adapters/gcp/index.ts"), import("../adapters/gcp/workflows.ts")]);
+    const adapters = await createGcpAdapters({ projectId: config.project!, region: config.region, log });
     const state = adapters.objects.bucket(config.stateBucket);
     const ctx: OpsContext = {
       registry,

@@ -36,6 +36,12 @@ Example:
     const twin = await startTwin({ registry, root, stateDir: config.stateDir, log: createLogger(), schedule: values.serve === true, buckets: { data: config.dataBucket, artifacts: config.artifactsBucket, state: config.stateBucket } });
     try {
       io.stdout.write(`  functions: ${Object.entries(twin.urls).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
+      const seedContext = { adapters: twin.adapters, stateDir: config.stateDir, buckets: twin.buckets, log: twin.ctx.log, now: twin.ctx.now() };
+      for (const def of pipelines) {
+        if (!def.local?.seed) continue;
+        io.stdout.write(`  seeding local sample data for ${def.id}\n`);
+        await def.local.seed(seedContext);
+      }
       const before = new Set((await twin.workflows.list()).map((e) => e.name));
       for (const def of pipelines) await twin.bus.publish(TOPICS.scheduleTicks, { pipeline: def.id });
       await twin.bus.idle();
@@ -50,6 +56,10 @@ Example:
         rows.push([done.workflow, arg.partition, done.state, detail?.slice(0, 160)]);
       }
       io.stdout.write(`\n${table(["pipeline", "partition", "state", "result"], rows)}`);
+      for (const def of pipelines) {
+        const partition = rows.find((r) => r[0] === workflowIdOf(def))?.[1];
+        if (def.local?.describe && partition) io.stdout.write(`\n${def.id}:\n${await def.local.describe(seedContext, partition)}\n`);
+      }
       if (values.serve) {
         io.stdout.write("\nserving: the scheduler runs every pipeline on its cron; Ctrl-C stops.\n");
         await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { TableSchema } from "../adapters/ports.ts";
+import type { Adapters, Family, TableSchema } from "../adapters/ports.ts";
+import type { Logger } from "../core/log.ts";
 import { parseCron } from "../core/cron.ts";
 import type { PartitionKind } from "../core/dates.ts";
 import { NonRetriableError } from "../core/errors.ts";
@@ -83,8 +84,16 @@ export interface PipelineDefinition<P extends z.ZodType = z.ZodType> {
   /** Object prefixes the pipeline writes, per bucket role. */
   prefixes: { bucket: "data" | "artifacts"; prefix: string }[];
   secrets: string[];
+  /** Bigtable tables the pipeline writes (wide rows), with their column families and GC rules. */
+  wideTables?: { table: string; families: Family[] }[];
   /** The schema of `params` in a run request. */
   params: P;
+  /** The local twin's hooks: `seed` fills the local stand-ins with sample data before `npm start` runs it. */
+  local?: {
+    seed?(context: LocalSeedContext): Promise<void>;
+    /** A line or two for `npm start`'s summary: what the run wrote and where (plots, tables, files). */
+    describe?(context: LocalSeedContext, partition: string): Promise<string>;
+  };
 }
 
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/);
@@ -163,6 +172,14 @@ const shape = z.object({
   params: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
 });
 
+export interface LocalSeedContext {
+  adapters: Adapters;
+  stateDir: string;
+  buckets: { data: string; artifacts: string; state: string };
+  log: Logger;
+  now: Date;
+}
+
 export class RegistryError extends Error {
   constructor(message: string) {
     super(message);
@@ -207,16 +224,18 @@ export function definePipeline<P extends z.ZodType>(
   if ((def.schedules?.length ?? 0) > 0 && def.partition?.kind !== "key" && !def.partition?.fromTick) {
     problems.push("partition.fromTick: a scheduled pipeline must say which partition a tick runs");
   }
+  // In a checkout every referenced file must exist; a bundled function or job has no workflows-yaml/ beside it.
+  const checkFiles = existsSync(join(root, "workflows-yaml"));
   for (const j of def.jobs ?? []) {
     if (j.parallelism > j.taskCount)
       problems.push(`jobs.${j.name}: parallelism ${j.parallelism} exceeds taskCount ${j.taskCount}`);
-    if (!existsSync(join(root, j.entrypoint)))
+    if (checkFiles && !existsSync(join(root, j.entrypoint)))
       problems.push(`jobs.${j.name}.entrypoint: ${j.entrypoint} does not exist`);
     for (const s of j.secrets ?? [])
       if (!def.secrets.includes(s))
         problems.push(`jobs.${j.name}.secrets: "${s}" is not in the pipeline's secrets`);
   }
-  if (def.workflow && !existsSync(join(root, "workflows-yaml", def.workflow))) {
+  if (checkFiles && def.workflow && !existsSync(join(root, "workflows-yaml", def.workflow))) {
     problems.push(`workflow: workflows-yaml/${def.workflow} does not exist`);
   }
   if (problems.length > 0) {
