@@ -119,12 +119,10 @@ const holdModel = fitProphet({ ds: peyton.ds.slice(0, cut), y: peyton.y.slice(0,
 const hold = predictProphet(holdModel, { dates: peyton.ds.slice(cut), samples: 1000, seed: 1 });
 let ape = 0;
 let covered = 0;
-let width = 0;
 for (let i = 0; i < hold.yhat.length; i++) {
   const a = peyton.y[cut + i];
   ape += Math.abs(hold.yhat[i] - a) / Math.abs(a);
   if (a >= hold.yhatLower[i] && a <= hold.yhatUpper[i]) covered++;
-  width += hold.yhatUpper[i] - hold.yhatLower[i];
 }
 const full = predictProphet(fitProphet(peyton), { periods: 365, samples: 1000, seed: 1 });
 let fw = 0;

@@ -239,7 +239,7 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
       for (const i of idx) for (let d = 0; d < D; d++) out[d] += tileQ[i][d];
       return out;
     };
-    mt.forEach((t, i) => emit(t.country, t.population, t.y, tileQ[i]));
+    for (const [i, t] of mt.entries()) emit(t.country, t.population, t.y, tileQ[i]);
     for (const country of [...new Set(mt.map((t) => t.country))]) {
       const idx = all.filter((i) => mt[i].country === country);
       emit(
