@@ -24,6 +24,11 @@ export interface ColumnSpec {
   kind: ColumnKind;
   /** Strings and INT64s may be NULL unless required; dates are always required. */
   required?: boolean;
+  /**
+   * One value for every row of the file (set with `setConstant`, no per-row call): written as a one-entry
+   * dictionary page and a single run of index 0.
+   */
+  constant?: boolean;
 }
 
 export interface WriterOptions {
@@ -303,8 +308,12 @@ function packBits(
   out.len = p;
 }
 
+const ENC_RLE_DICTIONARY = 8;
+
 class Column {
   readonly spec: ColumnSpec;
+  /** A constant column's value, PLAIN-encoded. */
+  constantValue: Buffer | null = null;
   /** A list column's element values of the current page while they fit {@link DELTA_SAFE}. */
   nums = new Float64Array(0);
   numCount = 0;
@@ -565,6 +574,83 @@ export class ParquetWriter {
       this.flushRowGroup();
   }
 
+  /** The value of a constant column: a string, or days since 1970-01-01 for a date. */
+  setConstant(col: number, value: string | number): void {
+    const c = this.columns[col];
+    if (!c.spec.constant) throw new Error(`column ${c.spec.name} is not declared constant`);
+    if (typeof value === "number") {
+      c.constantValue = Buffer.allocUnsafe(4);
+      c.constantValue.writeInt32LE(value, 0);
+    } else {
+      const b = Buffer.from(value, "utf8");
+      c.constantValue = Buffer.allocUnsafe(4 + b.length);
+      c.constantValue.writeUInt32LE(b.length, 0);
+      b.copy(c.constantValue, 4);
+    }
+  }
+
+  /** A constant column's chunk: a one-entry dictionary page, then one data page with a run of index 0. */
+  private constantPages(c: Column, rows: number): Buffer[] {
+    if (c.constantValue === null) throw new Error(`constant column ${c.spec.name} has no value`);
+    const page = (header: TField[], raw: Buffer) => {
+      const packed = compress(raw);
+      const out = new Bytes();
+      writeStruct(out, [
+        header[0],
+        [2, T_I32, raw.length],
+        [3, T_I32, packed.length],
+        ...header.slice(1),
+      ] as TField[]);
+      c.chunkUncompressed += out.len + raw.length;
+      const b = Buffer.concat([out.view(), packed]);
+      c.chunkCompressed += b.length;
+      return b;
+    };
+    const dict = page(
+      [
+        [1, T_I32, 2],
+        [
+          7,
+          T_STRUCT,
+          [
+            [1, T_I32, 1],
+            [2, T_I32, ENC_PLAIN],
+          ],
+        ],
+      ],
+      c.constantValue,
+    );
+    const body = new Bytes();
+    const run = new Bytes();
+    run.varint(rows * 2);
+    run.byte(1);
+    if (c.maxDef > 0) {
+      body.u32(run.len);
+      body.bytes(run.view());
+    }
+    body.byte(1); // bit width of the dictionary indices
+    body.varint(rows * 2);
+    body.byte(0);
+    const data = page(
+      [
+        [1, T_I32, 0],
+        [
+          5,
+          T_STRUCT,
+          [
+            [1, T_I32, rows],
+            [2, T_I32, ENC_RLE_DICTIONARY],
+            [3, T_I32, ENC_RLE],
+            [4, T_I32, ENC_RLE],
+          ],
+        ],
+      ],
+      body.view(),
+    );
+    c.chunkEntries = rows;
+    return [dict, data];
+  }
+
   private flushRowGroup(): void {
     if (this.rowGroupRows === 0) return;
     const chunks: TField[][] = [];
@@ -572,8 +658,11 @@ export class ParquetWriter {
     let totalCompressed = 0;
     const start = this.offset;
     for (const c of this.columns) {
-      c.finishPage();
+      const constant = c.spec.constant === true;
+      if (constant) c.pages = this.constantPages(c, this.rowGroupRows);
+      else c.finishPage();
       const pageOffset = this.offset;
+      const dataOffset = constant ? pageOffset + c.pages[0].length : pageOffset;
       for (const p of c.pages) this.write(p);
       const kind = c.spec.kind;
       const type = kind === "string" ? TYPE_BYTE_ARRAY : kind === "date" ? TYPE_INT32 : TYPE_INT64;
@@ -589,14 +678,19 @@ export class ParquetWriter {
               2,
               T_LIST,
               T_I32,
-              kind === "int64-list" ? [ENC_PLAIN, ENC_RLE, ENC_DELTA] : [ENC_PLAIN, ENC_RLE],
+              kind === "int64-list"
+                ? [ENC_PLAIN, ENC_RLE, ENC_DELTA]
+                : constant
+                  ? [ENC_PLAIN, ENC_RLE, ENC_RLE_DICTIONARY]
+                  : [ENC_PLAIN, ENC_RLE],
             ],
             [3, T_LIST, T_BINARY, path],
             [4, T_I32, CODEC],
             [5, T_I64, c.chunkEntries],
             [6, T_I64, c.chunkUncompressed],
             [7, T_I64, c.chunkCompressed],
-            [9, T_I64, pageOffset],
+            [9, T_I64, dataOffset],
+            ...(constant ? ([[11, T_I64, pageOffset]] as TField[]) : []),
           ],
         ],
       ]);

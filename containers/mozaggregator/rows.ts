@@ -32,11 +32,11 @@ const TWO32 = 4294967296;
 
 /** The output columns: the original 13 (README of mozaggregator2bq), then the typed histogram, sum, count. */
 export const OUTPUT_SCHEMA: ColumnSpec[] = [
-  { name: "ingest_date", kind: "date" },
-  { name: "aggregate_type", kind: "string" },
-  { name: "ds_nodash", kind: "string" },
-  { name: "channel", kind: "string" },
-  { name: "version", kind: "string" },
+  { name: "ingest_date", kind: "date", constant: true },
+  { name: "aggregate_type", kind: "string", constant: true },
+  { name: "ds_nodash", kind: "string", constant: true },
+  { name: "channel", kind: "string", constant: true },
+  { name: "version", kind: "string", constant: true },
   ...DIMENSIONS.map((name): ColumnSpec => ({ name, kind: "string" })),
   { name: "aggregate", kind: "string" },
   { name: "histogram", kind: "int64-list" },
@@ -105,16 +105,14 @@ export class RowConverter {
   private hi = new Uint32Array(1024);
   private readonly file: string;
   private readonly writer: ParquetWriter;
-  private readonly constants: Buffer[];
-  private readonly days: number;
 
   constructor(file: string, writer: ParquetWriter, constants: TableConstants) {
     this.file = file;
     this.writer = writer;
-    this.days = Math.round(Date.parse(`${constants.ingestDate}T00:00:00Z`) / 86_400_000);
-    this.constants = [constants.aggregateType, constants.dsNodash, constants.channel, constants.version].map(
-      (v) => Buffer.from(v, "utf8"),
-    );
+    writer.setConstant(0, Math.round(Date.parse(`${constants.ingestDate}T00:00:00Z`) / 86_400_000));
+    [constants.aggregateType, constants.dsNodash, constants.channel, constants.version].forEach((v, k) => {
+      writer.setConstant(1 + k, v);
+    });
   }
 
   /** Convert one COPY line into one row of the writer. */
@@ -147,11 +145,6 @@ export class RowConverter {
         re = raw.length;
       }
       slow = this.parseDimensions(raw, rs, re, line);
-    }
-    w.date(0, this.days);
-    for (let k = 0; k < 4; k++) {
-      const c = this.constants[k];
-      w.stringBytes(1 + k, c, 0, c.length);
     }
     if (slow === null) {
       for (let k = 0; k < 7; k++) w.stringBytes(COL_DIMENSIONS + k, buf, this.starts[k], this.ends[k]);

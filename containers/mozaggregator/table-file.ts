@@ -65,6 +65,8 @@ export async function convertTableFile(task: TableFileTask): Promise<TableFileRe
         `gzip data is truncated or corrupt (${(err as Error).message}) after ${copyBytes} uncompressed bytes`,
       );
     }
+    // A file system error (ENOENT, EACCES, ...) is bad input; anything else is a fault of this process.
+    if (typeof code !== "string") throw err;
     throw new NonRetriableError(`${input}: cannot read the table data (${(err as Error).message})`, {
       field: input,
       fix: "check that the dump directory is complete",
