@@ -13,6 +13,8 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   cancel: () => import("./cancel.ts"),
   workflow: () => import("./workflow.ts"),
   deploy: () => import("./deploy.ts"),
+  forecast: () => import("./forecast.ts"),
+  mmm: () => import("./mmm.ts"),
 };
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
