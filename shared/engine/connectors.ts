@@ -417,7 +417,8 @@ async function childRun(args: WfMap, ctx: ConnectorContext, call: string, wait: 
         throw wfError("ValueError", `${call}: body.argument must be a JSON string`);
       }
     } else argument = body.argument ?? null;
-    if (isMap(body.labels)) labels = Object.fromEntries(Object.entries(body.labels).map(([k, v]) => [k, String(toJson(v))]));
+    if (isMap(body.labels))
+      labels = Object.fromEntries(Object.entries(body.labels).map(([k, v]) => [k, String(toJson(v))]));
   }
   const child = await ctx.startChild(workflowId, argument, labels);
   if (!wait) return child.initial;

@@ -420,7 +420,7 @@ export class WorkflowEngine {
     const h = this.start(program, {
       workflowId,
       argument: toJson(argument),
-      labels: { ...parent.record.labels, ...(labels ?? {}) },
+      labels: { ...(labels ?? {}) },
       parent: parent.record.name,
     });
     parent.children.add(h.id);
