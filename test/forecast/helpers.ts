@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../shared/core/log.ts";
+import { teamData } from "../helpers/team-data.ts";
 
-export const DATA = "/work/shared/data/prophet";
+export const DATA = teamData("prophet");
 
 export function days(n: number, start = "2018-01-01", step = 1): string[] {
   const t0 = Date.parse(`${start}T00:00:00Z`);

@@ -6,6 +6,7 @@ import {
   populationOf,
   tileModel,
 } from "../../../containers/forecast/mozaic/tiles.ts";
+import { createForecastPool } from "../../../containers/forecast/pool.ts";
 import { memoryLogger } from "../helpers.ts";
 
 function rows(n: number): LongRow[] {
@@ -117,5 +118,24 @@ describe("Mozaic end to end", () => {
     expect(
       res.rows.filter((r) => r.source === "forecast" && r.country === "ALL" && r.population === "ALL"),
     ).toHaveLength(20);
+  });
+
+  it("gives the same rows when the tiles are fitted on a worker pool", async () => {
+    const tiles = populateTiles(rows(120)).slice(0, 2);
+    const opts = {
+      platform: "mobile" as const,
+      forecastStart: "2023-04-20",
+      forecastEnd: "2023-04-30",
+      samples: 50,
+      logger: memoryLogger(),
+    };
+    const local = await forecastMozaic(tiles, opts);
+    const pool = createForecastPool({ size: 2 });
+    try {
+      const pooled = await forecastMozaic(tiles, { ...opts, pool });
+      expect(pooled.rows).toEqual(local.rows);
+    } finally {
+      await pool.close();
+    }
   });
 });
