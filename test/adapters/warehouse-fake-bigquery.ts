@@ -116,6 +116,16 @@ export async function startFakeBigQuery(options: {
       const load = config?.load as { sourceFormat?: string } | undefined;
       if (load?.sourceFormat !== "NEWLINE_DELIMITED_JSON")
         return problem(req, res, 400, "upload is not an NDJSON load job");
+      const allowed = new Set([
+        "destinationTable",
+        "sourceFormat",
+        "writeDisposition",
+        "createDisposition",
+        "schema",
+      ]);
+      const unknown = Object.keys(load).filter((k) => !allowed.has(k));
+      if (unknown.length)
+        return problem(req, res, 400, `load configuration has unexpected fields: ${unknown.join(", ")}`);
       const text = media.toString("utf8");
       const rows = text
         .split("\n")

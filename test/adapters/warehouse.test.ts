@@ -158,6 +158,27 @@ describe("BigQuery REST calls the client makes", () => {
     expect(text).toContain('{"day":"2024-07-04","k":"a"}\n{"day":"2024-07-04","k":"b"}');
   });
 
+  it("sends the dataset location with dataset creation and jobs, never inside a load configuration", async () => {
+    const w = createGcpWarehouse({
+      projectId: PROJECT,
+      location: "EU",
+      apiEndpoint: fake.url,
+      authClient: fakeAuth(),
+    });
+    const from = since();
+    await w.ensureTable({ dataset: "rest_eu", table: "t" }, schema);
+    await w.replacePartition(
+      { dataset: "rest_eu", table: "t" },
+      { column: "day", value: "2024-07-05" },
+      { rows: [{ day: "2024-07-05", k: "eu" }] },
+    );
+    const calls = fake.requests.slice(from);
+    const createDataset = calls.find((r) => r.method === "POST" && r.rawPath.endsWith("/datasets"));
+    expect(JSON.parse(createDataset?.body.toString("utf8") ?? "{}")).toMatchObject({ location: "EU" });
+    const upload = calls.find((r) => r.rawPath.startsWith("/upload/"))?.body.toString("utf8") ?? "";
+    expect(upload).toMatch(/"jobReference":\{[^}]*"location":"EU"/);
+  });
+
   it("made no call the fake does not implement or did not expect, all with the bearer token", () => {
     expect(fake.unexpected).toEqual([]);
     expect(fake.requests.every((r) => r.headers.authorization === "Bearer fake-token")).toBe(true);

@@ -95,12 +95,12 @@ export function createGcpWarehouse(options: GcpWarehouseOptions = {}): Warehouse
     truncate: boolean,
   ) {
     const text = rows.map((r) => JSON.stringify(toJsonRow(r, schema.columns))).join("\n");
+    // The job's location comes from the table (which inherits the dataset's); it is not a load setting.
     const stream = tableOf(ref, tableId).createWriteStream({
       sourceFormat: "NEWLINE_DELIMITED_JSON",
       writeDisposition: truncate ? "WRITE_TRUNCATE" : "WRITE_APPEND",
       createDisposition: "CREATE_NEVER",
-      ...(location ? { location } : {}),
-    } as Parameters<ReturnType<typeof tableOf>["createWriteStream"]>[0]);
+    });
     const job = await new Promise<Job>((resolve, reject) => {
       stream.on("job", (j: Job) => resolve(j));
       stream.on("error", reject);
