@@ -19,9 +19,10 @@ import { fitProphet, predictProphet, testHooks } from "../../containers/forecast
 import { createRandom } from "../../containers/forecast/random.ts";
 import type { FitTask } from "../../containers/forecast/task.ts";
 import { formatDs, parseDs } from "../../containers/forecast/time.ts";
+import { teamData } from "../helpers/team-data.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
-const DATA = "/work/shared/data/prophet";
+const DATA = teamData("prophet");
 const R_SERIES_PER_S = 0.774;
 const TARGET = 15;
 

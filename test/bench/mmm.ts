@@ -12,9 +12,10 @@ import { selectPareto } from "../../containers/mmm/pareto.ts";
 import { createRng } from "../../containers/mmm/rng.ts";
 import { search } from "../../containers/mmm/search.ts";
 import { parseModelSpec } from "../../containers/mmm/spec.ts";
+import { teamData } from "../helpers/team-data.ts";
 
 const R_MS = { geometric: 3.79189252853394, weibull_pdf: 13.79478931427 };
-const REF = "/work/shared/data/robyn/reference";
+const REF = teamData("robyn", "reference");
 const quick = process.env.BENCH_QUICK === "1";
 const frame = parseFrameCsv(readFileSync(`${REF}/dt_mod_prophet.csv`, "utf8"), "ds", "dt_mod_prophet.csv");
 const fixtures = new URL("../mmm/fixtures/", import.meta.url);

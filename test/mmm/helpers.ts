@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parseFrameCsv } from "../../containers/mmm/frame.ts";
 import type { ModelSpec } from "../../containers/mmm/model.ts";
+import { teamData } from "../helpers/team-data.ts";
 
-export const ROBYN_DIR = "/work/shared/data/robyn";
+export const ROBYN_DIR = teamData("robyn");
 export const REF_DIR = `${ROBYN_DIR}/reference`;
 
 export interface RefCase {
