@@ -62,7 +62,8 @@ export interface LocalAdaptersOptions {
 
 export function createLocalAdapters(options: LocalAdaptersOptions): LocalAdapters {
   const { stateDir } = options;
-  const warehouse = lazy<Warehouse>(() => createLocalWarehouse({ path: join(stateDir, "warehouse.duckdb") }), (w) => w.close());
+  // releaseAfterMs 0: the twin lets go of the DuckDB file when idle, so job processes can open it in turn.
+  const warehouse = lazy<Warehouse>(() => createLocalWarehouse({ path: join(stateDir, "warehouse.duckdb"), releaseAfterMs: 0 }), (w) => w.close());
   const wideRows = lazy<WideRowStore>(() => createLocalWideRows({ dir: join(stateDir, "bigtable") }), (w) => w.close());
   const messages = createLocalBus({ backoffScale: options.backoffScale, logger: options.log });
   const env: Record<string, string> = {};
