@@ -13,7 +13,7 @@ import zlib from "node:zlib";
  * - a list column is the standard 3-level `optional group (LIST) { repeated group list { required int64
  *   element } }`: max definition level 2, max repetition level 1; an empty list is one entry at level 1.
  *
- * Pages are compressed as they fill (~1 MB), so a row group is buffered compressed; a row group is written out
+ * Pages are compressed as they fill (~256 KB), so a row group is buffered compressed; a row group is written out
  * when its compressed pages reach `rowGroupBytes` or its rows reach `rowGroupRows`.
  */
 
@@ -191,9 +191,26 @@ const ENC_RLE = 3;
 
 const hasZstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === "function";
 const CODEC = hasZstd ? CODEC_ZSTD : CODEC_GZIP;
+const ZSTD_OPTIONS = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } };
+type SyncChunk = { _processChunk?: (chunk: Buffer, flush: number) => Buffer; close(): void };
+
+/**
+ * Compress one page. zlib.zstdCompressSync leaves each call's native context to the garbage collector, and
+ * hundreds of pages' contexts pile up in RSS before V8 collects them; so the context is made here and
+ * closed right away. `_processChunk` is the (undocumented) synchronous path zlib's own *Sync functions use.
+ */
 function compress(b: Buffer): Buffer {
   if (hasZstd) {
-    return zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+    const engine = zlib.createZstdCompress(ZSTD_OPTIONS) as unknown as SyncChunk;
+    if (typeof engine._processChunk !== "function") {
+      engine.close();
+      return zlib.zstdCompressSync(b, ZSTD_OPTIONS);
+    }
+    try {
+      return engine._processChunk(b, zlib.constants.ZSTD_e_end);
+    } finally {
+      engine.close();
+    }
   }
   return zlib.gzipSync(b, { level: 1 });
 }
@@ -462,7 +479,7 @@ export class ParquetWriter {
     this.options = {
       rowGroupRows: options.rowGroupRows ?? 1_000_000,
       rowGroupBytes: options.rowGroupBytes ?? 48 << 20,
-      pageBytes: options.pageBytes ?? 1 << 20,
+      pageBytes: options.pageBytes ?? 256 << 10,
       createdBy: options.createdBy ?? "tessera mozaggregator",
     };
     this.fd = openSync(path, "w");

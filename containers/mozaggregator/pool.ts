@@ -52,7 +52,11 @@ export async function runPool(
   try {
     await Promise.all(
       Array.from({ length: n }, async () => {
-        const worker = new Worker(new URL("./worker.ts", import.meta.url));
+        // A converter thread keeps a few MB live (streams, one row group's pages); capping its heap makes V8
+        // collect (and free zstd contexts) early, which keeps the job's RSS flat.
+        const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+          resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 },
+        });
         workers.push(worker);
         while (failure === undefined && next < tasks.length) {
           const id = next++;
