@@ -1,9 +1,11 @@
+import { mozaicDaily } from "./mozaic-daily.ts";
+import { taarDaily, taarWeekly } from "./taar.ts";
 import { createRegistry, type Registry } from "./types.ts";
 
 /**
  * Every pipeline Tessera runs. A pipeline registers itself here in its own change; Pulumi, the local twin,
  * the CLI and the tests all read this list.
  */
-export const registry: Registry = createRegistry([]);
+export const registry: Registry = createRegistry([mozaicDaily, taarDaily, taarWeekly]);
 
 export * from "./types.ts";

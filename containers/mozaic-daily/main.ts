@@ -1,0 +1,57 @@
+/**
+ * The mozaic-daily job entrypoint. Env: MOZAIC_STEP (extract | forecast | publish, set per job in the
+ * registry), MOZAIC_PARTITION (the forecast_start_date), MOZAIC_PARAMS (JSON: testingMode, forecastStartDate),
+ * CLOUD_RUN_TASK_INDEX/COUNT (forecast shards data sources over tasks), MOZAIC_POOL_SIZE (worker threads per
+ * task; default cores / tasks), TESSERA_MODE and the bucket settings (adapters.ts).
+ * Exit 0 on success; on failure the error (with its field and fix) goes to stderr and the exit code is 2 for
+ * bad input (never worth retrying) and 1 otherwise.
+ */
+import { NonRetriableError } from "../../shared/core/errors.ts";
+import { createLogger } from "../../shared/core/log.ts";
+import { openJobAdapters } from "./adapters.ts";
+import { extractStep, forecastStep, publishStep, type RunParams } from "./run.ts";
+
+const env = process.env;
+const log = createLogger({ labels: { component: "mozaic-daily", step: env.MOZAIC_STEP ?? "?" } });
+const partition = env.MOZAIC_PARTITION ?? "";
+let code = 0;
+const adapters = await openJobAdapters(env, log);
+try {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(partition))
+    throw new NonRetriableError(`MOZAIC_PARTITION "${partition}" is not a YYYY-MM-DD date`, {
+      field: "MOZAIC_PARTITION",
+    });
+  const params = JSON.parse(env.MOZAIC_PARAMS || "{}") as RunParams;
+  const store = adapters.objects.bucket(adapters.dataBucket);
+  switch (env.MOZAIC_STEP) {
+    case "extract":
+      await extractStep({ warehouse: adapters.warehouse, store, partition, params, now: new Date(), log });
+      break;
+    case "forecast":
+      await forecastStep({
+        store,
+        partition,
+        taskIndex: Number(env.CLOUD_RUN_TASK_INDEX ?? 0),
+        taskCount: Number(env.CLOUD_RUN_TASK_COUNT ?? 1),
+        poolSize: env.MOZAIC_POOL_SIZE ? Number(env.MOZAIC_POOL_SIZE) : undefined,
+        log,
+      });
+      break;
+    case "publish":
+      await publishStep({ warehouse: adapters.warehouse, store, partition, log });
+      break;
+    default:
+      throw new NonRetriableError(`MOZAIC_STEP "${env.MOZAIC_STEP}" is not extract, forecast or publish`, {
+        field: "MOZAIC_STEP",
+      });
+  }
+} catch (err) {
+  const e = err as NonRetriableError;
+  log.error(`mozaic-daily ${env.MOZAIC_STEP} failed: ${e.message}`, { field: e.field, fix: e.fix });
+  const tag = err instanceof NonRetriableError ? "NonRetriableError " : "";
+  console.error(`${tag}${e.name}: ${e.message}${e.fix ? ` (fix: ${e.fix})` : ""}`);
+  code = err instanceof NonRetriableError ? 2 : 1;
+} finally {
+  await adapters.close();
+}
+process.exit(code);
