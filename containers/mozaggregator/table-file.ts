@@ -38,7 +38,7 @@ export async function convertTableFile(task: TableFileTask): Promise<TableFileRe
   );
   let copyBytes = 0;
   let fileBytes = 0;
-  const source = createReadStream(input, { highWaterMark: 1 << 20 });
+  const source = createReadStream(input, { highWaterMark: 256 << 10 });
   source.on("data", (c) => {
     fileBytes += c.length;
   });
