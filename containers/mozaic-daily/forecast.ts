@@ -1,6 +1,7 @@
 import { parseDay } from "../../shared/core/dates.ts";
 import type { Logger } from "../../shared/core/log.ts";
 import {
+  type FitResult,
   type FitTask,
   type Forecast,
   type ForecastPool,
@@ -77,7 +78,7 @@ export async function fanCharts(
   forecastStartDate: string,
   options: {
     pool?: ForecastPool;
-    runTask?: (t: FitTask) => Promise<import("../forecast/index.ts").FitResult>;
+    runTask?: (t: FitTask) => Promise<FitResult>;
     topCountries?: number;
     samples?: number;
   },
@@ -85,10 +86,8 @@ export async function fanCharts(
   const plots: Plot[] = [];
   const metrics = [...new Set(rows.map((r) => r.metric))];
   const nSamples = options.samples ?? 200;
-  const _fit = (t: FitTask) =>
-    options.pool
-      ? options.pool.fit(t)
-      : (options.runTask as (t: FitTask) => Promise<import("../forecast/index.ts").FitResult>)(t);
+  const fitOne = (t: FitTask): Promise<FitResult> =>
+    options.pool ? options.pool.fit(t) : (options.runTask as (t: FitTask) => Promise<FitResult>)(t);
   for (const metric of metrics) {
     const mine = rows.filter((r) => r.metric === metric && r.population === "ALL");
     const yearAgo = new Date(parseDay(forecastStartDate).getTime() - 365 * 86_400_000)
@@ -112,7 +111,7 @@ export async function fanCharts(
       const hist = node.filter((r) => r.source === "actual");
       const fut = node.filter((r) => r.source === "forecast");
       if (hist.length < 30 || fut.length === 0) return undefined;
-      const res = await it({
+      const res = await fitOne({
         id: `${source}/${metric}/${country}/plot`,
         series: { ds: hist.map((r) => r.targetDate), y: hist.map((r) => Math.log1p(r.value)) },
         options: { weeklySeasonality: true, yearlySeasonality: hist.length > 730, dailySeasonality: false },
