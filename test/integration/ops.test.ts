@@ -38,9 +38,9 @@ describe("operations on the local twin", () => {
     const ends = countBy(jobEvents(t.demoDir).filter((e) => e.what === "end"), (e) => e.partition);
     expect(ends).toEqual({ "2024-06-01": 1, "2024-06-02": 1, "2024-06-03": 1, "2024-06-04": 1, "2024-06-05": 1 });
     expect(await t.ctx.ledger.listBackfills({ pipeline: "demo" })).toHaveLength(1);
-    const drivers = await t.workflows.list({ labels: { backfill_id: bf.backfillId, role: "driver" } });
+    const drivers = await t.workflows.list({ workflow: "backfill", labels: { backfill_id: bf.backfillId } });
     expect(drivers).toHaveLength(1);
-    const children = (await t.workflows.list({ labels: { backfill_id: bf.backfillId } })).filter((e) => e.labels.role !== "driver");
+    const children = await t.workflows.list({ workflow: "demo", labels: { backfill_id: bf.backfillId } });
     expect(children).toHaveLength(5);
   }, LONG);
 
