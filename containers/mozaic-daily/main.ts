@@ -2,7 +2,7 @@
  * The mozaic-daily job entrypoint. Env: MOZAIC_STEP (extract | forecast | publish, set per job in the
  * registry), MOZAIC_PARTITION (the forecast_start_date), MOZAIC_PARAMS (JSON: testingMode, forecastStartDate),
  * CLOUD_RUN_TASK_INDEX/COUNT (forecast shards data sources over tasks), MOZAIC_POOL_SIZE (worker threads per
- * task; default cores / tasks), TESSERA_MODE and the bucket settings (adapters.ts).
+ * task; default cores / tasks), MOZAIC_SAMPLES (sample paths per tile, default 1000), TESSERA_MODE and the bucket settings (adapters.ts).
  * Exit 0 on success; on failure the error (with its field and fix) goes to stderr and the exit code is 2 for
  * bad input (never worth retrying) and 1 otherwise.
  */
@@ -34,6 +34,7 @@ try {
         taskIndex: Number(env.CLOUD_RUN_TASK_INDEX ?? 0),
         taskCount: Number(env.CLOUD_RUN_TASK_COUNT ?? 1),
         poolSize: env.MOZAIC_POOL_SIZE ? Number(env.MOZAIC_POOL_SIZE) : undefined,
+        samples: env.MOZAIC_SAMPLES ? Number(env.MOZAIC_SAMPLES) : undefined,
         log,
       });
       break;
