@@ -5,6 +5,8 @@ import { pubsubFunction } from "../../shared/ops/handlers.ts";
 import "../../shared/runtime/deployed.ts";
 
 /** Backfill request v1 (Pub/Sub) -> a recorded plan and one backfill driver execution. */
-export const backfill = pubsubFunction("backfill", (ctx, message) => acceptBackfill(ctx, messageJson(message)));
+export const backfill = pubsubFunction("backfill", (ctx, message) =>
+  acceptBackfill(ctx, messageJson(message)),
+);
 
 ff.cloudEvent("backfill", backfill);

@@ -5,6 +5,8 @@ import { pubsubFunction } from "../../shared/ops/handlers.ts";
 import "../../shared/runtime/deployed.ts";
 
 /** Schedule tick (from Cloud Scheduler via Pub/Sub) -> one Workflows execution of the pipeline. */
-export const dispatch = pubsubFunction("dispatch", (ctx, message) => dispatchTick(ctx, messageJson(message), message.id));
+export const dispatch = pubsubFunction("dispatch", (ctx, message) =>
+  dispatchTick(ctx, messageJson(message), message.id),
+);
 
 ff.cloudEvent("dispatch", dispatch);

@@ -38,7 +38,10 @@ export function jobCatalog(registry: Registry, root: string, env: Record<string,
   return catalog;
 }
 
-function lazy<T extends object>(make: () => T, onClose: (t: T) => Promise<void>): { value: T; close(): Promise<void> } {
+function lazy<T extends object>(
+  make: () => T,
+  onClose: (t: T) => Promise<void>,
+): { value: T; close(): Promise<void> } {
   let made: T | undefined;
   const value = new Proxy({} as T, {
     get(_, prop) {
@@ -63,8 +66,14 @@ export interface LocalAdaptersOptions {
 export function createLocalAdapters(options: LocalAdaptersOptions): LocalAdapters {
   const { stateDir } = options;
   // releaseAfterMs 0: the twin lets go of the DuckDB file when idle, so job processes can open it in turn.
-  const warehouse = lazy<Warehouse>(() => createLocalWarehouse({ path: join(stateDir, "warehouse.duckdb"), releaseAfterMs: 0 }), (w) => w.close());
-  const wideRows = lazy<WideRowStore>(() => createLocalWideRows({ dir: join(stateDir, "bigtable") }), (w) => w.close());
+  const warehouse = lazy<Warehouse>(
+    () => createLocalWarehouse({ path: join(stateDir, "warehouse.duckdb"), releaseAfterMs: 0 }),
+    (w) => w.close(),
+  );
+  const wideRows = lazy<WideRowStore>(
+    () => createLocalWideRows({ dir: join(stateDir, "bigtable") }),
+    (w) => w.close(),
+  );
   const messages = createLocalBus({ backoffScale: options.backoffScale, logger: options.log });
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
@@ -76,7 +85,11 @@ export function createLocalAdapters(options: LocalAdaptersOptions): LocalAdapter
     objects: createLocalObjects({ root: join(stateDir, "objects") }),
     messages,
     wideRows: wideRows.value,
-    jobs: createLocalJobs({ catalog: jobCatalog(options.registry, options.root, env), stateDir, root: options.root }),
+    jobs: createLocalJobs({
+      catalog: jobCatalog(options.registry, options.root, env),
+      stateDir,
+      root: options.root,
+    }),
     secrets: createLocalSecrets({ env: options.env, file: join(stateDir, "secrets.json") }),
     async close() {
       await messages.close();

@@ -3,10 +3,10 @@ import { readFileSync } from "node:fs";
 import { BackfillRequest, parseContract } from "../contracts/v1/index.ts";
 import type { BackfillPlan } from "../core/backfill.ts";
 import { acceptBackfill, planRequest } from "../ops/backfill.ts";
-import { backfillStatus, type BackfillStatus } from "../ops/status.ts";
+import { type BackfillStatus, backfillStatus } from "../ops/status.ts";
 import { TOPICS } from "../pipelines/platform.ts";
 import { openOps, targetOptions } from "./open.ts";
-import { keyValues, parseVerbArgs, table, UsageError, type Io, type Verb } from "./verb.ts";
+import { type Io, keyValues, parseVerbArgs, table, UsageError, type Verb } from "./verb.ts";
 
 const verb: Verb = {
   name: "backfill",
@@ -65,7 +65,9 @@ Examples:
         ...(values.order ? { order: values.order } : {}),
         params: keyValues(values.param, "--param"),
         dryRun: values["dry-run"] === true,
-        requestId: values["request-id"] ?? `cli-${new Date().toISOString().replace(/[-:.TZ]/g, "")}-${randomBytes(3).toString("hex")}`,
+        requestId:
+          values["request-id"] ??
+          `cli-${new Date().toISOString().replace(/[-:.TZ]/g, "")}-${randomBytes(3).toString("hex")}`,
       },
       "backfill request",
     );
@@ -78,16 +80,31 @@ Examples:
       }
       if (ops.mode === "gcp") {
         const id = await ops.ctx.messages.publish(TOPICS.backfillRequests, request);
-        io.stdout.write(values.json ? `${JSON.stringify({ published: id, backfillId: plan.backfillId })}\n` : `published request ${request.requestId} (message ${id}); follow it with: tessera status ${pipeline} --backfill ${plan.backfillId} --project ${values.project}\n`);
+        io.stdout.write(
+          values.json
+            ? `${JSON.stringify({ published: id, backfillId: plan.backfillId })}\n`
+            : `published request ${request.requestId} (message ${id}); follow it with: tessera status ${pipeline} --backfill ${plan.backfillId} --project ${values.project}\n`,
+        );
         return 0;
       }
       if (!values.json) printPlan(io, plan, false);
       const outcome = await acceptBackfill(ops.ctx, request);
       if (outcome.action !== "started" || !outcome.execution) {
-        io.stdout.write(outcome.action === "duplicate" ? `backfill ${plan.backfillId} already exists (${outcome.state})\n` : "nothing to run: every partition is skipped\n");
+        io.stdout.write(
+          outcome.action === "duplicate"
+            ? `backfill ${plan.backfillId} already exists (${outcome.state})\n`
+            : "nothing to run: every partition is skipped\n",
+        );
         return 0;
       }
-      const final = await follow(io, ops.ctx, plan.backfillId, outcome.execution, values.json === true, ops.ctx.workflows);
+      const final = await follow(
+        io,
+        ops.ctx,
+        plan.backfillId,
+        outcome.execution,
+        values.json === true,
+        ops.ctx.workflows,
+      );
       const failed = (final.counts.failed ?? 0) + (final.counts.cancelled ?? 0);
       return failed > 0 || final.driver?.state !== "SUCCEEDED" ? 1 : 0;
     } finally {
@@ -109,8 +126,15 @@ export function printPlan(io: Io, plan: BackfillPlan, json: boolean): void {
     io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
     return;
   }
-  io.stdout.write(`backfill ${plan.backfillId} of ${plan.pipeline}: ${plan.counts.run} to run, ${plan.counts.rerun} to rerun, ${plan.counts.skip} skipped (reprocess=${plan.reprocess}, max ${plan.maxConcurrent} at once, ${plan.order})\n`);
-  io.stdout.write(table(["partition", "weekday", "state", "action", "reason"], plan.entries.map((e) => [e.partition, e.weekday ?? "", e.state, e.action, e.reason ?? ""])));
+  io.stdout.write(
+    `backfill ${plan.backfillId} of ${plan.pipeline}: ${plan.counts.run} to run, ${plan.counts.rerun} to rerun, ${plan.counts.skip} skipped (reprocess=${plan.reprocess}, max ${plan.maxConcurrent} at once, ${plan.order})\n`,
+  );
+  io.stdout.write(
+    table(
+      ["partition", "weekday", "state", "action", "reason"],
+      plan.entries.map((e) => [e.partition, e.weekday ?? "", e.state, e.action, e.reason ?? ""]),
+    ),
+  );
 }
 
 async function follow(
@@ -145,9 +169,19 @@ async function follow(
       if (tty) io.stderr.write("\n");
       if (json) io.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
       else {
-        io.stdout.write(`\nbackfill ${backfillId}: driver ${driverState}; ${Object.entries(final.counts).map(([k, v]) => `${v} ${k}`).join(", ")}\n`);
+        io.stdout.write(
+          `\nbackfill ${backfillId}: driver ${driverState}; ${Object.entries(final.counts)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(", ")}\n`,
+        );
         const failures = final.partitions.filter((p) => p.state === "failed" || p.state === "cancelled");
-        if (failures.length) io.stdout.write(table(["partition", "state", "attempt", "reason"], failures.map((p) => [p.partition, p.state, p.attempt, p.reason ?? ""])));
+        if (failures.length)
+          io.stdout.write(
+            table(
+              ["partition", "state", "attempt", "reason"],
+              failures.map((p) => [p.partition, p.state, p.attempt, p.reason ?? ""]),
+            ),
+          );
       }
       return final;
     }

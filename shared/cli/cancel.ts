@@ -16,12 +16,29 @@ Examples:
   tessera cancel --run mozaic-daily-2024-06-15-0a1b2c3d4e --reason "wrong parameters"
 `,
   async run(argv, io) {
-    const { values, positionals } = parseVerbArgs(argv, { backfill: { type: "string" }, run: { type: "string" }, reason: { type: "string" }, json: { type: "boolean" }, ...targetOptions }, false);
-    if (positionals.length || (!values.backfill === !values.run)) throw new UsageError("give exactly one of --backfill ID or --run RUN_ID");
+    const { values, positionals } = parseVerbArgs(
+      argv,
+      {
+        backfill: { type: "string" },
+        run: { type: "string" },
+        reason: { type: "string" },
+        json: { type: "boolean" },
+        ...targetOptions,
+      },
+      false,
+    );
+    if (positionals.length || !values.backfill === !values.run)
+      throw new UsageError("give exactly one of --backfill ID or --run RUN_ID");
     const ops = await openOps(io, values, { twin: false });
     try {
-      const outcome = values.backfill ? await cancelBackfill(ops.ctx, values.backfill, values.reason) : await cancelRun(ops.ctx, values.run!, values.reason);
-      io.stdout.write(values.json ? `${JSON.stringify(outcome, null, 2)}\n` : `cancelled ${outcome.cancelledExecutions.length} execution(s) and ${outcome.cancelledRuns.length} run(s)\n`);
+      const outcome = values.backfill
+        ? await cancelBackfill(ops.ctx, values.backfill, values.reason)
+        : await cancelRun(ops.ctx, values.run!, values.reason);
+      io.stdout.write(
+        values.json
+          ? `${JSON.stringify(outcome, null, 2)}\n`
+          : `cancelled ${outcome.cancelledExecutions.length} execution(s) and ${outcome.cancelledRuns.length} run(s)\n`,
+      );
       return 0;
     } finally {
       await ops.close();

@@ -26,10 +26,16 @@ export interface OpenOps {
  * The registry the CLI acts on: the project's own, or the module named by `TESSERA_REGISTRY_MODULE`
  * (exporting `registry` and `root`), which is how the tests point the CLI at fixture pipelines.
  */
-export async function loadRegistry(env: Record<string, string | undefined>, cwd: string): Promise<{ registry: Registry; root: string }> {
+export async function loadRegistry(
+  env: Record<string, string | undefined>,
+  cwd: string,
+): Promise<{ registry: Registry; root: string }> {
   const module = env.TESSERA_REGISTRY_MODULE;
   if (!module) return { registry: defaultRegistry, root: repoRoot() };
-  const m = (await import(pathToFileURL(isAbsolute(module) ? module : join(cwd, module)).href)) as { registry: Registry; root: string };
+  const m = (await import(pathToFileURL(isAbsolute(module) ? module : join(cwd, module)).href)) as {
+    registry: Registry;
+    root: string;
+  };
   return { registry: m.registry, root: m.root };
 }
 
@@ -37,13 +43,24 @@ export async function loadRegistry(env: Record<string, string | undefined>, cwd:
  * Open the operations context for a verb. Locally: the whole twin (functions, engine, jobs) when the verb
  * runs workflows, or a read-only view of the state directory (`twin: false`). On GCP: the real services.
  */
-export async function openOps(io: Io, flags: { project?: string; region?: string }, options: { twin?: boolean } = {}): Promise<OpenOps> {
-  const env = { ...io.env, ...(flags.project ? { TESSERA_MODE: "gcp", GOOGLE_CLOUD_PROJECT: flags.project } : {}), ...(flags.region ? { TESSERA_REGION: flags.region } : {}) };
+export async function openOps(
+  io: Io,
+  flags: { project?: string; region?: string },
+  options: { twin?: boolean } = {},
+): Promise<OpenOps> {
+  const env = {
+    ...io.env,
+    ...(flags.project ? { TESSERA_MODE: "gcp", GOOGLE_CLOUD_PROJECT: flags.project } : {}),
+    ...(flags.region ? { TESSERA_REGION: flags.region } : {}),
+  };
   const config = loadRuntimeConfig(env, io.cwd);
   const { registry, root } = await loadRegistry(env, io.cwd);
   const log = createLogger({ labels: { component: "cli" } });
   if (config.mode === "gcp") {
-    const [{ createGcpAdapters }, { createGcpWorkflows }] = await Promise.all([import("../adapters/gcp/index.ts"), import("../adapters/gcp/workflows.ts")]);
+    const [{ createGcpAdapters }, { createGcpWorkflows }] = await Promise.all([
+      import("../adapters/gcp/index.ts"),
+      import("../adapters/gcp/workflows.ts"),
+    ]);
     const adapters = await createGcpAdapters({ projectId: config.project!, region: config.region, log });
     const state = adapters.objects.bucket(config.stateBucket);
     const ctx: OpsContext = {
@@ -58,7 +75,13 @@ export async function openOps(io: Io, flags: { project?: string; region?: string
     return { mode: "gcp", ctx, close: () => adapters.close() };
   }
   if (options.twin !== false) {
-    const twin = await startTwin({ registry, root, stateDir: config.stateDir, log, buckets: { data: config.dataBucket, artifacts: config.artifactsBucket, state: config.stateBucket } });
+    const twin = await startTwin({
+      registry,
+      root,
+      stateDir: config.stateDir,
+      log,
+      buckets: { data: config.dataBucket, artifacts: config.artifactsBucket, state: config.stateBucket },
+    });
     return { mode: "local", ctx: twin.ctx, twin, close: () => twin.close() };
   }
   const objects = createLocalObjects({ root: join(config.stateDir, "objects") });
@@ -66,7 +89,15 @@ export async function openOps(io: Io, flags: { project?: string; region?: string
   const engine = new WorkflowEngine({ stateDir: config.stateDir });
   const workflows = createLocalWorkflows(engine, config.stateDir);
   const messages = createLocalBus();
-  const ctx: OpsContext = { registry, ledger: createLedger(state), state, workflows, messages, log, now: () => new Date() };
+  const ctx: OpsContext = {
+    registry,
+    ledger: createLedger(state),
+    state,
+    workflows,
+    messages,
+    log,
+    now: () => new Date(),
+  };
   return {
     mode: "local",
     ctx,

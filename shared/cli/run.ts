@@ -1,6 +1,6 @@
-import { runIdFor } from "../core/runid.ts";
-import { parsePartition } from "../core/dates.ts";
 import { parseContract } from "../contracts/v1/index.ts";
+import { parsePartition } from "../core/dates.ts";
+import { runIdFor } from "../core/runid.ts";
 import { workflowIdOf } from "../ops/context.ts";
 import { openOps, targetOptions } from "./open.ts";
 import { keyValues, parseVerbArgs, UsageError, type Verb } from "./verb.ts";
@@ -48,7 +48,11 @@ Examples:
           : (() => {
               throw new UsageError(`${pipeline} has no default partition: give --partition`);
             })();
-      const params = parseContract(def.params, keyValues(values.param, "--param"), `params of ${pipeline}`) as Record<string, unknown>;
+      const params = parseContract(
+        def.params,
+        keyValues(values.param, "--param"),
+        `params of ${pipeline}`,
+      ) as Record<string, unknown>;
       const runId = runIdFor(def.id, partition);
       const started = await ops.ctx.workflows.execute(
         workflowIdOf(def),
@@ -65,7 +69,10 @@ Examples:
       else {
         io.stdout.write(`${done.state} ${pipeline} ${partition}\n`);
         if (done.result !== undefined) io.stdout.write(`result: ${JSON.stringify(done.result)}\n`);
-        if (done.error !== undefined) io.stdout.write(`error: ${typeof done.error === "string" ? done.error : JSON.stringify(done.error)}\n`);
+        if (done.error !== undefined)
+          io.stdout.write(
+            `error: ${typeof done.error === "string" ? done.error : JSON.stringify(done.error)}\n`,
+          );
       }
       return done.state === "SUCCEEDED" ? 0 : 1;
     } finally {

@@ -1,8 +1,8 @@
+import { createLogger } from "../core/log.ts";
+import { workflowIdOf } from "../ops/context.ts";
 import { TOPICS } from "../pipelines/platform.ts";
 import { loadRuntimeConfig } from "../runtime/config.ts";
 import { startTwin } from "../runtime/twin.ts";
-import { createLogger } from "../core/log.ts";
-import { workflowIdOf } from "../ops/context.ts";
 import doctor from "./doctor.ts";
 import { loadRegistry } from "./open.ts";
 import { parseVerbArgs, table, type Verb } from "./verb.ts";
@@ -33,10 +33,27 @@ Example:
       io.stdout.write("  no pipelines are registered yet, so there is nothing to run.\n");
       return 0;
     }
-    const twin = await startTwin({ registry, root, stateDir: config.stateDir, log: createLogger(), schedule: values.serve === true, buckets: { data: config.dataBucket, artifacts: config.artifactsBucket, state: config.stateBucket } });
+    const twin = await startTwin({
+      registry,
+      root,
+      stateDir: config.stateDir,
+      log: createLogger(),
+      schedule: values.serve === true,
+      buckets: { data: config.dataBucket, artifacts: config.artifactsBucket, state: config.stateBucket },
+    });
     try {
-      io.stdout.write(`  functions: ${Object.entries(twin.urls).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
-      const seedContext = { adapters: twin.adapters, stateDir: config.stateDir, buckets: twin.buckets, log: twin.ctx.log, now: twin.ctx.now() };
+      io.stdout.write(
+        `  functions: ${Object.entries(twin.urls)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}\n`,
+      );
+      const seedContext = {
+        adapters: twin.adapters,
+        stateDir: config.stateDir,
+        buckets: twin.buckets,
+        log: twin.ctx.log,
+        now: twin.ctx.now(),
+      };
       for (const def of pipelines) {
         if (!def.local?.seed) continue;
         io.stdout.write(`  seeding local sample data for ${def.id}\n`);
@@ -45,7 +62,9 @@ Example:
       const before = new Set((await twin.workflows.list()).map((e) => e.name));
       for (const def of pipelines) await twin.bus.publish(TOPICS.scheduleTicks, { pipeline: def.id });
       await twin.bus.idle();
-      const started = (await twin.workflows.list()).filter((e) => !before.has(e.name) && pipelines.some((p) => workflowIdOf(p) === e.workflow));
+      const started = (await twin.workflows.list()).filter(
+        (e) => !before.has(e.name) && pipelines.some((p) => workflowIdOf(p) === e.workflow),
+      );
       const rows: (string | undefined)[][] = [];
       let failed = 0;
       for (const e of started) {
@@ -58,7 +77,8 @@ Example:
       io.stdout.write(`\n${table(["pipeline", "partition", "state", "result"], rows)}`);
       for (const def of pipelines) {
         const partition = rows.find((r) => r[0] === workflowIdOf(def))?.[1];
-        if (def.local?.describe && partition) io.stdout.write(`\n${def.id}:\n${await def.local.describe(seedContext, partition)}\n`);
+        if (def.local?.describe && partition)
+          io.stdout.write(`\n${def.id}:\n${await def.local.describe(seedContext, partition)}\n`);
       }
       if (values.serve) {
         io.stdout.write("\nserving: the scheduler runs every pipeline on its cron; Ctrl-C stops.\n");

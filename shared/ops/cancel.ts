@@ -12,9 +12,17 @@ export interface CancelOutcome {
  * (which stops their jobs), then mark the backfill's running attempts cancelled in the ledger (a cancelled
  * execution cannot run its own `except` branch) and the backfill itself.
  */
-export async function cancelBackfill(ctx: OpsContext, backfillId: string, reason = "cancelled by an operator"): Promise<CancelOutcome> {
+export async function cancelBackfill(
+  ctx: OpsContext,
+  backfillId: string,
+  reason = "cancelled by an operator",
+): Promise<CancelOutcome> {
   const record = await ctx.ledger.getBackfill(backfillId);
-  if (!record) throw new NonRetriableError(`no backfill ${backfillId}`, { field: "backfill", fix: "`tessera status PIPELINE` lists the backfills" });
+  if (!record)
+    throw new NonRetriableError(`no backfill ${backfillId}`, {
+      field: "backfill",
+      fix: "`tessera status PIPELINE` lists the backfills",
+    });
   const active = await ctx.workflows.list({ labels: { backfill_id: backfillId }, state: "ACTIVE" });
   active.sort((a, b) => Number(b.labels.role === "driver") - Number(a.labels.role === "driver"));
   const cancelledExecutions: string[] = [];
@@ -27,17 +35,35 @@ export async function cancelBackfill(ctx: OpsContext, backfillId: string, reason
     const key = { pipeline: run.pipeline, partition: run.partition, attempt: run.attempt };
     await ctx.ledger.cancel(key, reason);
     cancelledRuns.push(key);
-    await publishRunEvent(ctx, { type: "run.cancelled", pipeline: run.pipeline, partition: run.partition, runId: run.runId ?? "", attempt: run.attempt, backfillId, reason });
+    await publishRunEvent(ctx, {
+      type: "run.cancelled",
+      pipeline: run.pipeline,
+      partition: run.partition,
+      runId: run.runId ?? "",
+      attempt: run.attempt,
+      backfillId,
+      reason,
+    });
   }
   await ctx.ledger.setBackfillState(backfillId, "cancelled", reason);
-  ctx.log.notice(`backfill ${backfillId} cancelled: ${cancelledExecutions.length} execution(s), ${cancelledRuns.length} run(s)`);
+  ctx.log.notice(
+    `backfill ${backfillId} cancelled: ${cancelledExecutions.length} execution(s), ${cancelledRuns.length} run(s)`,
+  );
   return { cancelledExecutions, cancelledRuns };
 }
 
 /** Stop one run: its workflow execution (recorded at claim time) and its ledger attempt. */
-export async function cancelRun(ctx: OpsContext, runId: string, reason = "cancelled by an operator"): Promise<CancelOutcome> {
+export async function cancelRun(
+  ctx: OpsContext,
+  runId: string,
+  reason = "cancelled by an operator",
+): Promise<CancelOutcome> {
   const running = (await ctx.ledger.listRuns({ state: "running" })).filter((r) => r.runId === runId);
-  if (running.length === 0) throw new NonRetriableError(`no running run ${runId}`, { field: "run", fix: "`tessera status PIPELINE` lists running partitions" });
+  if (running.length === 0)
+    throw new NonRetriableError(`no running run ${runId}`, {
+      field: "run",
+      fix: "`tessera status PIPELINE` lists running partitions",
+    });
   const cancelledExecutions: string[] = [];
   const cancelledRuns = [];
   for (const run of running) {
@@ -55,7 +81,15 @@ export async function cancelRun(ctx: OpsContext, runId: string, reason = "cancel
     }
     await ctx.ledger.cancel(key, reason);
     cancelledRuns.push(key);
-    await publishRunEvent(ctx, { type: "run.cancelled", pipeline: run.pipeline, partition: run.partition, runId, attempt: run.attempt, backfillId: run.backfillId, reason });
+    await publishRunEvent(ctx, {
+      type: "run.cancelled",
+      pipeline: run.pipeline,
+      partition: run.partition,
+      runId,
+      attempt: run.attempt,
+      backfillId: run.backfillId,
+      reason,
+    });
   }
   return { cancelledExecutions, cancelledRuns };
 }

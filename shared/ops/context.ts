@@ -1,5 +1,5 @@
-import type { Logger } from "../core/log.ts";
 import type { MessageBus, ObjectStore, Workflows } from "../adapters/ports.ts";
+import type { Logger } from "../core/log.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import type { PipelineDefinition, Registry } from "../pipelines/types.ts";
 

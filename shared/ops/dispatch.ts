@@ -9,14 +9,25 @@ import { claimMarker, recordStarted } from "./markers.ts";
 
 export type DispatchOutcome =
   | { action: "started"; pipeline: string; partition: string; runId: string; execution: string }
-  | { action: "skipped"; pipeline: string; partition: string; runId: string; reason: string; execution?: string };
+  | {
+      action: "skipped";
+      pipeline: string;
+      partition: string;
+      runId: string;
+      reason: string;
+      execution?: string;
+    };
 
 /**
  * A schedule tick becomes one Workflows execution of the pipeline with `{partition, params, runId}`.
  * A redelivered tick (same message id) starts nothing new; a tick for a partition that is running or done is
  * reported and skipped.
  */
-export async function dispatchTick(ctx: OpsContext, data: unknown, messageId: string): Promise<DispatchOutcome> {
+export async function dispatchTick(
+  ctx: OpsContext,
+  data: unknown,
+  messageId: string,
+): Promise<DispatchOutcome> {
   const tick = parseContract(ScheduleTick, data, "schedule tick");
   const def = ctx.registry.get(tick.pipeline);
   const now = ctx.now();
@@ -32,12 +43,18 @@ export async function dispatchTick(ctx: OpsContext, data: unknown, messageId: st
     });
   }
   const schedule = def.schedules.find((s) => s.name === tick.schedule);
-  const params = parseContract(def.params, { ...(schedule?.params ?? {}), ...tick.params }, `params of ${def.id}`) as Record<string, unknown>;
+  const params = parseContract(
+    def.params,
+    { ...(schedule?.params ?? {}), ...tick.params },
+    `params of ${def.id}`,
+  ) as Record<string, unknown>;
   const runId = runIdFor(def.id, partition);
   const log = ctx.log.child({ pipeline: def.id, partition, runId });
 
   const current = await ctx.ledger.partitionState(def.id, partition);
-  const interrupted = current?.state === "running" && !(await runIsLive(ctx, { pipeline: def.id, partition, attempt: current.attempt }));
+  const interrupted =
+    current?.state === "running" &&
+    !(await runIsLive(ctx, { pipeline: def.id, partition, attempt: current.attempt }));
   if (current && !interrupted && (current.state === "running" || current.state === "succeeded")) {
     const reason = `partition is ${current.state} (attempt ${current.attempt}); a tick does not rerun it (use tessera run --force)`;
     log.info(`tick skipped: ${reason}`);
@@ -50,7 +67,14 @@ export async function dispatchTick(ctx: OpsContext, data: unknown, messageId: st
   if (!decision.start) {
     const reason = `redelivered tick ${messageId}: execution ${decision.marker.execution} was already started`;
     log.info(reason);
-    return { action: "skipped", pipeline: def.id, partition, runId, reason, execution: decision.marker.execution };
+    return {
+      action: "skipped",
+      pipeline: def.id,
+      partition,
+      runId,
+      reason,
+      execution: decision.marker.execution,
+    };
   }
   const execution = await ctx.workflows.execute(
     workflowIdOf(def),

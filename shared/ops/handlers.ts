@@ -1,7 +1,7 @@
 import type { Request, Response } from "@google-cloud/functions-framework";
-import { decodePubsubCloudEvent, type CloudEvent } from "../adapters/pubsub-envelope.ts";
 import type { Message } from "../adapters/ports.ts";
-import { httpStatus, isNonRetriable, reasonOf, RetryableError } from "../core/errors.ts";
+import { type CloudEvent, decodePubsubCloudEvent } from "../adapters/pubsub-envelope.ts";
+import { httpStatus, isNonRetriable, RetryableError, reasonOf } from "../core/errors.ts";
 import type { OpsContext } from "./context.ts";
 import { rejectMessage } from "./reject.ts";
 
@@ -25,7 +25,10 @@ export function setContextFactory(make: () => Promise<OpsContext>): void {
 
 export async function currentContext(): Promise<OpsContext> {
   if (provided) return provided;
-  if (!factory) throw new Error("no ops context: the local twin calls provideContext, a deployed function setContextFactory");
+  if (!factory)
+    throw new Error(
+      "no ops context: the local twin calls provideContext, a deployed function setContextFactory",
+    );
   building ??= factory();
   return building;
 }
@@ -35,14 +38,23 @@ export async function currentContext(): Promise<OpsContext> {
  * dead-lettered with its reason; anything else is rethrown, so Pub/Sub retries it and dead-letters it after
  * the subscription's attempts.
  */
-export function pubsubFunction(source: string, handle: (ctx: OpsContext, message: Message) => Promise<unknown>) {
+export function pubsubFunction(
+  source: string,
+  handle: (ctx: OpsContext, message: Message) => Promise<unknown>,
+) {
   return async (event: CloudEvent): Promise<void> => {
     const ctx = await currentContext();
     let message: Message;
     try {
       message = decodePubsubCloudEvent(event).message;
     } catch (err) {
-      const raw: Message = { id: String(event?.id ?? "unknown"), data: Buffer.from(JSON.stringify(event ?? null)), attributes: {}, publishTime: new Date().toISOString(), deliveryAttempt: 1 };
+      const raw: Message = {
+        id: String(event?.id ?? "unknown"),
+        data: Buffer.from(JSON.stringify(event ?? null)),
+        attributes: {},
+        publishTime: new Date().toISOString(),
+        deliveryAttempt: 1,
+      };
       await rejectMessage(ctx, source, raw, err);
       return;
     }
@@ -53,7 +65,10 @@ export function pubsubFunction(source: string, handle: (ctx: OpsContext, message
         await rejectMessage(ctx, source, message, err);
         return;
       }
-      ctx.log.error(`${source} failed (will be retried): ${reasonOf(err)}`, { messageId: message.id, attempt: message.deliveryAttempt });
+      ctx.log.error(`${source} failed (will be retried): ${reasonOf(err)}`, {
+        messageId: message.id,
+        attempt: message.deliveryAttempt,
+      });
       throw err;
     }
   };
@@ -74,7 +89,8 @@ export function jsonFunction(routes: Record<string, (ctx: OpsContext, body: unkn
     } catch (err) {
       const status = httpStatus(err);
       const e = err as { field?: string; fix?: string; retryAfterSeconds?: number };
-      if (err instanceof RetryableError && e.retryAfterSeconds !== undefined) res.set("Retry-After", String(e.retryAfterSeconds));
+      if (err instanceof RetryableError && e.retryAfterSeconds !== undefined)
+        res.set("Retry-After", String(e.retryAfterSeconds));
       res.status(status).json({ error: reasonOf(err), field: e.field, fix: e.fix });
     }
   };

@@ -1,5 +1,5 @@
-import { RetryableError } from "../core/errors.ts";
 import { AlreadyExistsError, type ObjectStore } from "../adapters/ports.ts";
+import { RetryableError } from "../core/errors.ts";
 
 /**
  * Start-once markers for at-least-once deliveries. Before starting an execution for a message, write a
@@ -42,7 +42,13 @@ export async function claimMarker(
   return { start: true };
 }
 
-export async function recordStarted(store: ObjectStore, name: string, now: Date, execution: string, extra: Record<string, unknown> = {}): Promise<void> {
+export async function recordStarted(
+  store: ObjectStore,
+  name: string,
+  now: Date,
+  execution: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const marker: Marker = { state: "started", at: now.toISOString(), execution, ...extra };
   await store.put(name, JSON.stringify(marker), { contentType: "application/json" });
 }

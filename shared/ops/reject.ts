@@ -1,5 +1,5 @@
-import { reasonOf } from "../core/errors.ts";
 import type { Message } from "../adapters/ports.ts";
+import { reasonOf } from "../core/errors.ts";
 import { TOPICS } from "../pipelines/platform.ts";
 import type { OpsContext } from "./context.ts";
 
@@ -8,7 +8,12 @@ import type { OpsContext } from "./context.ts";
  * with its reason in the state bucket, and published to the dead-letter topic with the reason as an
  * attribute, so that it is visible and nothing is lost.
  */
-export async function rejectMessage(ctx: OpsContext, source: string, message: Message, err: unknown): Promise<void> {
+export async function rejectMessage(
+  ctx: OpsContext,
+  source: string,
+  message: Message,
+  err: unknown,
+): Promise<void> {
   const reason = reasonOf(err);
   const at = ctx.now().toISOString();
   const record = {
@@ -31,9 +36,13 @@ export async function rejectMessage(ctx: OpsContext, source: string, message: Me
 }
 
 /** Rejected requests of one source, newest first. */
-export async function listRejected(ctx: OpsContext, source: string): Promise<{ name: string; reason: string; at: string; data: string }[]> {
+export async function listRejected(
+  ctx: OpsContext,
+  source: string,
+): Promise<{ name: string; reason: string; at: string; data: string }[]> {
   const infos = await ctx.state.list(`rejected/${source}/`);
   const out = [];
-  for (const info of infos.reverse()) out.push({ name: info.name, ...JSON.parse((await ctx.state.get(info.name)).toString("utf8")) });
+  for (const info of infos.reverse())
+    out.push({ name: info.name, ...JSON.parse((await ctx.state.get(info.name)).toString("utf8")) });
   return out;
 }

@@ -32,7 +32,14 @@ export interface BackfillStatus {
 
 function row(partition: string, s: PartitionStatus | undefined): PartitionRow {
   if (!s) return { partition, state: "missing" };
-  return { partition, state: s.state, attempt: s.attempt, updated: s.updated, reason: s.reason, backfillId: s.backfillId };
+  return {
+    partition,
+    state: s.state,
+    attempt: s.attempt,
+    updated: s.updated,
+    reason: s.reason,
+    backfillId: s.backfillId,
+  };
 }
 
 function count(rows: PartitionRow[]): Record<string, number> {
@@ -42,17 +49,30 @@ function count(rows: PartitionRow[]): Record<string, number> {
 }
 
 /** Counts by state and every partition that ran (one ledger listing per pipeline), newest partition first. */
-export async function pipelineStatus(ctx: OpsContext, pipeline: string, options: { since?: string } = {}): Promise<PipelineStatus> {
+export async function pipelineStatus(
+  ctx: OpsContext,
+  pipeline: string,
+  options: { since?: string } = {},
+): Promise<PipelineStatus> {
   const def = ctx.registry.get(pipeline);
   const states = await ctx.ledger.partitionStates(def.id);
   let rows = [...states].map(([p, s]) => row(p, s));
-  if (options.since) rows = rows.filter((r) => r.partition >= options.since! || (r.updated ?? "") >= options.since!);
+  if (options.since)
+    rows = rows.filter((r) => r.partition >= options.since! || (r.updated ?? "") >= options.since!);
   rows.sort((a, b) => (a.partition < b.partition ? 1 : a.partition > b.partition ? -1 : 0));
-  return { pipeline: def.id, counts: count(rows), partitions: rows, backfills: await ctx.ledger.listBackfills({ pipeline: def.id }) };
+  return {
+    pipeline: def.id,
+    counts: count(rows),
+    partitions: rows,
+    backfills: await ctx.ledger.listBackfills({ pipeline: def.id }),
+  };
 }
 
 /** A backfill's plan joined with the current state of each of its partitions. */
-export async function backfillStatus(ctx: OpsContext, backfillId: string): Promise<BackfillStatus | undefined> {
+export async function backfillStatus(
+  ctx: OpsContext,
+  backfillId: string,
+): Promise<BackfillStatus | undefined> {
   const record = await ctx.ledger.getBackfill(backfillId);
   if (!record) return undefined;
   const plan = record.plan as BackfillPlan;
@@ -60,12 +80,19 @@ export async function backfillStatus(ctx: OpsContext, backfillId: string): Promi
   const partitions = plan.entries.map((e) => {
     const r = row(e.partition, states.get(e.partition));
     // A skipped partition keeps the state it had; a planned one that has not started yet is "pending".
-    if (e.action !== "skip" && (r.state === "missing" || (r.backfillId !== backfillId && r.state === e.state && !(r.updated && r.updated > record.createdAt)))) {
+    if (
+      e.action !== "skip" &&
+      (r.state === "missing" ||
+        (r.backfillId !== backfillId && r.state === e.state && !(r.updated && r.updated > record.createdAt)))
+    ) {
       return { ...r, state: "pending" as PartitionState, action: e.action };
     }
     return { ...r, action: e.action, reason: r.reason ?? e.reason };
   });
-  const drivers = await ctx.workflows.list({ workflow: BACKFILL_WORKFLOW_ID, labels: { backfill_id: backfillId, role: "driver" } });
+  const drivers = await ctx.workflows.list({
+    workflow: BACKFILL_WORKFLOW_ID,
+    labels: { backfill_id: backfillId, role: "driver" },
+  });
   const d = drivers[0] ? await ctx.workflows.get(drivers[0].name) : undefined;
   return {
     backfillId,

@@ -2,10 +2,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Adapters, Family, TableSchema } from "../adapters/ports.ts";
-import type { Logger } from "../core/log.ts";
 import { parseCron } from "../core/cron.ts";
 import type { PartitionKind } from "../core/dates.ts";
 import { NonRetriableError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
 
 /**
  * The typed definition of a pipeline: the single source of truth that Pulumi, the local twin, the CLI and

@@ -13,7 +13,10 @@ setContextFactory(async () => {
   const config = loadRuntimeConfig(process.env);
   const log = createLogger({ labels: { component: "function" } });
   if (config.mode !== "gcp") throw new Error("TESSERA_MODE is not gcp and no local twin provided a context");
-  const [{ createGcpAdapters }, { createGcpWorkflows }] = await Promise.all([import("../adapters/gcp/index.ts"), import("../adapters/gcp/workflows.ts")]);
+  const [{ createGcpAdapters }, { createGcpWorkflows }] = await Promise.all([
+    import("../adapters/gcp/index.ts"),
+    import("../adapters/gcp/workflows.ts"),
+  ]);
   const adapters = await createGcpAdapters({ projectId: config.project!, region: config.region, log });
   const state = adapters.objects.bucket(config.stateBucket);
   return {

@@ -1,8 +1,8 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
-import { encodePubsubCloudEvent, toBinaryRequest, toStructuredRequest } from "../adapters/pubsub-envelope.ts";
 import type { Message } from "../adapters/ports.ts";
+import { encodePubsubCloudEvent, toBinaryRequest, toStructuredRequest } from "../adapters/pubsub-envelope.ts";
 
 /**
  * Hosts functions on 127.0.0.1 with the functions framework's own server (`getTestServer`; the framework's
@@ -35,7 +35,11 @@ export async function stopFunction(f: HostedFunction): Promise<void> {
 let mode = 0;
 
 /** POST a Pub/Sub message to a hosted CloudEvent function; resolves on 2xx (ack), throws otherwise (nack). */
-export async function deliver(f: HostedFunction, message: Message, names: { project: string; topic: string; subscription: string }): Promise<void> {
+export async function deliver(
+  f: HostedFunction,
+  message: Message,
+  names: { project: string; topic: string; subscription: string },
+): Promise<void> {
   const event = encodePubsubCloudEvent(message, names);
   const request = mode++ % 2 === 0 ? toBinaryRequest(event) : toStructuredRequest(event);
   const response = await fetch(f.url, { method: "POST", headers: request.headers, body: request.body });

@@ -35,7 +35,11 @@ function idOf(name: string): string {
   return name.split("/").pop() ?? name;
 }
 
-export function createLocalWorkflows(engine: WorkflowEngine, stateDir: string, options: { pollMs?: number } = {}): LocalWorkflows {
+export function createLocalWorkflows(
+  engine: WorkflowEngine,
+  stateDir: string,
+  options: { pollMs?: number } = {},
+): LocalWorkflows {
   const twins = join(stateDir, "twins");
   const requests = join(stateDir, "cancel-requests");
   mkdirSync(twins, { recursive: true });
@@ -110,7 +114,7 @@ export function createLocalWorkflows(engine: WorkflowEngine, stateDir: string, o
       const id = idOf(name);
       if (engine.isLive(id)) return engine.cancel(id);
       const r = engine.get(id);
-      if (!r || r.state !== "ACTIVE") return;
+      if (r?.state !== "ACTIVE") return;
       if (otherTwinsAlive()) writeFileSync(join(requests, id), new Date().toISOString());
     },
     async list(filter = {}) {
@@ -124,7 +128,8 @@ export function createLocalWorkflows(engine: WorkflowEngine, stateDir: string, o
         engine.markInterrupted(s.id, { message: INTERRUPTED, tags: ["InterruptedError"] });
         out.push(s.name);
       }
-      for (const f of existsSync(requests) ? readdirSync(requests) : []) rmSync(join(requests, f), { force: true });
+      for (const f of existsSync(requests) ? readdirSync(requests) : [])
+        rmSync(join(requests, f), { force: true });
       return out;
     },
     close() {
@@ -133,4 +138,3 @@ export function createLocalWorkflows(engine: WorkflowEngine, stateDir: string, o
     },
   };
 }
-

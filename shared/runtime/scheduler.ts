@@ -1,6 +1,6 @@
+import type { ScheduleTick } from "../contracts/v1/index.ts";
 import { type Cron, nextFire, parseCron } from "../core/cron.ts";
 import type { Logger } from "../core/log.ts";
-import type { ScheduleTick } from "../contracts/v1/index.ts";
 import type { Registry } from "../pipelines/types.ts";
 
 /**
@@ -21,9 +21,17 @@ interface Entry {
 }
 
 function entries(registry: Registry): Entry[] {
-  return registry.list().flatMap((def) =>
-    def.schedules.map((s) => ({ pipeline: def.id, schedule: s.name, cron: parseCron(s.cron), timeZone: s.timeZone, params: s.params ?? {} })),
-  );
+  return registry
+    .list()
+    .flatMap((def) =>
+      def.schedules.map((s) => ({
+        pipeline: def.id,
+        schedule: s.name,
+        cron: parseCron(s.cron),
+        timeZone: s.timeZone,
+        params: s.params ?? {},
+      })),
+    );
 }
 
 /** Every fire strictly after `from` and at or before `to`, in time order. */
@@ -34,7 +42,9 @@ export function firesBetween(registry: Registry, from: Date, to: Date): Fire[] {
       out.push({ at, tick: { pipeline: e.pipeline, schedule: e.schedule, params: e.params } });
     }
   }
-  return out.sort((a, b) => a.at.getTime() - b.at.getTime() || a.tick.pipeline.localeCompare(b.tick.pipeline));
+  return out.sort(
+    (a, b) => a.at.getTime() - b.at.getTime() || a.tick.pipeline.localeCompare(b.tick.pipeline),
+  );
 }
 
 export interface SchedulerOptions {
@@ -57,18 +67,21 @@ export function startScheduler(options: SchedulerOptions): { stop(): void; next(
     upcoming.set(key, { at, tick: { pipeline: e.pipeline, schedule: e.schedule, params: e.params } });
     // setTimeout takes at most ~24.8 days; re-arm in steps for schedules further away.
     const delay = Math.min(at.getTime() - now().getTime(), 2 ** 31 - 1);
-    const timer = setTimeout(async () => {
-      if (now() >= at) {
-        const tick: ScheduleTick = { pipeline: e.pipeline, schedule: e.schedule, params: e.params };
-        options.log.info(`schedule ${key} fired (${e.cron.source} ${e.timeZone})`);
-        try {
-          await options.publish(tick);
-        } catch (err) {
-          options.log.error(`schedule ${key}: could not publish the tick: ${(err as Error).message}`);
+    const timer = setTimeout(
+      async () => {
+        if (now() >= at) {
+          const tick: ScheduleTick = { pipeline: e.pipeline, schedule: e.schedule, params: e.params };
+          options.log.info(`schedule ${key} fired (${e.cron.source} ${e.timeZone})`);
+          try {
+            await options.publish(tick);
+          } catch (err) {
+            options.log.error(`schedule ${key}: could not publish the tick: ${(err as Error).message}`);
+          }
         }
-      }
-      arm(e);
-    }, Math.max(0, delay));
+        arm(e);
+      },
+      Math.max(0, delay),
+    );
     timer.unref();
     timers.set(key, timer);
   };

@@ -59,15 +59,30 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
   const now = options.now ?? (() => new Date());
   const project = options.project ?? "local-project";
   const location = options.location ?? "local";
-  const buckets = { data: options.buckets?.data ?? "tessera-data", artifacts: options.buckets?.artifacts ?? "tessera-artifacts", state: options.buckets?.state ?? "tessera-state" };
+  const buckets = {
+    data: options.buckets?.data ?? "tessera-data",
+    artifacts: options.buckets?.artifacts ?? "tessera-artifacts",
+    state: options.buckets?.state ?? "tessera-state",
+  };
 
-  const adapters = createLocalAdapters({ stateDir: options.stateDir, registry: options.registry, root, env: options.env ?? process.env, backoffScale: options.backoffScale, log });
+  const adapters = createLocalAdapters({
+    stateDir: options.stateDir,
+    registry: options.registry,
+    root,
+    env: options.env ?? process.env,
+    backoffScale: options.backoffScale,
+    log,
+  });
   const bus = adapters.messages;
   const state = adapters.objects.bucket(buckets.state);
   const ledger = createLedger(state);
 
   // The platform functions register their targets when imported.
-  await Promise.all([import("../../functions/dispatch/index.ts"), import("../../functions/backfill/index.ts"), import("../../functions/runs/index.ts")]);
+  await Promise.all([
+    import("../../functions/dispatch/index.ts"),
+    import("../../functions/backfill/index.ts"),
+    import("../../functions/runs/index.ts"),
+  ]);
   const hosted: HostedFunction[] = [];
   for (const f of PLATFORM_FUNCTIONS) {
     hosted.push(await hostFunction(f.name, f.target));
@@ -76,7 +91,11 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
 
   const resolveWorkflow = (id: string) => {
     const def = options.registry.list().find((d) => workflowIdOf(d) === id);
-    const file = def ? join(root, "workflows-yaml", def.workflow) : id === BACKFILL_WORKFLOW_ID ? join(repoRoot(), "workflows-yaml", "backfill.workflows.yaml") : undefined;
+    const file = def
+      ? join(root, "workflows-yaml", def.workflow)
+      : id === BACKFILL_WORKFLOW_ID
+        ? join(repoRoot(), "workflows-yaml", "backfill.workflows.yaml")
+        : undefined;
     return file ? { file, text: readFileSync(file, "utf8") } : undefined;
   };
   const host = {
@@ -100,20 +119,37 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       TESSERA_ARTIFACTS_BUCKET: buckets.artifacts,
       TESSERA_STATE_BUCKET: buckets.state,
     },
-    onLog: (e) => log.child({ execution: e.execution.split("/").pop(), workflow: e.workflow }).info(e.text ?? JSON.stringify(e.json)),
+    onLog: (e) =>
+      log
+        .child({ execution: e.execution.split("/").pop(), workflow: e.workflow })
+        .info(e.text ?? JSON.stringify(e.json)),
   });
   const workflows = createLocalWorkflows(engine, options.stateDir);
   const interrupted = workflows.reconcile();
-  if (interrupted.length > 0) log.warn(`${interrupted.length} execution(s) were left running by a stopped process and are marked interrupted`);
+  if (interrupted.length > 0)
+    log.warn(
+      `${interrupted.length} execution(s) were left running by a stopped process and are marked interrupted`,
+    );
 
-  const ctx: OpsContext = { registry: options.registry, ledger, state, workflows, messages: bus, log, now, pollSeconds: options.pollSeconds ?? 0.2, takeoverSeconds: 30 };
+  const ctx: OpsContext = {
+    registry: options.registry,
+    ledger,
+    state,
+    workflows,
+    messages: bus,
+    log,
+    now,
+    pollSeconds: options.pollSeconds ?? 0.2,
+    takeoverSeconds: 30,
+  };
   provideContext(ctx);
   // A backfill whose driver was interrupted ends failed, so that `status` tells the truth; its partitions are
   // resumed with a new backfill (`--reprocess missing` runs the interrupted ones again).
   for (const name of interrupted) {
     const e = await workflows.get(name);
     const id = e.labels.backfill_id;
-    if (e.workflow === BACKFILL_WORKFLOW_ID && id) await ledger.setBackfillState(id, "failed", "interrupted: the process running its driver stopped");
+    if (e.workflow === BACKFILL_WORKFLOW_ID && id)
+      await ledger.setBackfillState(id, "failed", "interrupted: the process running its driver stopped");
   }
 
   // Pub/Sub push subscriptions of the platform functions, with the deployed retry and dead-letter policy.
@@ -123,16 +159,28 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const topic = f.trigger.topic;
     const subscription = `${f.name}-push`;
     await bus.ensureTopic(topic);
-    await bus.subscribe(subscription, topic, (message) => deliver(fn, message, { project, topic, subscription }), {
-      maxDeliveryAttempts: f.maxDeliveryAttempts ?? 5,
-      deadLetterTopic: TOPICS.deadLetters,
-      minBackoffSeconds: 1,
-      maxBackoffSeconds: 60,
-    });
+    await bus.subscribe(
+      subscription,
+      topic,
+      (message) => deliver(fn, message, { project, topic, subscription }),
+      {
+        maxDeliveryAttempts: f.maxDeliveryAttempts ?? 5,
+        deadLetterTopic: TOPICS.deadLetters,
+        minBackoffSeconds: 1,
+        maxBackoffSeconds: 60,
+      },
+    );
   }
   for (const t of Object.values(TOPICS)) await bus.ensureTopic(t);
 
-  const scheduler = options.schedule ? startScheduler({ registry: options.registry, publish: (tick) => bus.publish(TOPICS.scheduleTicks, tick), log, now }) : undefined;
+  const scheduler = options.schedule
+    ? startScheduler({
+        registry: options.registry,
+        publish: (tick) => bus.publish(TOPICS.scheduleTicks, tick),
+        log,
+        now,
+      })
+    : undefined;
 
   return {
     ctx,

@@ -15,11 +15,16 @@ const benches = readdirSync(dir)
   .filter((name) => only.length === 0 || only.includes(name))
   .sort();
 
-console.log(`# Tessera benchmarks (${new Date().toISOString()}, node ${process.version}, ${process.env.BENCH_QUICK ? "quick" : "full"} mode)\n`);
+console.log(
+  `# Tessera benchmarks (${new Date().toISOString()}, node ${process.version}, ${process.env.BENCH_QUICK ? "quick" : "full"} mode)\n`,
+);
 let failed = 0;
 for (const name of benches) {
   const started = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(dir, `${name}.ts`)], { stdio: "inherit", env: process.env });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(dir, `${name}.ts`)], {
+    stdio: "inherit",
+    env: process.env,
+  });
   console.log(`\n_${name}: ${((Date.now() - started) / 1000).toFixed(1)} s, exit ${r.status}_\n`);
   if (r.status !== 0) failed++;
 }

@@ -8,6 +8,9 @@ import { join } from "node:path";
 export function teamData(...parts: string[]): string {
   const candidates = [join(import.meta.dirname, "..", "..", "..", "shared", "data"), "/work/shared/data"];
   const base = candidates.find((c) => existsSync(c));
-  if (!base) throw new Error(`the team data folder is missing: looked in ${candidates.join(", ")} (the checkout needs ../shared/data beside it)`);
+  if (!base)
+    throw new Error(
+      `the team data folder is missing: looked in ${candidates.join(", ")} (the checkout needs ../shared/data beside it)`,
+    );
   return join(base, ...parts);
 }

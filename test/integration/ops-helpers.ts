@@ -67,7 +67,11 @@ export async function demoTwin(now = () => new Date("2024-07-01T12:00:00Z")): Pr
   return { ...twin, stateDir, demoDir, logs };
 }
 
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 60_000, what = "condition"): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+  what = "condition",
+): Promise<void> {
   const start = Date.now();
   while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -23,7 +23,9 @@ const def = (id: string, schedules: PipelineDefinition["schedules"]): PipelineDe
 describe("local scheduler", () => {
   const registry = createRegistry([
     def("daily-one", [{ name: "daily", cron: "0 7 * * *", timeZone: "UTC" }]),
-    def("weekly-one", [{ name: "weekly", cron: "30 3 * * mon", timeZone: "Europe/Berlin", params: { full: true } }]),
+    def("weekly-one", [
+      { name: "weekly", cron: "30 3 * * mon", timeZone: "Europe/Berlin", params: { full: true } },
+    ]),
   ]);
 
   it("lists every fire of every schedule in a window, in time order", () => {

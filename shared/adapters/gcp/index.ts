@@ -13,7 +13,10 @@ export interface GcpAdaptersOptions {
 }
 
 /** A port whose every method is async, made on first call. `scan`-like methods returning async iterables are listed. */
-export function lazyPort<T extends object>(make: () => Promise<T>, iterables: string[] = []): { port: T; loaded(): T | undefined } {
+export function lazyPort<T extends object>(
+  make: () => Promise<T>,
+  iterables: string[] = [],
+): { port: T; loaded(): T | undefined } {
   let made: Promise<T> | undefined;
   let value: T | undefined;
   const get = () => {
@@ -42,14 +45,30 @@ export function lazyPort<T extends object>(make: () => Promise<T>, iterables: st
 }
 
 export async function createGcpAdapters(options: GcpAdaptersOptions): Promise<Adapters> {
-  const [{ createGcpObjects }, { createGcpBus }] = await Promise.all([import("./objects.ts"), import("./messages.ts")]);
-  const warehouse = lazyPort<Warehouse>(async () => (await import("./warehouse.ts")).createGcpWarehouse({ projectId: options.projectId, location: options.region }));
+  const [{ createGcpObjects }, { createGcpBus }] = await Promise.all([
+    import("./objects.ts"),
+    import("./messages.ts"),
+  ]);
+  const warehouse = lazyPort<Warehouse>(async () =>
+    (await import("./warehouse.ts")).createGcpWarehouse({
+      projectId: options.projectId,
+      location: options.region,
+    }),
+  );
   const wideRows = lazyPort<WideRowStore>(
-    async () => (await import("./widerows.ts")).createGcpWideRows({ projectId: options.projectId, instanceId: options.bigtableInstance ?? "tessera" }),
+    async () =>
+      (await import("./widerows.ts")).createGcpWideRows({
+        projectId: options.projectId,
+        instanceId: options.bigtableInstance ?? "tessera",
+      }),
     ["scan"],
   );
-  const jobs = lazyPort<JobRunner>(async () => (await import("./jobs.ts")).createGcpJobs({ projectId: options.projectId, region: options.region }));
-  const secrets = lazyPort<Secrets>(async () => (await import("./secrets.ts")).createGcpSecrets({ projectId: options.projectId }));
+  const jobs = lazyPort<JobRunner>(async () =>
+    (await import("./jobs.ts")).createGcpJobs({ projectId: options.projectId, region: options.region }),
+  );
+  const secrets = lazyPort<Secrets>(async () =>
+    (await import("./secrets.ts")).createGcpSecrets({ projectId: options.projectId }),
+  );
   const messages = createGcpBus({ projectId: options.projectId, logger: options.log });
   return {
     mode: "gcp",

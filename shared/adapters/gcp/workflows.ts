@@ -10,7 +10,10 @@ export interface GcpWorkflowsOptions {
   region: string;
   /** Poll interval of `wait`, milliseconds. */
   pollMs?: number;
-  client?: Pick<ExecutionsClient, "createExecution" | "getExecution" | "cancelExecution" | "listExecutionsAsync">;
+  client?: Pick<
+    ExecutionsClient,
+    "createExecution" | "getExecution" | "cancelExecution" | "listExecutionsAsync"
+  >;
 }
 
 type ApiExecution = {
@@ -24,7 +27,14 @@ type ApiExecution = {
   endTime?: { seconds?: unknown; nanos?: number | null } | null;
 };
 
-const STATES: Record<string, ExecutionState> = { ACTIVE: "ACTIVE", QUEUED: "ACTIVE", SUCCEEDED: "SUCCEEDED", FAILED: "FAILED", CANCELLED: "CANCELLED", UNAVAILABLE: "FAILED" };
+const STATES: Record<string, ExecutionState> = {
+  ACTIVE: "ACTIVE",
+  QUEUED: "ACTIVE",
+  SUCCEEDED: "SUCCEEDED",
+  FAILED: "FAILED",
+  CANCELLED: "CANCELLED",
+  UNAVAILABLE: "FAILED",
+};
 
 function time(t: ApiExecution["startTime"]): string | undefined {
   if (!t || t.seconds === undefined || t.seconds === null) return undefined;
@@ -58,15 +68,19 @@ export function fromApi(e: ApiExecution): WorkflowExecution {
 
 /** The Executions API list filter (AIP-160) for a label/state filter. */
 export function listFilter(filter: { labels?: Record<string, string>; state?: ExecutionState }): string {
-  const parts = Object.entries(filter.labels ?? {}).map(([k, v]) => `labels.${k}="${v.replace(/"/g, '\\"')}"`);
+  const parts = Object.entries(filter.labels ?? {}).map(
+    ([k, v]) => `labels.${k}="${v.replace(/"/g, '\\"')}"`,
+  );
   if (filter.state) parts.push(`state="${filter.state}"`);
   return parts.join(" AND ");
 }
 
 export function createGcpWorkflows(options: GcpWorkflowsOptions): Workflows {
   const client = options.client ?? new ExecutionsClient();
-  const parentOf = (workflow: string) => `projects/${options.projectId}/locations/${options.region}/workflows/${workflow}`;
-  const get = async (execution: string) => fromApi((await client.getExecution({ name: execution }))[0] as ApiExecution);
+  const parentOf = (workflow: string) =>
+    `projects/${options.projectId}/locations/${options.region}/workflows/${workflow}`;
+  const get = async (execution: string) =>
+    fromApi((await client.getExecution({ name: execution }))[0] as ApiExecution);
   return {
     async execute(workflow, argument, opts = {}) {
       const [created] = await client.createExecution({
@@ -88,7 +102,11 @@ export function createGcpWorkflows(options: GcpWorkflowsOptions): Workflows {
     },
     async list(filter = {}) {
       const out: WorkflowExecution[] = [];
-      const request = { parent: parentOf(filter.workflow ?? "-"), filter: listFilter(filter) || undefined, view: "FULL" as const };
+      const request = {
+        parent: parentOf(filter.workflow ?? "-"),
+        filter: listFilter(filter) || undefined,
+        view: "FULL" as const,
+      };
       for await (const e of client.listExecutionsAsync(request)) out.push(fromApi(e as ApiExecution));
       return out;
     },
