@@ -18,7 +18,7 @@ import { csvDocument, csvText, intText, jsonText, pyFloat } from "./format.ts";
 import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextColumn } from "./frame.ts";
 import { groupByKey, rowsByGroup } from "./group.ts";
 import { CausemosParams, type CausemosParamsInput, OUTPUT_TASKS, type OutputTask } from "./params.ts";
-import { readDojo } from "./reader.ts";
+import { scanDojo } from "./scan.ts";
 import { computeTiles, GRID_STATS_COLUMNS, seriesCells } from "./tiling.ts";
 import { type ValidationCounters, validateAndFix } from "./validate.ts";
 import type { OutputWriter } from "./writer.ts";
@@ -107,68 +107,76 @@ export async function run(
   );
   const allSelected = OUTPUT_TASKS.every((t) => selected.has(t));
 
-  let raw =
-    options.frame ??
-    (await readDojo(params.data_paths, { weightColumn: params.weight_column, threads: options.threads }))
-      .frame;
-  if (
-    options.frame &&
-    params.weight_column !== "" &&
-    !raw.weight &&
-    raw.qualifiers.has(params.weight_column)
-  ) {
-    raw = withWeightFromText(raw, params.weight_column);
-  }
-  if (raw.rows === 0) {
-    throw new NonRetriableError("the data have no rows", {
-      field: "params.data_paths",
-      fix: "point data_paths at a run's output",
-    });
-  }
-  if (options.shard && options.shard.count > 1) raw = shardRows(raw, options.shard);
-  lap("read");
-
-  // ---- raw outputs, on the data as read (as the original's save_raw_data) ----
-  const rawByFeature = rowsByGroup(raw.feature.codes, raw.feature.values.length);
+  // Two ways in, same results: an in-memory frame (generator, tests) is validated and grouped here; files are
+  // scanned by DuckDB, which also does the monthly reduction (scan.ts).
+  let frame: DojoFrame;
+  let series: Series;
+  let month: Temporal | undefined;
+  let counters: ValidationCounters;
+  let weighted: boolean;
+  let numRows: number;
+  let raw: DojoFrame | undefined;
   const rowsPerFeature: Record<string, number> = {};
-  const featureOrder = raw.feature.values
-    .map((_, k) => k)
-    .sort((a, b) => compareText(raw.feature.values[a], raw.feature.values[b]));
-  for (const f of featureOrder) {
-    const count = rawByFeature.start[f + 1] - rawByFeature.start[f];
-    if (count === 0) continue;
-    rowsPerFeature[raw.feature.values[f]] = count;
+  if (options.frame) {
+    let input = options.frame;
+    if (params.weight_column !== "" && !input.weight && input.qualifiers.has(params.weight_column)) {
+      input = withWeightFromText(input, params.weight_column);
+    }
+    if (input.rows === 0) {
+      throw new NonRetriableError("the data have no rows", {
+        field: "params.data_paths",
+        fix: "point data_paths at a run's output",
+      });
+    }
+    if (options.shard && options.shard.count > 1) input = shardRows(input, options.shard);
+    raw = input;
+    numRows = input.rows;
+    const counts = rowsByGroup(input.feature.codes, input.feature.values.length).start;
+    const names = input.feature.values;
+    for (const f of names.map((_, k) => k).sort((a, b) => compareText(names[a], names[b]))) {
+      if (counts[f + 1] > counts[f]) rowsPerFeature[names[f]] = counts[f + 1] - counts[f];
+    }
+    lap("read");
+    const validated = validateAndFix(input, {
+      weightColumn: params.weight_column,
+      fillTimestamp: params.fill_timestamp,
+    });
+    frame = validated.frame;
+    weighted = validated.weightColumn !== "";
+    counters = validated.counters;
+    if (frame.rows === 0) throw noRowsLeft(counters);
+    lap("validate");
+    series = findSeries(frame);
+  } else {
+    const scan = await scanDojo(params.data_paths, {
+      weightColumn: params.weight_column,
+      fillTimestamp: params.fill_timestamp,
+      rawCountThreshold: params.raw_count_threshold,
+      shard: options.shard,
+      threads: options.threads,
+    });
+    ({ frame, series, counters, numRows, raw } = scan);
+    month = scan.month;
+    weighted = scan.weightColumn !== "";
+    Object.assign(rowsPerFeature, scan.rowsPerFeature);
+    if (month.rows === 0) throw noRowsLeft(counters);
+    lap("read");
   }
 
-  const validated = validateAndFix(raw, {
-    weightColumn: params.weight_column,
-    fillTimestamp: params.fill_timestamp,
-  });
-  const frame = validated.frame;
-  const weighted = validated.weightColumn !== "";
-  const counters: ValidationCounters = validated.counters;
-  if (frame.rows === 0) {
-    throw new NonRetriableError(
-      `no rows left after validation (${counters.num_invalid_ts} had timestamps beyond pandas' range)`,
-      {
-        field: "timestamp",
-        fix: "timestamps are epoch milliseconds below 9223372036854.775807",
-      },
-    );
-  }
-  lap("validate");
-
-  for (const f of featureOrder) {
-    const from = rawByFeature.start[f];
-    const to = rawByFeature.start[f + 1];
-    if (to - from === 0 || to - from > params.raw_count_threshold) continue;
-    writer.write(
-      `${base}/raw/${raw.feature.values[f]}/raw/raw.csv`,
-      rawCsv(raw, rawByFeature.rows.subarray(from, to)),
-    );
+  if (raw) {
+    const rawFrame = raw;
+    const byFeature = rowsByGroup(rawFrame.feature.codes, rawFrame.feature.values.length);
+    for (let f = 0; f < rawFrame.feature.values.length; f++) {
+      const from = byFeature.start[f];
+      const to = byFeature.start[f + 1];
+      if (to - from === 0 || to - from > params.raw_count_threshold) continue;
+      writer.write(
+        `${base}/raw/${rawFrame.feature.values[f]}/raw/raw.csv`,
+        rawCsv(rawFrame, byFeature.rows.subarray(from, to)),
+      );
+    }
   }
 
-  const series = findSeries(frame);
   const features = frame.feature.values;
   const featureIds = features
     .map((_, k) => k)
@@ -235,10 +243,9 @@ export async function run(
   let bins = 0;
   const ctx: Ctx = { base, frame, series, features, weighted, levelIds, regionLevels, writer };
 
-  let month: Temporal | undefined;
   for (const res of ["month", "year"] as const) {
-    const t = month ? rollUp(month, series, res) : temporalAggregation(frame, series, res);
-    month ??= t;
+    if (!month) month = temporalAggregation(frame, series, "month");
+    const t = res === "month" ? month : rollUp(month, series, res);
     lap(`temporal:${res}`);
     const featureOfT = new Int32Array(t.rows);
     for (let k = 0; k < t.rows; k++) featureOfT[k] = series.feature[t.series[k]];
@@ -299,7 +306,7 @@ export async function run(
   }
   const results: RunResults = {
     data_info: {
-      num_rows: raw.rows,
+      num_rows: numRows,
       num_rows_per_feature: rowsPerFeature,
       num_missing_ts: counters.num_missing_ts,
       num_invalid_ts: counters.num_invalid_ts,
@@ -664,6 +671,16 @@ function outputSummary(
 }
 
 // ---------------------------------------------------------------- helpers
+
+function noRowsLeft(counters: ValidationCounters): NonRetriableError {
+  return new NonRetriableError(
+    `no rows left after validation (${counters.num_invalid_ts} had timestamps beyond pandas' range)`,
+    {
+      field: "timestamp",
+      fix: "timestamps are epoch milliseconds below 9223372036854.775807",
+    },
+  );
+}
 
 function sortedGroups(n: number, compare: (a: number, b: number) => number): number[] {
   return Array.from({ length: n }, (_, k) => k).sort(compare);

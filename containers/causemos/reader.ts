@@ -21,6 +21,8 @@ export interface ReadOptions {
   weightColumn?: string;
   /** DuckDB threads (default 2: a Cloud Run task of 2 vCPU). */
   threads?: number;
+  /** Read only the rows of these features. */
+  features?: string[];
 }
 
 export interface ReadResult {
@@ -29,15 +31,16 @@ export interface ReadResult {
   skipped: string[];
 }
 
-interface FileSchema {
+export interface FileSchema {
   path: string;
   columns: Map<string, string>;
 }
 
-const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
-const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
+export const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
+export const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-export async function readDojo(paths: readonly string[], options: ReadOptions = {}): Promise<ReadResult> {
+/** Split off the string-valued files; fail when no numeric file is left. */
+export function numericFiles(paths: readonly string[]): { files: string[]; skipped: string[] } {
   if (paths.length === 0) {
     throw new NonRetriableError("no data paths given", {
       field: "params.data_paths",
@@ -55,12 +58,17 @@ export async function readDojo(paths: readonly string[], options: ReadOptions = 
       },
     );
   }
+  return { files, skipped };
+}
+
+export async function readDojo(paths: readonly string[], options: ReadOptions = {}): Promise<ReadResult> {
+  const { files, skipped } = numericFiles(paths);
   const instance = await DuckDBInstance.create(":memory:", { threads: String(options.threads ?? 2) });
   const connection = await instance.connect();
   try {
     const schemas: FileSchema[] = [];
     for (const path of files) schemas.push(await describe(connection, path));
-    const frame = await load(connection, schemas, options.weightColumn ?? "");
+    const frame = await load(connection, schemas, options.weightColumn ?? "", options.features);
     return { frame, files, skipped };
   } finally {
     connection.closeSync();
@@ -68,7 +76,7 @@ export async function readDojo(paths: readonly string[], options: ReadOptions = 
   }
 }
 
-async function describe(connection: DuckDBConnection, path: string): Promise<FileSchema> {
+export async function describe(connection: DuckDBConnection, path: string): Promise<FileSchema> {
   let rows: unknown[][];
   try {
     const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(path)})`);
@@ -100,11 +108,26 @@ function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0];
 }
 
-async function load(
+export interface Source {
+  columns: string[];
+  textNames: string[];
+  numeric: { name: string; as: "double" | "timestamp" }[];
+  hasLat: boolean;
+  hasWeight: boolean;
+  dicts: string[][];
+  required: Set<string>;
+}
+
+/**
+ * Create the view `src` over the files (numeric columns n0.., text columns t0.., `rn` = a row number in input
+ * order) and an ENUM type e<k> per text column holding its sorted distinct values.
+ */
+export async function prepareSource(
   connection: DuckDBConnection,
   schemas: FileSchema[],
   weightColumn: string,
-): Promise<DojoFrame> {
+  features?: string[],
+): Promise<Source> {
   // Column order: the first file's order, then extra columns of later files in order of appearance.
   const columns: string[] = [];
   for (const s of schemas) for (const c of s.columns.keys()) if (!columns.includes(c)) columns.push(c);
@@ -172,15 +195,19 @@ async function load(
   }
 
   const union = schemas
-    .map((s) => {
+    .map((s, fileIndex) => {
       const parts = [
         ...numeric.map((n, k) => `${exprFor(s, n.name, n.as)} AS n${k}`),
         ...textNames.map((t, k) => `${exprFor(s, t, "text")} AS t${k}`),
       ];
-      return `SELECT ${parts.join(", ")} FROM read_parquet(${literal(s.path)})`;
+      return `SELECT ${parts.join(", ")}, (${fileIndex}::BIGINT * 1099511627776 + file_row_number) AS rn FROM read_parquet(${literal(s.path)}, file_row_number = true)`;
     })
     .join(" UNION ALL ");
-  await connection.run(`CREATE TEMP VIEW src AS ${union}`);
+  const featureCol = `t${textNames.indexOf("feature")}`;
+  const where = features
+    ? ` WHERE ${featureCol} IN (${features.length > 0 ? features.map(literal).join(", ") : "NULL"})`
+    : "";
+  await connection.run(`CREATE TEMP VIEW src AS SELECT * FROM (${union})${where}`);
 
   // Dictionaries of every text column in one scan, then ENUM types from them, so the main scan returns small
   // integer codes instead of strings.
@@ -194,13 +221,34 @@ async function load(
     if (dicts[k].length > 0)
       await connection.run(`CREATE TYPE e${k} AS ENUM (${dicts[k].map(literal).join(", ")})`);
   }
+  return { columns, textNames, numeric, hasLat, hasWeight, dicts, required };
+}
+
+/** The integer code of text column k (-1 for null). */
+export function codeExpr(source: Source, k: number): string {
+  return source.dicts[k].length === 0
+    ? "-1"
+    : `coalesce(CAST(enum_code(CAST(t${k} AS e${k})) AS INTEGER), -1)`;
+}
+
+async function load(
+  connection: DuckDBConnection,
+  schemas: FileSchema[],
+  weightColumn: string,
+  features?: string[],
+): Promise<DojoFrame> {
+  const { columns, textNames, numeric, hasLat, hasWeight, dicts, required } = await prepareSource(
+    connection,
+    schemas,
+    weightColumn,
+    features,
+  );
 
   const select = [
     ...numeric.map((_, k) => `coalesce(n${k}, 'NaN'::DOUBLE) AS n${k}`),
-    ...textNames.map((_, k) =>
-      dicts[k].length === 0
-        ? `-1 AS t${k}`
-        : `coalesce(CAST(enum_code(CAST(t${k} AS e${k})) AS INTEGER), -1) AS t${k}`,
+    ...textNames.map(
+      (_, k) =>
+        `${dicts[k].length === 0 ? "-1" : `coalesce(CAST(enum_code(CAST(t${k} AS e${k})) AS INTEGER), -1)`} AS t${k}`,
     ),
   ].join(", ");
   // Streamed chunk by chunk (2,048 rows each) so DuckDB never holds the whole result: memory stays at the

@@ -1,0 +1,117 @@
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { DojoFrame } from "../../containers/causemos/frame.ts";
+import { generate, writeParquet } from "../../containers/causemos/generator.ts";
+import { run } from "../../containers/causemos/pipeline.ts";
+import { memoryWriter } from "../../containers/causemos/writer.ts";
+import { createLogger, memorySink } from "../../shared/core/log.ts";
+import { frameFromRows, type Row, tempDir, tileCentre, writeParquetSql } from "./helpers.ts";
+
+const dir = tempDir();
+afterAll(() => dir.remove());
+const quiet = () => createLogger({ sink: memorySink() });
+
+const sqlValue = (v: unknown, type: string) =>
+  v === null || v === undefined
+    ? `NULL::${type}`
+    : type === "VARCHAR" || (typeof v === "number" && !Number.isFinite(v))
+      ? `'${String(v).replaceAll("'", "''")}'::${type}`
+      : `${v}::${type}`;
+
+async function parquetOf(rows: Row[], path: string, extra: { name: string; type: string }[]) {
+  const cols = [
+    { name: "timestamp", type: "BIGINT" },
+    ...["country", "admin1", "admin2", "admin3"].map((name) => ({ name, type: "VARCHAR" })),
+    { name: "lat", type: "DOUBLE" },
+    { name: "lng", type: "DOUBLE" },
+    { name: "feature", type: "VARCHAR" },
+    { name: "value", type: "DOUBLE" },
+    ...extra,
+  ];
+  const values = rows.map((r) => `(${cols.map((c) => sqlValue(r[c.name], c.type)).join(", ")})`).join(",\n");
+  await writeParquetSql(
+    path,
+    `SELECT * FROM (VALUES ${values}) t(${cols.map((c) => `"${c.name}"`).join(", ")})`,
+  );
+}
+
+async function both(
+  params: Record<string, unknown>,
+  path: string,
+  frame: Parameters<typeof run>[2]["frame"],
+) {
+  const base = { model_id: "m", run_id: "r", data_paths: [path], ...params };
+  const fromFile = memoryWriter();
+  const fromFrame = memoryWriter();
+  await run(base, fromFile, { logger: quiet() });
+  await run(base, fromFrame, { frame, logger: quiet() });
+  return { fromFile: fromFile.output, fromFrame: fromFrame.output };
+}
+
+function expectSameOutputs(a: Map<string, Buffer>, b: Map<string, Buffer>) {
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  for (const [name, body] of a)
+    expect({ name, body: body.toString("hex") }).toEqual({
+      name,
+      body: (b.get(name) as Buffer).toString("hex"),
+    });
+}
+
+describe("the DuckDB scan path equals the in-memory path", () => {
+  it("on edge cases: missing and invalid timestamps, missing values, nulls, // in names, NaN values", async () => {
+    const P1 = {
+      country: "A",
+      admin1: "A//1",
+      admin2: null,
+      admin3: "x",
+      ...tileCentre(14, 9632, 7755),
+      scenario: "s1",
+    };
+    const P2 = {
+      country: "A",
+      admin1: "A1",
+      admin2: null,
+      admin3: "x",
+      ...tileCentre(14, 10041, 7726),
+      scenario: null,
+    };
+    const rows: Row[] = [
+      { ...P1, timestamp: Date.UTC(2021, 0, 3), feature: "f1", value: 1 },
+      { ...P2, timestamp: Date.UTC(2021, 0, 5), feature: "f1", value: 2 },
+      { ...P1, timestamp: Date.UTC(2021, 1, 5), feature: "f1", value: null },
+      { ...P2, timestamp: null, feature: "f1", value: 3.25 },
+      { ...P2, timestamp: 9.3e12, feature: "f2", value: 7 },
+      { ...P1, timestamp: Date.UTC(1969, 11, 31, 12), feature: "f2", value: 5 },
+      { ...P1, lat: null, lng: null, timestamp: Date.UTC(2022, 5, 1), feature: "f2", value: 6 },
+      { ...P2, timestamp: Date.UTC(2022, 5, 2), feature: "f2", value: Number.POSITIVE_INFINITY },
+    ];
+    const path = join(dir.path, "edge.parquet");
+    await parquetOf(rows, path, [{ name: "scenario", type: "VARCHAR" }]);
+    const { fromFile, fromFrame } = await both(
+      { qualifier_map: { f1: ["scenario"], f2: ["scenario"] } },
+      path,
+      frameFromRows(rows),
+    );
+    expect(fromFile.has("m/r/results/results.json")).toBe(true);
+    expectSameOutputs(fromFile, fromFrame);
+  });
+
+  it("on a generated model with qualifiers and weights", async () => {
+    const frame = generate({
+      points: 60,
+      days: 70,
+      qualifiers: [{ name: "scenario", values: 3 }],
+      weightColumn: "w",
+      fanOut: [2, 3, 2, 1],
+    });
+    const path = join(dir.path, "gen.parquet");
+    await writeParquet(frame, path);
+    const { fromFile, fromFrame } = await both(
+      { weight_column: "w", qualifier_map: { rainfall: ["scenario"] }, raw_count_threshold: 10_000 },
+      path,
+      frame,
+    );
+    expect(fromFile.size).toBeGreaterThan(100);
+    expectSameOutputs(fromFile, fromFrame);
+  });
+});
