@@ -28,6 +28,7 @@ export type GrantTarget =
   | { kind: "subscription"; key: string; subscription: gcp.pubsub.Subscription }
   | { kind: "secret"; key: string; secret: gcp.secretmanager.Secret }
   | { kind: "table"; key: string; table: gcp.bigquery.Table }
+  | { kind: "widetable"; key: string; table: gcp.bigtable.Table }
   | { kind: "job"; key: string; job: gcp.cloudrunv2.Job; region: string }
   | { kind: "service"; key: string; service: pulumi.Input<string>; region: string; project: string };
 
@@ -89,6 +90,19 @@ export function createGrant(scope: string, parent: pulumi.Resource): Grant {
             project: target.table.project,
             datasetId: target.table.datasetId,
             tableId: target.table.tableId,
+            role,
+            member,
+          },
+          opts,
+        );
+        return;
+      case "widetable":
+        new gcp.bigtable.TableIamMember(
+          name,
+          {
+            project: target.table.project,
+            instanceName: target.table.instanceName,
+            table: target.table.name,
             role,
             member,
           },

@@ -152,6 +152,40 @@ export class Pipeline extends pulumi.ComponentResource {
         const table = platform.tables.get(`${t.dataset}.${t.table}`)!;
         grant({ kind: "table", key: `${t.dataset}.${t.table}`, table }, "roles/bigquery.dataEditor", who);
       }
+      // Bigtable: the pipeline's own wide tables, with their families and GC rules; the jobs may read and write
+      // those tables only.
+      for (const w of def.wideTables ?? []) {
+        const table = new gcp.bigtable.Table(
+          `${name}-bt-${w.table}`,
+          {
+            project,
+            instanceName: platform.bigtable.name,
+            name: w.table,
+            columnFamilies: w.families.map((f) => ({ family: f.name })),
+          },
+          child,
+        );
+        for (const f of w.families) {
+          if (!f.gc) continue;
+          new gcp.bigtable.GCPolicy(
+            `${name}-bt-${w.table}-${f.name}-gc`,
+            {
+              project,
+              instanceName: platform.bigtable.name,
+              table: table.name,
+              columnFamily: f.name,
+              mode:
+                f.gc.maxAgeSeconds !== undefined && f.gc.maxVersions !== undefined
+                  ? (f.gc.mode ?? "intersection").toUpperCase()
+                  : undefined,
+              maxAge: f.gc.maxAgeSeconds !== undefined ? { duration: `${f.gc.maxAgeSeconds}s` } : undefined,
+              maxVersions: f.gc.maxVersions !== undefined ? [{ number: f.gc.maxVersions }] : undefined,
+            },
+            child,
+          );
+        }
+        grant({ kind: "widetable", key: w.table, table }, "roles/bigtable.user", who);
+      }
       // Running a query or load job is a project permission; which tables it touches is decided above.
       if (def.tables.length > 0) grant(projectTarget, "roles/bigquery.jobUser", who);
       for (const p of def.prefixes) grant(prefixTarget(p), "roles/storage.objectUser", who);
