@@ -35,11 +35,7 @@ async function parquetOf(rows: Row[], path: string, extra: { name: string; type:
   );
 }
 
-async function both(
-  params: Record<string, unknown>,
-  path: string,
-  frame: Parameters<typeof run>[2]["frame"],
-) {
+async function both(params: Record<string, unknown>, path: string, frame: DojoFrame) {
   const base = { model_id: "m", run_id: "r", data_paths: [path], ...params };
   const fromFile = memoryWriter();
   const fromFrame = memoryWriter();
