@@ -308,7 +308,7 @@ function packBits(
     let v = i < to ? values[i] : 0;
     let left = width;
     while (left > 0) {
-      const take = left < 16 ? left : 16;
+      const take = Math.min(left, 16);
       const chunk = take === 16 ? v % 65536 : v % (1 << take);
       v = Math.floor(v / (1 << take));
       left -= take;

@@ -55,7 +55,7 @@ export async function runPool(
         // A converter thread keeps a few MB live (streams, one row group's pages); capping its heap makes V8
         // collect (and free zstd contexts) early, which keeps the job's RSS flat.
         const worker = new Worker(new URL("./worker.ts", import.meta.url), {
-          resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 },
+          resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
         });
         workers.push(worker);
         while (failure === undefined && next < tasks.length) {
