@@ -1,0 +1,75 @@
+/**
+ * mozaic-daily bench: a full run (all three data sources, four metrics, every country and segment) on the
+ * default generated data, through the job's own steps in one process (extract -> forecast on a pool of
+ * worker threads, one per core -> validate and publish to DuckDB), beside the testing-mode run (Desktop Glean
+ * DAU only) as the baseline. Target: the full run under 3 minutes on 2 cores.
+ *
+ *   npx tsx test/bench/mozaic-daily.ts              # full run + testing mode
+ *   BENCH_QUICK=1 npx tsx test/bench/mozaic-daily.ts  # testing mode only, 3 countries, 200 samples
+ *   MOZAIC_BENCH_DIR=/tmp/x ...                      # reuse a seeded state directory
+ */
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
+import { createLocalWarehouse } from "../../shared/adapters/local/warehouse.ts";
+import { createLogger } from "../../shared/core/log.ts";
+import { runtimeDates } from "../../containers/mozaic-daily/config.ts";
+import { seedSources } from "../../containers/mozaic-daily/generate.ts";
+import { extractStep, forecastStep, publishStep } from "../../containers/mozaic-daily/run.ts";
+
+const quick = process.env.BENCH_QUICK === "1";
+const dir = process.env.MOZAIC_BENCH_DIR ?? mkdtempSync(join(tmpdir(), "tessera-mozaic-bench-"));
+mkdirSync(dir, { recursive: true });
+const now = quick ? new Date("2023-09-13T08:00:00Z") : new Date();
+const partition = runtimeDates(now).forecastStartDate;
+const log = createLogger({ minSeverity: "WARNING" });
+const warehouse = createLocalWarehouse({ path: join(dir, "warehouse.duckdb") });
+const store = createLocalObjects({ root: join(dir, "objects") }).bucket("tessera-data");
+const poolSize = Math.max(2, availableParallelism());
+
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+const t0 = Date.now();
+const seeded = await seedSources(warehouse, {
+  to: runtimeDates(now).forecastStartDate,
+  ...(quick ? { countries: ["US", "DE", "SE"], tables: ["glean_telemetry.active_users_aggregates"] } : {}),
+});
+const seedMs = Date.now() - t0;
+const sourceRows = seeded.reduce((s, t) => s + t.rows, 0);
+
+async function run(testingMode: boolean) {
+  const times: Record<string, number> = {};
+  let t = Date.now();
+  await extractStep({ warehouse, store, partition, params: { testingMode }, now, log });
+  times.extract = Date.now() - t;
+  t = Date.now();
+  await forecastStep({ store, partition, taskIndex: 0, taskCount: 1, poolSize, samples: quick ? 200 : 1000, log });
+  times.forecast = Date.now() - t;
+  t = Date.now();
+  const published = await publishStep({ warehouse, store, partition, log });
+  times.publish = Date.now() - t;
+  times.total = times.extract + times.forecast + times.publish;
+  return { times, rows: published.rows };
+}
+
+const baseline = await run(true);
+const full = quick ? undefined : await run(false);
+await warehouse.close();
+
+const line = (name: string, r: { times: Record<string, number>; rows: number }) =>
+  `| ${name} | ${secs(r.times.extract)} | ${secs(r.times.forecast)} | ${secs(r.times.publish)} | **${secs(r.times.total)}** | ${r.rows} |`;
+const out = [
+  "## mozaic-daily",
+  "",
+  `Forecast start ${partition}; ${sourceRows} source rows (${seeded.some((s) => !s.skipped) ? `generated in ${secs(seedMs)} s` : "reused"}); ${poolSize} worker threads; ${quick ? "quick mode: 3 countries, 200 samples" : "1000 samples per tile"}. Times in seconds.`,
+  "",
+  "| run | extract | forecast | validate + publish | total | rows |",
+  "|---|---|---|---|---|---|",
+  line("testing mode (Desktop Glean DAU; baseline)", baseline),
+  ...(full ? [line("full (3 sources x 4 metrics)", full)] : []),
+  "",
+  full
+    ? `Full run / testing mode: ${(full.times.total / baseline.times.total).toFixed(1)}x. Target: full run < 180 s on 2 cores: ${full.times.total < 180_000 ? "met" : "NOT met"}.`
+    : "Quick mode runs the testing-mode baseline only.",
+];
+console.log(out.join("\n"));
