@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   }
   lines.push("", ...steps, "");
   lines.push(
-    "Tessera end to end = DuckDB reads the Parquet into typed arrays, then columnar TypeScript does validate_and_fix, every output of the spec's tree, protobuf tiles, and writes through the objects port's local adapter. DuckDB-only = the same group-bys as SQL tables, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
+    "Tessera end to end = DuckDB reads the Parquet, counts validate_and_fix's counters and reduces rows to monthly (series, month) sums; columnar TypeScript does every output of the spec's tree from those, encodes the protobuf tiles and writes through the objects port's local adapter (one file per object). Compute only = the in-memory path from a generated frame (validate, group and aggregate 5M rows in TypeScript), no writes. DuckDB-only = the same group-bys as SQL tables, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
   );
   console.log(lines.join("\n"));
 }
