@@ -5,7 +5,8 @@
  * the standard `BZh` stream, which Python's `bz2.decompress` reads.
  */
 import { spawnSync } from "node:child_process";
-import { createRequire } from "node:module";
+// @ts-expect-error compressjs ships no type declarations; the shape used is `Bzip2Codec` below.
+import compressjs from "compressjs";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 
 interface Bzip2Codec {
@@ -13,11 +14,7 @@ interface Bzip2Codec {
   decompressFile(input: Uint8Array): ArrayLike<number>;
 }
 
-let codec: Bzip2Codec | undefined;
-const jsCodec = (): Bzip2Codec => {
-  codec ??= (createRequire(import.meta.url)("compressjs") as { Bzip2: Bzip2Codec }).Bzip2;
-  return codec;
-};
+const jsCodec = (): Bzip2Codec => (compressjs as { Bzip2: Bzip2Codec }).Bzip2;
 
 let binary: boolean | undefined;
 function hasBinary(): boolean {

@@ -264,7 +264,9 @@ export async function lite(c: StepContext): Promise<Summary> {
   return { clients: rows.length, sampled: sample.length, keys: Object.keys(counts).length, written };
 }
 
+/** Wipes the temp table and files left by an earlier run first (the DAG's wipe-at-start), then fills. */
 export async function profileFill(c: StepContext): Promise<Summary> {
+  const wiped = await wipeTemp(c.ports.warehouse, c.ports.data);
   const rows = await fillTemp(c.ports.warehouse, {
     day: c.day,
     sampleRate: c.params.sampleRate ?? 1.0,
@@ -276,7 +278,7 @@ export async function profileFill(c: StepContext): Promise<Summary> {
       field: "partition",
       fix: "run a day whose telemetry has landed",
     });
-  return { rows };
+  return { rows, wipedObjects: wiped.objects };
 }
 
 export async function profileExport(c: StepContext): Promise<Summary> {

@@ -21,7 +21,7 @@ describe("taar-daily and taar-weekly on the local twin", () => {
   const logs = memorySink();
 
   beforeAll(async () => {
-    stub = await startAmoStub({ addons: 1500, today: DAY, transientRate: 0.05, slowRate: 0.02 });
+    stub = await startAmoStub({ addons: 600, today: DAY, transientRate: 0.05, slowRate: 0.02 });
     const ports = localPorts();
     stateDir = ports.stateDir;
     await seedTelemetry(ports.warehouse, { day: DAY, clients: 500 });
@@ -73,7 +73,7 @@ describe("taar-daily and taar-weekly on the local twin", () => {
     const summary = JSON.parse((await data.get(`taar/runs/${DAY}/amodump.json`)).toString());
     expect(summary.failedRequests).toBe(stub.brokenGuids.length);
     expect(Object.keys(dump).length).toBe(summary.searched - summary.droppedWithoutFirstCreateDate);
-    expect(summary.searched).toBe(1500);
+    expect(summary.searched).toBe(600);
     const donors = await read("taar/similarity/donors.json.bz2");
     expect(donors.length).toBeGreaterThan(0);
     expect(Object.keys(donors[0]).sort()).toEqual([
