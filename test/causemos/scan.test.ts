@@ -94,8 +94,8 @@ describe("the DuckDB scan path equals the in-memory path", () => {
 
   it("on a generated model with qualifiers and weights", async () => {
     const frame = generate({
-      points: 60,
-      days: 70,
+      points: 30,
+      days: 40,
       qualifiers: [{ name: "scenario", values: 3 }],
       weightColumn: "w",
       fanOut: [2, 3, 2, 1],
