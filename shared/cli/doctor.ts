@@ -88,7 +88,7 @@ Examples:
               messages: "in-process bus",
               wideRows: `embedded store ${join(config.stateDir, "bigtable")}`,
               jobs: "child processes",
-              secrets: "env / .tessera/secrets.json",
+              secrets: `env TESSERA_SECRET_<NAME> / ${join(config.stateDir, "secrets.json")}`,
               workflows: "shared/engine",
             }
           : {
