@@ -38,16 +38,31 @@ export async function forecastSource(
     for (const r of rows) long.push({ date: r.x, metric, country: r.country, y: r.y, segments: r.segments });
   const tiles = populateTiles(long);
   options.logger?.info("mozaic tiles", { source, tiles: tiles.length });
-  const result = await forecastMozaic(tiles, {
-    platform: PLATFORM_OF[source],
-    forecastStart: dates.forecastStartDate,
-    forecastEnd: dates.forecastEndDate,
-    quantile: QUANTILE,
-    samples: options.samples ?? 1000,
-    seed: 42,
-    pool: options.pool,
-    logger: options.logger,
-  });
+  // One Mozaic per metric, all at once: while one metric reconciles on this thread, the pool fits the others.
+  const metrics = [...new Set(tiles.map((t) => t.metric))];
+  const results = await Promise.all(
+    metrics.map((metric) =>
+      forecastMozaic(
+        tiles.filter((t) => t.metric === metric),
+        {
+          platform: PLATFORM_OF[source],
+          forecastStart: dates.forecastStartDate,
+          forecastEnd: dates.forecastEndDate,
+          quantile: QUANTILE,
+          samples: options.samples ?? 1000,
+          seed: 42,
+          pool: options.pool,
+          logger: options.logger,
+        },
+      ),
+    ),
+  );
+  const result = {
+    rows: results.flatMap((r) => r.rows),
+    tiles: results.flatMap((r) => r.tiles),
+    quantileStep: Object.assign({}, ...results.map((r) => r.quantileStep)) as Record<string, number>,
+    newHolidays: Object.assign({}, ...results.map((r) => r.newHolidays)) as Record<string, string[]>,
+  };
   return {
     source,
     rows: result.rows,
