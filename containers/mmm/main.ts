@@ -62,7 +62,10 @@ process.exit(code);
 async function openSecrets(): Promise<Secrets> {
   if (env.TESSERA_MODE === "gcp") {
     const { createGcpAdapters } = await import("../../shared/adapters/gcp/index.ts");
-    return (await createGcpAdapters({ projectId: env.GOOGLE_CLOUD_PROJECT ?? "", log })).secrets;
+    const { loadRuntimeConfig } = await import("../../shared/runtime/config.ts");
+    const config = loadRuntimeConfig(env);
+    return (await createGcpAdapters({ projectId: config.project as string, region: config.region, log }))
+      .secrets;
   }
   const { createLocalSecrets } = await import("../../shared/adapters/local/secrets.ts");
   return createLocalSecrets({ env });

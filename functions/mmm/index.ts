@@ -1,0 +1,91 @@
+import type { Request, Response } from "@google-cloud/functions-framework";
+import * as ff from "@google-cloud/functions-framework";
+import { type ApiDeps, envelope, metadata, NotFound, status, train } from "../../containers/mmm/api.ts";
+import { currentContext } from "../../shared/ops/handlers.ts";
+import { TOPICS } from "../../shared/pipelines/platform.ts";
+import { loadRuntimeConfig } from "../../shared/runtime/config.ts";
+import "../../shared/runtime/deployed.ts";
+
+/**
+ * `mmm-api` (HTTP; IAM-authenticated on GCP, loopback locally), the original app's API:
+ *   ?api=train     (GET query or POST JSON body: the job config) -> {job_id, state, queue, config}
+ *   ?api=status&job_id=ID                                       -> status.json state, step, progress, execution
+ *   ?api=metadata&country=CC[&version=latest]                   -> mapping and latest model_summary
+ * Every answer is `{status: "success"|"error", timestamp, data, message}`; 400 for bad input (the message names
+ * the field), 404 for an unknown run or country. Runs start as schedule ticks `{pipeline: "mmm", partition: id}`.
+ */
+
+let override: ApiDeps | undefined;
+let made: Promise<ApiDeps> | undefined;
+
+/** The twin and tests give the data bucket and the starter; deployed, they come from the environment. */
+export function setMmmApiDeps(deps: ApiDeps | undefined): void {
+  override = deps;
+}
+
+async function deps(): Promise<ApiDeps> {
+  if (override) return override;
+  made ??= (async () => {
+    const config = loadRuntimeConfig(process.env);
+    const ctx = await currentContext();
+    const objects =
+      config.mode === "gcp"
+        ? (
+            await (
+              await import("../../shared/adapters/gcp/index.ts")
+            ).createGcpAdapters({ projectId: config.project as string, region: config.region })
+          ).objects
+        : (await import("../../shared/adapters/local/objects.ts")).createLocalObjects({
+            root: `${config.stateDir}/objects`,
+          });
+    return {
+      store: objects.bucket(config.dataBucket),
+      start: async (runId, cfg) => {
+        await ctx.messages.publish(TOPICS.scheduleTicks, { pipeline: "mmm", partition: runId, params: cfg });
+      },
+      executionState: async (runId) => (await ctx.ledger.partitionState("mmm", runId))?.state,
+    };
+  })();
+  return made;
+}
+
+function numbers(q: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(q)) out[k] = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+  return out;
+}
+
+export async function mmmApi(req: Request, res: Response): Promise<void> {
+  const now = new Date();
+  const query = (req.query ?? {}) as Record<string, string>;
+  const body = (req.body && typeof req.body === "object" ? req.body : {}) as Record<string, unknown>;
+  const api = String(query.api ?? body.api ?? (req.path ?? "").replace(/^\/+|\/+$/g, ""));
+  try {
+    const d = await deps();
+    if (api === "train") {
+      const { api: _a, ...fromQuery } = numbers(query);
+      const { api: _b, ...fromBody } = body;
+      // The original's defaults for an API job: iterations 2000, trials 5, revision "api-test".
+      const data = await train(d, { ...fromQuery, ...fromBody });
+      res.status(202).json(envelope(data, `run ${data.job_id} ${data.state.toLowerCase()}`, now));
+    } else if (api === "status") {
+      const data = await status(d, String(query.job_id ?? body.job_id ?? ""));
+      res.status(200).json(envelope(data, data.message ?? data.state, now));
+    } else if (api === "metadata") {
+      const data = await metadata(
+        d,
+        String(query.country ?? body.country ?? ""),
+        String(query.version ?? body.version ?? "latest"),
+      );
+      res.status(200).json(envelope(data, `latest model for ${data.country}`, now));
+    } else {
+      res.status(404).json(envelope(null, "api must be train, status or metadata", now, false));
+    }
+  } catch (err) {
+    const e = err as Error & { field?: string; fix?: string };
+    const code = err instanceof NotFound ? 404 : e.field ? 400 : 500;
+    res.status(code).json({ ...envelope(null, e.message, now, false), field: e.field, fix: e.fix });
+  }
+}
+
+ff.http("mmmApi", mmmApi);

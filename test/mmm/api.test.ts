@@ -1,0 +1,107 @@
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiDeps } from "../../containers/mmm/api.ts";
+import { type HostedFunction, hostFunction, stopFunction } from "../../shared/runtime/functions-host.ts";
+import type { Twin } from "../../shared/runtime/twin.ts";
+import { mmmTwin, tinyConfig } from "./pipeline-helpers.ts";
+
+let twin: Twin;
+let deps: ApiDeps;
+let api: HostedFunction;
+
+beforeAll(async () => {
+  ({ twin, deps } = await mmmTwin());
+  const { setMmmApiDeps } = await import("../../functions/mmm/index.ts");
+  setMmmApiDeps(deps);
+  api = await hostFunction("mmm-api", "mmmApi");
+}, 60_000);
+
+afterAll(async () => {
+  await stopFunction(api);
+  await twin.close();
+});
+
+describe("mmm API on the local twin", () => {
+  it("trains: train -> status progresses -> SUCCEEDED -> metadata returns the summary", async () => {
+    const r = await request(api.url).post("/").query({ api: "train" }).send(tinyConfig);
+    expect(r.status).toBe(202);
+    expect(r.body.status).toBe("success");
+    expect(typeof r.body.timestamp).toBe("string");
+    const id = r.body.data.job_id as string;
+    expect(id).toMatch(/^api-job-de-/);
+    const seen = new Set<string>();
+    let last: Record<string, unknown> = {};
+    const deadline = Date.now() + 100_000;
+    while (Date.now() < deadline) {
+      const s = await request(api.url).get("/").query({ api: "status", job_id: id });
+      expect(s.status).toBe(200);
+      last = s.body.data;
+      seen.add(`${last.state}:${last.step ?? ""}`);
+      if (last.state === "FAILED" || (last.state === "SUCCEEDED" && last.execution !== "running")) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(last.state, JSON.stringify(last)).toBe("SUCCEEDED");
+    expect(last.progress).toBe(1);
+    expect(last.execution).toBe("succeeded");
+    expect([...seen].some((s) => s.startsWith("RUNNING") || s.startsWith("QUEUED"))).toBe(true);
+
+    const m = await request(api.url).get("/").query({ api: "metadata", country: "de" });
+    expect(m.status).toBe(200);
+    const summary = m.body.data.model_summary;
+    expect(summary.run_id).toBe(id);
+    expect(summary.candidate_model_count).toBe(40);
+    expect(summary.pareto_model_count).toBeGreaterThan(0);
+    expect(summary.best_model.nrmse).toBeGreaterThan(0);
+    expect(m.body.data.mapping.paid_media_spends).toEqual([
+      "TV_S",
+      "OOH_S",
+      "PRINT_S",
+      "FACEBOOK_S",
+      "SEARCH_S",
+    ]);
+
+    // The artifacts tree as the original's: status, summary, best id, one-pager SVGs, allocator metrics.
+    const store = deps.store;
+    const prefix = `robyn/test/de/${summary.timestamp}/`;
+    const names = (await store.list(prefix)).map((o) => o.name.slice(prefix.length));
+    for (const f of [
+      "status.json",
+      "model_summary.json",
+      "best_model_id.txt",
+      "allocator_metrics.csv",
+      "pareto_front.svg",
+    ])
+      expect(names).toContain(f);
+    expect(names).toContain(`${summary.best_model.model_id}.svg`);
+    const svg = (await store.get(`${prefix}${summary.best_model.model_id}.svg`)).toString();
+    expect(svg).toContain("Actual vs fitted");
+    expect(await store.exists("model_summary/de/summary.json")).toBe(true);
+  }, 120_000);
+
+  it("rejects bad configs naming the field, in the envelope", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...tinyConfig, country: undefined }, "country"],
+      [{ ...tinyConfig, iterations: 0 }, "iterations"],
+      [{ ...tinyConfig, iterations: 10_001 }, "iterations"],
+      [{ ...tinyConfig, trials: 21 }, "trials"],
+      [{ ...tinyConfig, start_date: "2016-13-45x" }, "start_date"],
+      [{ ...tinyConfig, end_date: "2015-01-01" }, "end_date"],
+    ];
+    for (const [body, field] of cases) {
+      const r = await request(api.url).post("/").query({ api: "train" }).send(body);
+      expect(r.status, field).toBe(400);
+      expect(r.body.status).toBe("error");
+      expect(r.body.data).toBeNull();
+      expect(r.body.field).toBe(field);
+      expect(r.body.message).toContain(field);
+    }
+  });
+
+  it("answers 404 for an unknown run or country", async () => {
+    const s = await request(api.url).get("/").query({ api: "status", job_id: "nope" });
+    expect(s.status).toBe(404);
+    expect(s.body.status).toBe("error");
+    const m = await request(api.url).get("/").query({ api: "metadata", country: "fr" });
+    expect(m.status).toBe(404);
+  });
+});

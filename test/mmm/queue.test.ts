@@ -1,0 +1,96 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type ApiDeps, pump, status, train } from "../../containers/mmm/api.ts";
+import type { JobConfig } from "../../containers/mmm/jobconfig.ts";
+import { readRunRecord, runRecordName, writeStatus } from "../../containers/mmm/run.ts";
+import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
+import { tinyConfig } from "./pipeline-helpers.ts";
+
+/** A queue over a real local object store; "starting" a run records it and writes its run record. */
+function fakeDeps() {
+  const store = createLocalObjects({ root: mkdtempSync(join(tmpdir(), "mmm-queue-")) }).bucket("data");
+  const started: string[] = [];
+  const deps: ApiDeps = {
+    store,
+    start: async (runId: string, config: JobConfig) => {
+      started.push(runId);
+      await store.put(
+        runRecordName(runId),
+        JSON.stringify({ runId, prefix: `robyn/x/${runId}/`, timestamp: "t", config }),
+      );
+      await writeStatus(
+        store,
+        { runId, prefix: `robyn/x/${runId}/` },
+        { state: "RUNNING", step: "prepare" },
+        new Date(),
+      );
+    },
+  };
+  return { deps, store, started };
+}
+
+async function finish(deps: ApiDeps, runId: string, state: "SUCCEEDED" | "FAILED") {
+  const rec = await readRunRecord(deps.store, runId);
+  await writeStatus(deps.store, rec, { state }, new Date());
+}
+
+describe("mmm training queue", () => {
+  it("runs one training at a time per queue, in FIFO order", async () => {
+    const { deps, started } = fakeDeps();
+    const a = await train(deps, tinyConfig);
+    const b = await train(deps, tinyConfig);
+    const c = await train(deps, tinyConfig);
+    expect(a.state).toBe("RUNNING");
+    expect(b.state).toBe("QUEUED");
+    expect(c.state).toBe("QUEUED");
+    expect(started).toEqual([a.job_id]);
+    expect((await status(deps, c.job_id)).message).toBe("position 2 in queue default");
+
+    // Still running: polling does not start the next one.
+    await status(deps, b.job_id);
+    expect(started).toEqual([a.job_id]);
+
+    await finish(deps, a.job_id, "SUCCEEDED");
+    expect((await status(deps, b.job_id)).state).toBe("RUNNING");
+    expect(started).toEqual([a.job_id, b.job_id]);
+    expect((await status(deps, c.job_id)).message).toBe("position 1 in queue default");
+
+    await finish(deps, b.job_id, "FAILED");
+    await pump(deps, "default");
+    expect(started).toEqual([a.job_id, b.job_id, c.job_id]);
+    await finish(deps, c.job_id, "SUCCEEDED");
+    expect(await pump(deps, "default")).toBeUndefined();
+  });
+
+  it("keeps queues independent", async () => {
+    const { deps, started } = fakeDeps();
+    const a = await train(deps, { ...tinyConfig, queue: "team-a" });
+    const b = await train(deps, { ...tinyConfig, queue: "team-b" });
+    expect(started).toEqual([a.job_id, b.job_id]);
+  });
+
+  it("lets only one of racing ticks take the lease", async () => {
+    const { deps, store, started } = fakeDeps();
+    const a = await train(deps, tinyConfig);
+    await train(deps, tinyConfig);
+    await train(deps, tinyConfig);
+    await finish(deps, a.job_id, "SUCCEEDED");
+    const results = await Promise.all([pump(deps, "default"), pump(deps, "default"), pump(deps, "default")]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(started).toHaveLength(2);
+    const lease = JSON.parse((await store.get("mmm/queue/default/lease.json")).toString());
+    expect(lease.runId).toBe(started[1]);
+  });
+
+  it("gives each run its own config (no shared latest/job_config.json)", async () => {
+    const { deps, store } = fakeDeps();
+    const a = await train(deps, { ...tinyConfig, iterations: 11 });
+    const b = await train(deps, { ...tinyConfig, iterations: 12 });
+    const ra = JSON.parse((await store.get(`mmm/runs/${a.job_id}/request.json`)).toString());
+    const rb = JSON.parse((await store.get(`mmm/runs/${b.job_id}/request.json`)).toString());
+    expect([ra.config.iterations, rb.config.iterations]).toEqual([11, 12]);
+    expect((await store.list("training-configs/")).length).toBe(0);
+  });
+});
