@@ -139,7 +139,9 @@ export const taarWeekly: PipelineDefinition<typeof TaarParams> = definePipeline(
   ],
   functions: [],
   topics: [],
-  tables: [{ dataset: TMP_DATASET, table: TMP_TABLE, ...PROFILE_TMP_SCHEMA }],
+  // The temp table taar_tmp.taar_tmp_profile is created and dropped by every run, so it is not declared here
+  // (a declared table would be recreated by every deploy and fought over).
+  tables: [],
   prefixes: [
     { bucket: "data", prefix: "taar-tmp/" },
     { bucket: "data", prefix: "taar/runs/" },
