@@ -78,6 +78,23 @@ describe("mmm API on the local twin", () => {
     expect(await store.exists("model_summary/de/summary.json")).toBe(true);
   }, 120_000);
 
+  it("records FAILED with the step and message when a run fails in the workflow", async () => {
+    // Valid config, but the data has no such column: prepare fails, the except branch runs the fail job.
+    const r = await request(api.url).post("/").query({ api: "train" }).send({ ...tinyConfig, dep_var: "sales" });
+    expect(r.status).toBe(202);
+    const id = r.body.data.job_id as string;
+    let last: Record<string, unknown> = {};
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      last = (await request(api.url).get("/").query({ api: "status", job_id: id })).body.data;
+      if (last.state === "FAILED" && last.execution === "failed") break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(last.state, JSON.stringify(last)).toBe("FAILED");
+    expect(last.step).toBe("prepare");
+    expect(String(last.message)).toContain("SALES");
+  }, 90_000);
+
   it("rejects bad configs naming the field, in the envelope", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ ...tinyConfig, country: undefined }, "country"],
