@@ -167,4 +167,24 @@ describe("mozaic-daily on the local twin", () => {
     );
     expect(dates.map((r) => r.d)).toEqual(["2023-09-04", DATE]);
   }, 180_000);
+  it("fails a date whose data has not landed, without retrying, naming the latest usable date", async () => {
+    const w = createLocalWarehouse({ path: join(stateDir, "warehouse.duckdb"), lockTimeoutMs: 120_000 });
+    await w.query(
+      "DELETE FROM `moz-fx-data-shared-prod.glean_telemetry.active_users_aggregates` WHERE submission_date > '2023-09-05'",
+    );
+    await w.close();
+    const jobsDir = join(stateDir, "jobs", "mozaic-daily-extract");
+    const before = readdirSync(jobsDir).filter((f) => f.endsWith(".json")).length;
+    const e = await twin.workflows.execute("mozaic-daily", {
+      pipeline: "mozaic-daily",
+      partition: "2023-09-12",
+      params: { testingMode: true },
+    });
+    const done = await twin.workflows.wait(e.name);
+    expect(done.state).toBe("FAILED");
+    expect(JSON.stringify(done.error)).toMatch(/latest usable forecastStartDate is 2023-09-06/);
+    expect(readdirSync(jobsDir).filter((f) => f.endsWith(".json")).length - before).toBe(1);
+    const state = await twin.ctx.ledger.partitionState("mozaic-daily", "2023-09-12");
+    expect(state?.state).toBe("failed");
+  }, 120_000);
 });
