@@ -80,7 +80,10 @@ describe("mmm API on the local twin", () => {
 
   it("records FAILED with the step and message when a run fails in the workflow", async () => {
     // Valid config, but the data has no such column: prepare fails, the except branch runs the fail job.
-    const r = await request(api.url).post("/").query({ api: "train" }).send({ ...tinyConfig, dep_var: "sales" });
+    const r = await request(api.url)
+      .post("/")
+      .query({ api: "train" })
+      .send({ ...tinyConfig, dep_var: "sales" });
     expect(r.status).toBe(202);
     const id = r.body.data.job_id as string;
     let last: Record<string, unknown> = {};
