@@ -71,6 +71,22 @@ export const JobConfig = z
     hyperparameter_preset: z.enum(PRESETS).default("Meshed recommend"),
     custom_hyperparameters: z.record(z.string(), range).default({}),
     resample_freq: z.enum(["none", "W", "M"]).default("none"),
+    /** Per-column aggregation when resampling (default sum); a JSON string or an object, as the original. */
+    column_agg_strategies: z
+      .union([
+        z.string().transform((s, ctx) => {
+          try {
+            return JSON.parse(s) as unknown;
+          } catch {
+            ctx.addIssue({ code: "custom", message: "is not JSON" });
+            return z.NEVER;
+          }
+        }),
+        z.record(z.string(), z.unknown()),
+      ])
+      .pipe(z.record(z.string(), z.enum(["sum", "mean", "max", "min", "last"])))
+      .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toUpperCase(), v])))
+      .default({}),
     paid_media_spends: names,
     paid_media_vars: names.optional(),
     context_vars: names.default([]),

@@ -169,13 +169,15 @@ export function prepareRows(rows: Row[], config: JobConfig): ModelFrame {
     }
     byDate.set(d, acc);
   });
-  const dates = [...byDate.keys()].sort();
-  const columns: Record<string, Float64Array> = {};
+  let dates = [...byDate.keys()].sort();
+  let columns: Record<string, Float64Array> = {};
   for (const c of numericCols) {
     const vals = dates.map((d) => byDate.get(d)?.[c]);
     if (vals.every((v) => v === undefined)) continue;
     columns[c] = Float64Array.from(vals, (v) => v ?? 0);
   }
+  if (config.resample_freq !== "none")
+    ({ dates, columns } = resample({ dates, columns }, config.resample_freq, config.column_agg_strategies));
   const needed = [
     config.dep_var,
     ...config.paid_media_spends,
@@ -199,6 +201,43 @@ export function prepareRows(rows: Row[], config: JobConfig): ModelFrame {
       field: "start_date",
       fix: "widen the date range",
     });
+  return { dates, columns };
+}
+
+/** Monday of the date's ISO week (`W`) or the first of its month (`M`). */
+export function periodStart(day: string, freq: "W" | "M"): string {
+  if (freq === "M") return `${day.slice(0, 7)}-01`;
+  const t = Date.parse(`${day}T00:00:00Z`);
+  const dow = (new Date(t).getUTCDay() + 6) % 7;
+  return new Date(t - dow * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Resamples to weeks or months: per column `sum` (default), `mean`, `max`, `min` or `last`. */
+export function resample(
+  f: ModelFrame,
+  freq: "W" | "M",
+  strategies: Record<string, "sum" | "mean" | "max" | "min" | "last">,
+): ModelFrame {
+  const groups = new Map<string, number[]>();
+  f.dates.forEach((d, i) => {
+    const k = periodStart(d, freq);
+    const g = groups.get(k) ?? [];
+    g.push(i);
+    groups.set(k, g);
+  });
+  const dates = [...groups.keys()].sort();
+  const columns: Record<string, Float64Array> = {};
+  for (const [name, col] of Object.entries(f.columns)) {
+    const how = strategies[name] ?? "sum";
+    columns[name] = Float64Array.from(dates, (d) => {
+      const xs = (groups.get(d) as number[]).map((i) => col[i]);
+      if (how === "mean") return xs.reduce((a, b) => a + b, 0) / xs.length;
+      if (how === "max") return Math.max(...xs);
+      if (how === "min") return Math.min(...xs);
+      if (how === "last") return xs[xs.length - 1];
+      return xs.reduce((a, b) => a + b, 0);
+    });
+  }
   return { dates, columns };
 }
 

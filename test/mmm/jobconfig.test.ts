@@ -104,6 +104,30 @@ describe("mmm data preparation", () => {
     ).toThrow(/RADIO_S/);
   });
 
+  it("resamples to months with per-column strategies", () => {
+    const c = parseJobConfig({
+      ...tinyConfig,
+      resample_freq: "M",
+      column_agg_strategies: '{"competitor_sales_B": "mean"}',
+    });
+    const base = rows();
+    const f = prepareRows(base, c);
+    const jan2016 = base.filter((r) => String(r.DATE).startsWith("2016-01"));
+    const i = f.dates.indexOf("2016-01-01");
+    expect(i).toBeGreaterThan(0);
+    expect(f.columns.REVENUE[i]).toBeCloseTo(
+      jan2016.reduce((s, r) => s + (r.revenue as number), 0),
+      3,
+    );
+    expect(f.columns.COMPETITOR_SALES_B[i]).toBeCloseTo(
+      jan2016.reduce((s, r) => s + (r.competitor_sales_B as number), 0) / jan2016.length,
+      3,
+    );
+    expect(() => parseJobConfig({ ...tinyConfig, column_agg_strategies: { x: "median" } })).toThrow(
+      /column_agg_strategies/,
+    );
+  });
+
   it("builds the Prophet baseline columns from the forecast engine", () => {
     const c = parseJobConfig(tinyConfig);
     const raw = prepareRows(rows(), c);
