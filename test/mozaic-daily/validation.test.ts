@@ -28,8 +28,8 @@ const SEGMENTS = ["win10", "win11", "winX", "other", "ALL"].map((os) => `{"os": 
 
 function frame(): Row[] {
   const rows: Row[] = [];
-  const add = (day: string, type: string) =>
-    VALIDATION_COUNTRIES.forEach((country, i) =>
+  const add = (day: string, type: string) => {
+    VALIDATION_COUNTRIES.forEach((country, i) => {
       rows.push({
         forecast_start_date: "2023-05-01",
         forecast_run_timestamp: "2023-05-02 07:00:03",
@@ -44,8 +44,9 @@ function frame(): Row[] {
         new_profiles: null,
         existing_engagement_dau: null,
         existing_engagement_mau: null,
-      }),
-    );
+      });
+    });
+  };
   for (const d of daysBetween("2023-04-17", "2023-04-30")) add(d, "training");
   for (const d of daysBetween("2023-05-01", "2023-12-31")) add(d, "forecast");
   return rows;
@@ -86,13 +87,17 @@ describe("mozaic-daily validation", () => {
 
   it("schema_columns: a missing and an extra column fail with an example row", () => {
     const f = expectFailure(
-      mutate((rows) => rows.forEach((r) => delete r.segment)),
+      mutate((rows) => {
+        for (const r of rows) delete r.segment;
+      }),
       "schema_columns",
       "segment",
     );
     expect(f.example).toBeDefined();
     expectFailure(
-      mutate((rows) => rows.forEach((r) => (r.extra = 1))),
+      mutate((rows) => {
+        for (const r of rows) r.extra = 1;
+      }),
       "schema_columns",
       "extra",
     );
@@ -121,7 +126,11 @@ describe("mozaic-daily validation", () => {
       "forecast_run_timestamp",
     );
     expect(
-      rulesOf(mutate((rows) => rows.forEach((r) => (r.forecast_run_timestamp = "2023-05-02T07:00:03")))),
+      rulesOf(
+        mutate((rows) => {
+          for (const r of rows) r.forecast_run_timestamp = "2023-05-02T07:00:03";
+        }),
+      ),
     ).toEqual([]);
   });
 
@@ -229,9 +238,9 @@ describe("mozaic-daily validation", () => {
       "data_source",
     );
     expectFailure(
-      mutate((rows) =>
-        rows.forEach((r) => r.segment === '{"os": "winX"}' && (r.segment = '{"os": "win10"}')),
-      ),
+      mutate((rows) => {
+        for (const r of rows) if (r.segment === '{"os": "winX"}') r.segment = '{"os": "win10"}';
+      }),
       "segment_set",
       "segment",
     );
@@ -243,7 +252,9 @@ describe("mozaic-daily validation", () => {
 
   it("nulls_per_key: a training date without a value fails", () => {
     const f = expectFailure(
-      mutate((rows) => rows.forEach((r) => r.target_date === "2023-04-25" && (r.dau = null))),
+      mutate((rows) => {
+        for (const r of rows) if (r.target_date === "2023-04-25") r.dau = null;
+      }),
       "nulls_per_key",
       "dau",
     );
