@@ -8,6 +8,7 @@ import { type ModelSpec, prepareModel } from "./model.ts";
 import { buildModelFrame, windowSpendTotals } from "./modelframe.ts";
 import { onePagerSvg, paretoSvg } from "./onepager.ts";
 import { type ParetoModel, selectPareto } from "./pareto.ts";
+import { csvToParquet } from "./parquet.ts";
 import { allocateBudget, modelDetails } from "./response.ts";
 import { type Candidate, runTrial } from "./search.ts";
 import { readSourceRows, type SnowflakeClient } from "./source.ts";
@@ -293,13 +294,12 @@ export async function mergeStep(c: StepContext): Promise<ParetoModel[]> {
       fix: "raise iterations or trials",
     });
   const hypNames = Object.keys(all[0].hyp).sort();
-  await c.store.put(
-    `${rec.prefix}all_candidates.csv`,
-    candidatesCsv(
-      all.map((m, i) => ({ ...m, robynParetoFront: fronts[i] })),
-      hypNames,
-    ),
+  const allCsv = candidatesCsv(
+    all.map((m, i) => ({ ...m, robynParetoFront: fronts[i] })),
+    hypNames,
   );
+  await c.store.put(`${rec.prefix}all_candidates.csv`, allCsv);
+  await c.store.put(`${rec.prefix}all_candidates.parquet`, await csvToParquet(allCsv));
   await c.store.put(`${rec.prefix}pareto_hyperparameters.csv`, candidatesCsv(models, hypNames));
   await c.store.put(`${rec.prefix}pareto.json`, JSON.stringify({ models, candidates: all.length }));
   const best = models[0];

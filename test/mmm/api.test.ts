@@ -73,6 +73,8 @@ describe("mmm API on the local twin", () => {
     ])
       expect(names).toContain(f);
     expect(names).toContain(`${summary.best_model.model_id}.svg`);
+    const parquet = await store.get(`${prefix}all_candidates.parquet`);
+    expect(parquet.subarray(0, 4).toString()).toBe("PAR1");
     const svg = (await store.get(`${prefix}${summary.best_model.model_id}.svg`)).toString();
     expect(svg).toContain("Actual vs fitted");
     expect(await store.exists("model_summary/de/summary.json")).toBe(true);
