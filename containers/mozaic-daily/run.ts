@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { ObjectStore, Row, Warehouse } from "../../shared/adapters/ports.ts";
@@ -51,9 +51,13 @@ export interface RunParams {
 
 const dirOf = (date: string) => `${PREFIX}${date}/`;
 
-/** SHA-1 over the forecast engine's sources (its "commit"), 40 hex. */
+/**
+ * SHA-1 over the forecast engine's sources (its "commit"), 40 hex. A bundled job has no sources beside it: it
+ * hashes its own bundle, which holds the engine as shipped.
+ */
 export function engineHash(root = join(import.meta.dirname, "..", "forecast")): string {
   const h = createHash("sha1");
+  if (!existsSync(root)) return h.update(readFileSync(import.meta.filename)).digest("hex");
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(dir, e.name);
@@ -144,7 +148,9 @@ export async function forecastStep(input: {
   const poolSize =
     input.poolSize ??
     Math.max(1, Math.floor(availableParallelism() / Math.min(input.taskCount, manifest.sources.length)));
-  const pool = poolSize > 1 ? createForecastPool({ size: poolSize }) : undefined;
+  // The pool's workers load containers/forecast/worker.ts; a bundled job without it fits on this thread.
+  const workerSource = existsSync(join(import.meta.dirname, "..", "forecast", "worker.ts"));
+  const pool = poolSize > 1 && workerSource ? createForecastPool({ size: poolSize }) : undefined;
   try {
     for (const source of mine) {
       const started = Date.now();
