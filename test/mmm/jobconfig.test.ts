@@ -189,3 +189,27 @@ describe("mmm Snowflake source", () => {
     ).toThrow(/source/);
   });
 });
+
+describe("mmm local training", () => {
+  it("runs the workflow's steps in one process and writes the summary", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { createLocalObjects } = await import("../../shared/adapters/local/objects.ts");
+    const { createLogger, memorySink } = await import("../../shared/core/log.ts");
+    const { trainLocally } = await import("../../containers/mmm/local-train.ts");
+    const store = createLocalObjects({ root: mkdtempSync(join(tmpdir(), "mmm-local-")) }).bucket("data");
+    const steps: string[] = [];
+    const { record, summary } = await trainLocally({
+      config: { ...tinyConfig, iterations: 15, trials: 1 },
+      rows: rows(),
+      store,
+      log: createLogger({ sink: memorySink() }),
+      onStep: (s) => steps.push(s),
+    });
+    expect(steps).toEqual(["prepare", "trials", "merge", "done"]);
+    expect(summary.candidate_model_count).toBe(15);
+    const status = JSON.parse((await store.get(`${record.prefix}status.json`)).toString());
+    expect(status.state).toBe("SUCCEEDED");
+  }, 30_000);
+});
