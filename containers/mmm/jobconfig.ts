@@ -148,8 +148,10 @@ export const DEMO_CONFIG: JobConfigInput = {
   start_date: "2016-01-04",
   end_date: "2018-12-31",
   dep_var: "REVENUE",
-  iterations: 60,
+  iterations: 300,
   trials: 2,
+  // Robyn's own demo ranges suit Robyn's simulated data.
+  hyperparameter_preset: "Facebook recommend",
   paid_media_spends: ["TV_S", "OOH_S", "PRINT_S", "FACEBOOK_S", "SEARCH_S"],
   context_vars: ["COMPETITOR_SALES_B"],
   organic_vars: ["NEWSLETTER"],

@@ -78,7 +78,7 @@ describe("mmm job config", () => {
     expect(mmm.partition.fromTick?.(new Date("2026-11-24T10:00:00Z"))).toBe("demo-20261124");
     const p = MmmParams.parse({});
     expect(p.iterations).toBe(DEMO_CONFIG.iterations);
-    expect(p.iterations).toBeLessThanOrEqual(100);
+    expect(p.iterations).toBeLessThanOrEqual(500);
     expect(MmmParams.parse(p)).toEqual(p);
   });
 });
