@@ -60,7 +60,9 @@ Example:
         await def.local.seed(seedContext);
       }
       const before = new Set((await twin.workflows.list()).map((e) => e.name));
-      for (const def of pipelines) await twin.bus.publish(TOPICS.scheduleTicks, { pipeline: def.id });
+      for (const def of pipelines) {
+        await twin.bus.publish(TOPICS.scheduleTicks, { pipeline: def.id, params: def.local?.startParams ?? {} });
+      }
       await twin.bus.idle();
       const started = (await twin.workflows.list()).filter(
         (e) => !before.has(e.name) && pipelines.some((p) => workflowIdOf(p) === e.workflow),

@@ -105,6 +105,9 @@ export const mozaicDaily = definePipeline({
     testingMode: z.boolean().optional(),
   }),
   local: {
+    // `npm start` runs yesterday in testing mode (Desktop Glean DAU, ~1-2 CPU-minutes); the full run of every
+    // source and metric is `tessera run mozaic-daily` (see the README's mozaic-daily section for its cost).
+    startParams: { testingMode: true },
     async seed(context) {
       const [{ createLocalWarehouse }, { seedSources }] = await Promise.all([
         import("../adapters/local/warehouse.ts"),

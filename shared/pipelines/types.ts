@@ -91,6 +91,8 @@ export interface PipelineDefinition<P extends z.ZodType = z.ZodType> {
   /** The local twin's hooks: `seed` fills the local stand-ins with sample data before `npm start` runs it. */
   local?: {
     seed?(context: LocalSeedContext): Promise<void>;
+    /** Params of the tick `npm start` publishes (a quick but real run of the pipeline); none by default. */
+    startParams?: Record<string, unknown>;
     /** A line or two for `npm start`'s summary: what the run wrote and where (plots, tables, files). */
     describe?(context: LocalSeedContext, partition: string): Promise<string>;
   };
