@@ -53,13 +53,13 @@ export async function amodump(c: StepContext): Promise<Summary> {
     requests: result.requests,
     retried: result.retried,
     failedRequests: result.failures.length,
-    failures: result.failures.slice(0, 50),
+    failures: result.failures,
     droppedWithoutFirstCreateDate: result.dropped.length,
   };
   await writeSummary(c, "amodump", summary);
   checkFailures(result, c.params.maxFailureRate ?? 0.01);
   const written = await storeJson(c.ports.data, AMO_PREFIX, DUMP, result.addons, c.day);
-  return { ...summary, failures: undefined, written };
+  return { ...summary, written };
 }
 
 export async function amowhitelist(c: StepContext): Promise<Summary> {

@@ -72,6 +72,9 @@ describe("taar-daily and taar-weekly on the local twin", () => {
     // Add-ons without versions and the always-failing versions URLs are dropped and counted.
     const summary = JSON.parse((await data.get(`taar/runs/${DAY}/amodump.json`)).toString());
     expect(summary.failedRequests).toBe(stub.brokenGuids.length);
+    expect(summary.failures.map((f: { url: string }) => decodeURIComponent(f.url)).sort()).toEqual(
+      stub.brokenGuids.map((g) => `${stub.url}/api/v4/addons/addon/${g}/versions/`).sort(),
+    );
     expect(Object.keys(dump).length).toBe(summary.searched - summary.droppedWithoutFirstCreateDate);
     expect(summary.searched).toBe(600);
     const donors = await read("taar/similarity/donors.json.bz2");
