@@ -107,7 +107,12 @@ export const causemos: PipelineDefinition<typeof CausemosRunParams> = definePipe
   prefixes: [{ bucket: "data", prefix: DOJO_PREFIX }],
   secrets: [],
   params: CausemosRunParams,
-  local: { seed, describe },
+  local: {
+    seed,
+    describe,
+    // The demo model's qualifier column, so that the local run also writes the qualifier outputs.
+    startParams: { qualifier_map: { crop_production: ["scenario"], rainfall: ["scenario"] } },
+  },
 });
 
 export type CausemosRunParams = z.infer<typeof CausemosRunParams>;

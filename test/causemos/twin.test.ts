@@ -67,7 +67,8 @@ describe("causemos on the local twin", () => {
 
   it("runs the seeded demo model from the tick's partition: every output and results.json", async () => {
     expect(causemos.partition.fromTick?.(NOW)).toBe("demo-model/20260302");
-    const done = await runOnce(DEMO);
+    // As `npm start` runs it: the tick's partition with the pipeline's start params (the demo's qualifier).
+    const done = await runOnce(DEMO, causemos.local?.startParams);
     expect(done.state, JSON.stringify(done.error)).toBe("SUCCEEDED");
     expect(done.result).toMatchObject({
       partition: DEMO,
@@ -83,6 +84,9 @@ describe("causemos on the local twin", () => {
       expect(names).toContain(`${DEMO}/year/${feature}/timeseries/global/global.csv`);
       expect(names).toContain(`${DEMO}/raw/${feature}/raw/raw.csv`);
     }
+    expect(names.some((n) => n.startsWith(`${DEMO}/month/rainfall/timeseries/qualifiers/scenario/`))).toBe(
+      true,
+    );
     const tiles = names.filter((n) => n.endsWith(".tile"));
     expect(tiles.length).toBeGreaterThan(0);
     expect(Object.keys(decodeTile(await data().get(tiles[0])).bins.stats).length).toBeGreaterThan(0);
