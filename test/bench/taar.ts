@@ -1,6 +1,6 @@
 /**
  * TAAR bench: (1) the weekly profile load into the Bigtable fake (bttest) through the Bigtable adapter
- * (payload JSON + zlib per row, batches of 1000, 4 in flight), beside the raw client writing the same
+ * (payload JSON + zlib per row, batches of 1000, 8 in flight), beside the raw client writing the same
  * pre-built cells (no payload work, no adapter); target >= 25,000 rows/s on 2 cores. (2) similarity
  * (TF-IDF, bisecting k-means k=20, donors, LR curves) on 100,000 clients; target < 60 s.
  * Run: npx tsx test/bench/taar.ts  (BENCH_QUICK=1: 20,000 rows and 20,000 clients)
@@ -76,7 +76,7 @@ try {
   const store = createGcpWideRows({ projectId: "bench", instanceId: "bench" });
   await ensureProfileTable(store, "taar_profile");
   let t = performance.now();
-  await loadRows(store, rows, { table: "taar_profile", batch: 1000, concurrency: 4 });
+  await loadRows(store, rows, { table: "taar_profile", batch: 1000, concurrency: 8 });
   const loadSeconds = (performance.now() - t) / 1000;
   // The two halves apart: building the payloads (sha256, JSON, zlib) and the adapter writing pre-built ones.
   t = performance.now();
