@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { createLocalAdapters, type LocalAdapters } from "../adapters/index.ts";
 import type { LocalBus } from "../adapters/local/messages.ts";
 import { createLogger, type Logger } from "../core/log.ts";
@@ -87,6 +88,24 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
   for (const f of PLATFORM_FUNCTIONS) {
     hosted.push(await hostFunction(f.name, f.target));
   }
+  // The pipelines' own functions (e.g. the mmm API), hosted the same way; their URLs reach the workflows as
+  // TESSERA_FUNCTION_<NAME>_URL, as the Pulumi program passes them.
+  const functionEnv: Record<string, string> = {};
+  const pipelineTopicFunctions: { fn: HostedFunction; topic: string }[] = [];
+  for (const def of options.registry.list()) {
+    for (const f of def.functions) {
+      const file = join(root, "functions", f.source, "index.ts");
+      if (!existsSync(file)) {
+        log.warn(`${def.id}: function ${f.name} has no functions/${f.source}/index.ts; not hosted`);
+        continue;
+      }
+      await import(pathToFileURL(file).href);
+      const h = await hostFunction(`${def.id}-${f.name}`, f.target);
+      hosted.push(h);
+      functionEnv[`TESSERA_FUNCTION_${f.name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_URL`] = h.url;
+      if (f.trigger.kind === "topic") pipelineTopicFunctions.push({ fn: h, topic: f.trigger.topic });
+    }
+  }
   const urls = Object.fromEntries(hosted.map((h) => [h.name, h.url]));
 
   const resolveWorkflow = (id: string) => {
@@ -118,6 +137,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       TESSERA_DATA_BUCKET: buckets.data,
       TESSERA_ARTIFACTS_BUCKET: buckets.artifacts,
       TESSERA_STATE_BUCKET: buckets.state,
+      ...functionEnv,
     },
     onLog: (e) =>
       log
@@ -165,6 +185,21 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       (message) => deliver(fn, message, { project, topic, subscription }),
       {
         maxDeliveryAttempts: f.maxDeliveryAttempts ?? 5,
+        deadLetterTopic: TOPICS.deadLetters,
+        minBackoffSeconds: 1,
+        maxBackoffSeconds: 60,
+      },
+    );
+  }
+  for (const { fn, topic } of pipelineTopicFunctions) {
+    const subscription = `${fn.name}-push`;
+    await bus.ensureTopic(topic);
+    await bus.subscribe(
+      subscription,
+      topic,
+      (message) => deliver(fn, message, { project, topic, subscription }),
+      {
+        maxDeliveryAttempts: 5,
         deadLetterTopic: TOPICS.deadLetters,
         minBackoffSeconds: 1,
         maxBackoffSeconds: 60,
