@@ -17,7 +17,9 @@ import { main } from "./main.ts";
  * A bad-input failure (exit 3) also prints `NonRetriableError` on stderr so the workflow does not retry it.
  */
 
-export const DOJO_PREFIX = "causemos/dojo/";
+import { DOJO_PREFIX } from "./params.ts";
+
+export { DOJO_PREFIX };
 
 export function defaultDataPath(dataBucket: string, partition: string): string {
   return `gs://${dataBucket}/${DOJO_PREFIX}${partition}/output.parquet`;

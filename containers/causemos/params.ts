@@ -37,3 +37,6 @@ export const CausemosParams = z.strictObject({
 });
 export type CausemosParams = z.infer<typeof CausemosParams>;
 export type CausemosParamsInput = z.input<typeof CausemosParams>;
+
+/** Where Dojo model outputs are read from in the data bucket: `<prefix><model_id>/<run_id>/output.parquet`. */
+export const DOJO_PREFIX = "causemos/dojo/";

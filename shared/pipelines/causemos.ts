@@ -2,10 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { generate, writeParquet } from "../../containers/causemos/generator.ts";
-import { DOJO_PREFIX } from "../../containers/causemos/job.ts";
-import { CausemosParams } from "../../containers/causemos/params.ts";
-import { outputTreeSummary, previewTile } from "../../containers/causemos/preview.ts";
+import { CausemosParams, DOJO_PREFIX } from "../../containers/causemos/params.ts";
 import { formatDay } from "../core/dates.ts";
 import {
   definePipeline,
@@ -54,6 +51,7 @@ async function seed(ctx: LocalSeedContext): Promise<void> {
   const partition = demoPartition(ctx.now);
   const dir = await mkdtemp(join(tmpdir(), "causemos-seed-"));
   try {
+    const { generate, writeParquet } = await import("../../containers/causemos/generator.ts");
     const frame = generate({
       points: 60,
       days: 30,
@@ -76,6 +74,7 @@ async function describe(ctx: LocalSeedContext, partition: string): Promise<strin
   const names = (await store.list(`${partition}/`)).map((o) => o.name);
   const where = `${ctx.buckets.data}/${partition}/`;
   if (names.length === 0) return `  no outputs under ${where}`;
+  const { outputTreeSummary, previewTile } = await import("../../containers/causemos/preview.ts");
   const tree = outputTreeSummary(names);
   const lines = [`  outputs under ${where} (${names.length} files):`];
   for (const [k, n] of Object.entries(tree)) lines.push(`    ${k}: ${n}`);

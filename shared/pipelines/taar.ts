@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import { TaarParams } from "../../containers/taar/params.ts";
-import { seedTelemetry } from "../../containers/taar/seed-data.ts";
 import {
   BIGTABLE_TABLE,
   PROFILE_FAMILY,
@@ -9,7 +8,6 @@ import {
   TMP_DATASET,
   TMP_TABLE,
 } from "../../containers/taar/tables.ts";
-import { createLocalWarehouse } from "../adapters/local/warehouse.ts";
 import { addDays, formatDay } from "../core/dates.ts";
 import {
   definePipeline,
@@ -54,6 +52,10 @@ function seed(ctx: LocalSeedContext): Promise<void> {
 
 async function seedOnce(ctx: LocalSeedContext): Promise<void> {
   // The jobs open the DuckDB file themselves, so the seed takes its own connection and releases it.
+  const [{ createLocalWarehouse }, { seedTelemetry }] = await Promise.all([
+    import("../adapters/local/warehouse.ts"),
+    import("../../containers/taar/seed-data.ts"),
+  ]);
   const warehouse = createLocalWarehouse({ path: join(ctx.stateDir, "warehouse.duckdb"), releaseAfterMs: 0 });
   try {
     const rows = await seedTelemetry(warehouse, { day: yesterday(ctx.now) });

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { type Bundle, buildFunctions, writeLauncher } from "../../scripts/build.ts";
+import { registry } from "../../shared/pipelines/index.ts";
 import { PLATFORM_FUNCTIONS } from "../../shared/pipelines/platform.ts";
 
 /**
@@ -110,7 +111,12 @@ async function main(): Promise<void> {
     ];
     let worst = 0;
     for (const b of bundles) {
-      const platform = PLATFORM_FUNCTIONS.find((f) => f.source === b.name);
+      const platform =
+        PLATFORM_FUNCTIONS.find((f) => f.source === b.name) ??
+        registry
+          .list()
+          .flatMap((d) => d.functions)
+          .find((f) => f.source === b.name);
       const target = platform?.target ?? b.name;
       const http = platform?.trigger.kind === "http";
       const starts: Start[] = [];
