@@ -7,7 +7,7 @@
  * client_id; family `profile` with GC union(max age 90 days, max versions 1); qualifier `payload` =
  * zlib(JSON of the row with client_id replaced by its hash and the numeric fields coerced to integers).
  */
-import { deflateSync, type ZlibOptions } from "node:zlib";
+import { deflateSync } from "node:zlib";
 import avro from "avsc";
 import type {
   Column,

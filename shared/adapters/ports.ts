@@ -316,11 +316,19 @@ export interface WorkflowExecution {
 
 export interface Workflows {
   /** Start an execution of a deployed workflow (`main` receives `argument`) and return at once. */
-  execute(workflow: string, argument: unknown, options?: { labels?: Record<string, string> }): Promise<WorkflowExecution>;
+  execute(
+    workflow: string,
+    argument: unknown,
+    options?: { labels?: Record<string, string> },
+  ): Promise<WorkflowExecution>;
   get(execution: string): Promise<WorkflowExecution>;
   /** Resolve when the execution has ended. */
   wait(execution: string): Promise<WorkflowExecution>;
   /** Cancel an execution (and, locally, its child executions and running jobs). */
   cancel(execution: string): Promise<void>;
-  list(filter?: { workflow?: string; labels?: Record<string, string>; state?: ExecutionState }): Promise<WorkflowExecution[]>;
+  list(filter?: {
+    workflow?: string;
+    labels?: Record<string, string>;
+    state?: ExecutionState;
+  }): Promise<WorkflowExecution[]>;
 }

@@ -61,7 +61,10 @@ Example:
       }
       const before = new Set((await twin.workflows.list()).map((e) => e.name));
       for (const def of pipelines) {
-        await twin.bus.publish(TOPICS.scheduleTicks, { pipeline: def.id, params: def.local?.startParams ?? {} });
+        await twin.bus.publish(TOPICS.scheduleTicks, {
+          pipeline: def.id,
+          params: def.local?.startParams ?? {},
+        });
       }
       await twin.bus.idle();
       const started = (await twin.workflows.list()).filter(

@@ -485,7 +485,7 @@ export class WorkflowEngine {
   markInterrupted(id: string, error: unknown): void {
     if (this.live.has(id)) return;
     const r = this.get(id);
-    if (!r || r.state !== "ACTIVE") return;
+    if (r?.state !== "ACTIVE") return;
     this.persist({ ...r, state: "FAILED", error, endTime: new Date(this.clock.nowMs()).toISOString() });
   }
 

@@ -1,13 +1,6 @@
 import { join } from "node:path";
 import { TaarParams } from "../../containers/taar/params.ts";
-import {
-  BIGTABLE_TABLE,
-  PROFILE_FAMILY,
-  PROFILE_TMP_SCHEMA,
-  TELEMETRY_TABLES,
-  TMP_DATASET,
-  TMP_TABLE,
-} from "../../containers/taar/tables.ts";
+import { BIGTABLE_TABLE, PROFILE_FAMILY, TELEMETRY_TABLES } from "../../containers/taar/tables.ts";
 import { addDays, formatDay } from "../core/dates.ts";
 import {
   definePipeline,

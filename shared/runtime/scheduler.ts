@@ -21,17 +21,15 @@ interface Entry {
 }
 
 function entries(registry: Registry): Entry[] {
-  return registry
-    .list()
-    .flatMap((def) =>
-      def.schedules.map((s) => ({
-        pipeline: def.id,
-        schedule: s.name,
-        cron: parseCron(s.cron),
-        timeZone: s.timeZone,
-        params: s.params ?? {},
-      })),
-    );
+  return registry.list().flatMap((def) =>
+    def.schedules.map((s) => ({
+      pipeline: def.id,
+      schedule: s.name,
+      cron: parseCron(s.cron),
+      timeZone: s.timeZone,
+      params: s.params ?? {},
+    })),
+  );
 }
 
 /** Every fire strictly after `from` and at or before `to`, in time order. */

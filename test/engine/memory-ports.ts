@@ -48,7 +48,7 @@ export class MemoryJobs implements JobRunner {
   }
   private finish(name: string, state: "SUCCEEDED" | "FAILED" | "CANCELLED", reason?: string) {
     const e = this.executions.get(name);
-    if (!e || e.state !== "RUNNING") return;
+    if (e?.state !== "RUNNING") return;
     e.state = state;
     e.completionTime = new Date().toISOString();
     if (state === "SUCCEEDED") e.succeededCount = e.taskCount;
