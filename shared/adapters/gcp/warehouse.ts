@@ -1,11 +1,11 @@
 import { BigQuery, type BigQueryOptions, type Job, type TableField } from "@google-cloud/bigquery";
 import { NonRetriableError, RetryableError } from "../../core/errors.ts";
 import {
+  assertSameSchema,
   checkRows,
   checkSchema,
   checkTableRef,
   describeRef,
-  schemaDifference,
 } from "../local/warehouse-sql.ts";
 import type { Column, ColumnType, Row, TableRef, TableSchema, Warehouse } from "../ports.ts";
 
@@ -168,20 +168,7 @@ export function createGcpWarehouse(options: GcpWarehouseOptions = {}): Warehouse
         }
       }
       const have = existing ?? (await requireSchema(ref));
-      const diff = schemaDifference(schema.columns, have.columns);
-      const metaDiff =
-        (schema.partitionBy ?? "") !== (have.partitionBy ?? "")
-          ? `partitioned by ${have.partitionBy ?? "nothing"}, expected ${schema.partitionBy ?? "nothing"}`
-          : undefined;
-      if (diff || metaDiff) {
-        throw new NonRetriableError(
-          `table ${describeRef(ref)} exists with another schema: ${diff ?? metaDiff}`,
-          {
-            field: "schema",
-            fix: "migrate the table before changing its schema",
-          },
-        );
-      }
+      assertSameSchema(ref, schema, have, "migrate the table before changing its schema");
     },
 
     async getSchema(ref) {

@@ -437,3 +437,21 @@ function checkCell(v: unknown, c: Column, at: string, field: string): void {
       break;
   }
 }
+
+/**
+ * `ensureTable` on an existing table: its columns and partitioning must be the ones asked for, or the call
+ * fails with the difference (a schema change is a migration, never a silent overwrite).
+ */
+export function assertSameSchema(ref: TableRef, want: TableSchema, have: TableSchema, fix: string): void {
+  const diff = schemaDifference(want.columns, have.columns);
+  const metaDiff =
+    (want.partitionBy ?? "") !== (have.partitionBy ?? "")
+      ? `partitioned by ${have.partitionBy ?? "nothing"}, expected ${want.partitionBy ?? "nothing"}`
+      : undefined;
+  if (diff || metaDiff) {
+    throw new NonRetriableError(`table ${describeRef(ref)} exists with another schema: ${diff ?? metaDiff}`, {
+      field: "schema",
+      fix,
+    });
+  }
+}

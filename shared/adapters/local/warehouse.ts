@@ -13,6 +13,7 @@ import {
 import { NonRetriableError } from "../../core/errors.ts";
 import type { Row, TableRef, TableSchema, Warehouse } from "../ports.ts";
 import {
+  assertSameSchema,
   checkSchema,
   checkTableRef,
   columnFromDuckType,
@@ -20,7 +21,6 @@ import {
   duckTypeSql,
   qualified,
   quote,
-  schemaDifference,
   translateSql,
 } from "./warehouse-sql.ts";
 import { duckTypeOf, fromDuckJs, paramValue, toDuckValue } from "./warehouse-values.ts";
@@ -259,20 +259,12 @@ export function createLocalWarehouse(options: LocalWarehouseOptions): Warehouse 
       return serialized(async (c) => {
         const existing = await readSchema(c, ref);
         if (existing) {
-          const diff = schemaDifference(schema.columns, existing.columns);
-          const metaDiff =
-            (schema.partitionBy ?? "") !== (existing.partitionBy ?? "")
-              ? `partitioned by ${existing.partitionBy ?? "nothing"}, expected ${schema.partitionBy ?? "nothing"}`
-              : undefined;
-          if (diff || metaDiff) {
-            throw new NonRetriableError(
-              `table ${describeRef(ref)} exists with another schema: ${diff ?? metaDiff}`,
-              {
-                field: "schema",
-                fix: "migrate the table (or drop it locally) before changing its schema",
-              },
-            );
-          }
+          assertSameSchema(
+            ref,
+            schema,
+            existing,
+            "migrate the table (or drop it locally) before changing its schema",
+          );
           return;
         }
         const meta: TableMeta = {};
