@@ -172,26 +172,8 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       await ledger.setBackfillState(id, "failed", "interrupted: the process running its driver stopped");
   }
 
-  // Pub/Sub push subscriptions of the platform functions, with the deployed retry and dead-letter policy.
-  for (const f of PLATFORM_FUNCTIONS) {
-    if (f.trigger.kind !== "topic") continue;
-    const fn = hosted.find((h) => h.name === f.name)!;
-    const topic = f.trigger.topic;
-    const subscription = `${f.name}-push`;
-    await bus.ensureTopic(topic);
-    await bus.subscribe(
-      subscription,
-      topic,
-      (message) => deliver(fn, message, { project, topic, subscription }),
-      {
-        maxDeliveryAttempts: f.maxDeliveryAttempts ?? 5,
-        deadLetterTopic: TOPICS.deadLetters,
-        minBackoffSeconds: 1,
-        maxBackoffSeconds: 60,
-      },
-    );
-  }
-  for (const { fn, topic } of pipelineTopicFunctions) {
+  // Pub/Sub push subscriptions of the topic-triggered functions, with the deployed retry and dead-letter policy.
+  const subscribePush = async (fn: HostedFunction, topic: string, maxDeliveryAttempts: number) => {
     const subscription = `${fn.name}-push`;
     await bus.ensureTopic(topic);
     await bus.subscribe(
@@ -199,13 +181,23 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       topic,
       (message) => deliver(fn, message, { project, topic, subscription }),
       {
-        maxDeliveryAttempts: 5,
+        maxDeliveryAttempts,
         deadLetterTopic: TOPICS.deadLetters,
         minBackoffSeconds: 1,
         maxBackoffSeconds: 60,
       },
     );
+  };
+  for (const f of PLATFORM_FUNCTIONS) {
+    if (f.trigger.kind === "topic") {
+      await subscribePush(
+        hosted.find((h) => h.name === f.name)!,
+        f.trigger.topic,
+        f.maxDeliveryAttempts ?? 5,
+      );
+    }
   }
+  for (const { fn, topic } of pipelineTopicFunctions) await subscribePush(fn, topic, 5);
   for (const t of Object.values(TOPICS)) await bus.ensureTopic(t);
 
   const scheduler = options.schedule
