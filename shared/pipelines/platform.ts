@@ -40,6 +40,8 @@ export const PLATFORM_FUNCTIONS: PlatformFunction[] = [
     maxDeliveryAttempts: 5,
   },
   { name: "runs", source: "runs", target: "runs", trigger: { kind: "http" } },
+  /** The Console (people, not machines): deployed behind IAP, open only to `tessera:consoleAllowedDomains`. */
+  { name: "console", source: "console", target: "console", trigger: { kind: "http" } },
 ];
 
 /** Bucket roles; the deployed names are `<project>-tessera-<role>`, the local ones directories of these names. */
