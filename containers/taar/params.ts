@@ -23,5 +23,12 @@ export const TaarParams = z.strictObject({
   /** Share of clients_last_seen loaded into Bigtable (the weekly DAG ran with 1.0). */
   sampleRate: z.number().gt(0).max(1).optional(),
   deleteOptOutDays: z.number().int().min(1).max(365).optional(),
+  /**
+   * How long telemetry-ready waits for the day's telemetry before failing (default 7200 s; the job's timeout is
+   * 7500 s, so the bound is this step's, not Cloud Run's). 0 checks once.
+   */
+  telemetryWaitSeconds: z.number().int().min(0).max(7200).optional(),
+  /** Seconds between telemetry-ready's checks (default 120). */
+  telemetryPollSeconds: z.number().int().min(1).max(3600).optional(),
 });
 export type TaarParams = z.infer<typeof TaarParams>;

@@ -6,6 +6,7 @@
 
 import { addDays, formatDay, parseDay } from "../../shared/core/dates.ts";
 import { NonRetriableError } from "../../shared/core/errors.ts";
+import { createLogger } from "../../shared/core/log.ts";
 import type { TaarPorts } from "./adapters.ts";
 import type { ActiveAddon } from "./addons.ts";
 import { validGuids } from "./addons.ts";
@@ -20,6 +21,8 @@ import { readJson, storeJson, type Written } from "./store.ts";
 import { TELEMETRY } from "./tables.ts";
 import { type AddonRecord, buildWhitelists, liteWhitelist } from "./whitelist.ts";
 
+const log = createLogger({ labels: { component: "taar" } });
+
 export const AMO_PREFIX = "addon_recommender";
 export const DUMP = "extended_addons_database.json";
 export const WHITELIST = "whitelist_addons_database.json";
@@ -33,6 +36,8 @@ export interface StepContext {
   amoUrl?: string;
   taskIndex?: number;
   taskCount?: number;
+  /** Time for the waiting steps (tests pass a virtual one). */
+  clock?: { now(): number; sleep(ms: number): Promise<void> };
 }
 
 export type Summary = Record<string, unknown> & { written?: Written[] };
@@ -124,25 +129,55 @@ export async function updateWhitelist(c: StepContext): Promise<Summary> {
   return { guids: guids.length, written };
 }
 
-export async function telemetryReady(c: StepContext): Promise<Summary> {
+/** The tables the daily models read, each of which must hold rows for the partition. */
+export const TELEMETRY_READY_TABLES = ["clients_daily", "clients_last_seen", "addons"] as const;
+
+async function telemetryCounts(c: StepContext): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const t of ["clients_daily", "clients_last_seen", "addons"]) {
+  for (const t of TELEMETRY_READY_TABLES) {
     const [{ n }] = await c.ports.warehouse.query<{ n: number }>(
       `SELECT COUNT(*) AS n FROM ${TELEMETRY}.${t} WHERE submission_date = CAST(@day AS DATE)`,
       { day: c.day },
     );
     counts[t] = Number(n);
   }
-  const missing = Object.entries(counts)
-    .filter(([, n]) => n === 0)
-    .map(([t]) => t);
-  if (missing.length > 0) {
-    throw new NonRetriableError(
-      `telemetry for ${c.day} is not available yet: no rows in ${missing.map((t) => `${TELEMETRY}.${t}`).join(", ")}`,
-      { field: "partition", fix: "run the partition once the telemetry export has landed" },
-    );
+  return counts;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The sensor (the DAG's wait_for_clients_daily_export / wait_for_clients_last_seen): polls until every table in
+ * TELEMETRY_READY_TABLES has rows for the partition, at most `telemetryWaitSeconds`, then fails naming the
+ * tables still empty, the partition and the time waited.
+ */
+export async function telemetryReady(c: StepContext): Promise<Summary> {
+  const waitMs = (c.params.telemetryWaitSeconds ?? 7200) * 1000;
+  const pollMs = (c.params.telemetryPollSeconds ?? 120) * 1000;
+  const now = c.clock?.now ?? Date.now;
+  const sleep = c.clock?.sleep ?? realSleep;
+  const started = now();
+  for (let polls = 1; ; polls++) {
+    const counts = await telemetryCounts(c);
+    const missing = TELEMETRY_READY_TABLES.filter((t) => counts[t] === 0).map((t) => `${TELEMETRY}.${t}`);
+    const waited = now() - started;
+    if (missing.length === 0) return { rows: counts, polls, waitedSeconds: Math.round(waited / 1000) };
+    if (waited >= waitMs) {
+      throw new NonRetriableError(
+        `telemetry for partition ${c.day} did not land within ${Math.round(waitMs / 1000)} s ` +
+          `(${polls} checks): no rows with submission_date = ${c.day} in ${missing.join(", ")}`,
+        {
+          field: "partition",
+          fix: "rerun the partition once the telemetry export has landed, or raise params.telemetryWaitSeconds",
+        },
+      );
+    }
+    log.info(`telemetry for ${c.day} not there yet (${missing.join(", ")}); checking again`, {
+      polls,
+      waitedSeconds: Math.round(waited / 1000),
+    });
+    await sleep(Math.min(pollMs, waitMs - waited));
   }
-  return { rows: counts };
 }
 
 export async function liteGuidRanking(c: StepContext): Promise<Summary> {

@@ -86,7 +86,8 @@ export const taarDaily: PipelineDefinition<typeof TaarParams> = definePipeline({
     job("amodump", { memory: "2Gi", timeoutSeconds: 7200, maxRetries: 1 }),
     job("amowhitelist"),
     job("update-whitelist", { maxRetries: 1 }),
-    job("telemetry-ready", { cpu: "1", memory: "512Mi", timeoutSeconds: 600 }),
+    // Waits for the day's telemetry up to params.telemetryWaitSeconds (at most 7200 s) and fails itself first.
+    job("telemetry-ready", { cpu: "1", memory: "512Mi", timeoutSeconds: 7500 }),
     job("lite-guid-ranking"),
     job("similarity", { cpu: "2", memory: "4Gi" }),
     job("locale", { memory: "2Gi" }),
