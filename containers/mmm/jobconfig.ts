@@ -93,8 +93,17 @@ export const JobConfig = z
     factor_vars: names.default([]),
     organic_vars: names.default([]),
     source: DataSource.default({ kind: "warehouse", table: "mmm.demo_weekly" }),
-    budget_scenario: z.enum(["max_historical_response", "max_response"]).default("max_historical_response"),
+    /**
+     * The allocator: `max_historical_response` (historical spend re-allocated), `max_response` /
+     * `max_response_expected_spend` (expected_spend allocated), `target_efficiency` (the largest response at
+     * `target_value` ROAS or CPA; default 0.8 × historical ROAS or 1.2 × historical CPA).
+     */
+    budget_scenario: z
+      .enum(["max_historical_response", "max_response", "max_response_expected_spend", "target_efficiency"])
+      .default("max_historical_response"),
+    /** Total spend over the last 365 days of data to allocate (the original's total_budget). */
     expected_spend: z.number().positive().optional(),
+    target_value: z.number().positive().optional(),
     channel_budgets: z.record(z.string(), z.number().nonnegative()).optional(),
     calibration: z
       .array(

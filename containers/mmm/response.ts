@@ -199,3 +199,115 @@ export function allocateBudget(inp: AllocationInput): Allocation[] {
     optimalResponse: responseCurve(c, [x[i]])[0],
   }));
 }
+
+export interface EfficiencyResult {
+  allocations: Allocation[];
+  /** The target as given or defaulted: ROAS (revenue) or CPA (conversion). */
+  target: number;
+  metric: "ROAS" | "CPA";
+  /** Historical and achieved efficiency in the target's metric. */
+  historical: number;
+  achieved: number;
+  /** Whether the bounds let the optimum reach the target (else the nearest bound's budget is used). */
+  reached: boolean;
+}
+
+/**
+ * Robyn's `target_efficiency` scenario: the largest response whose total ROAS equals the target (or whose CPA
+ * equals the target on conversions), i.e. the budget where the max-response allocation's efficiency falls to
+ * the target, found by bisection on the total budget between the bounds (defaults 0.1 and 10 times the current
+ * mean spend). The default target is 0.8 × the historical ROAS, or 1.2 × the historical CPA.
+ */
+export function allocateTargetEfficiency(inp: {
+  channels: ChannelSummary[];
+  depVarType: "revenue" | "conversion";
+  target?: number;
+  low?: number | Record<string, number>;
+  up?: number | Record<string, number>;
+}): EfficiencyResult {
+  const low = inp.low ?? 0.1;
+  const up = inp.up ?? 10;
+  const hist = allocateBudget({ channels: inp.channels, low: 1, up: 1 });
+  const histSpend = hist.reduce((s, a) => s + a.initSpend, 0);
+  const histResp = hist.reduce((s, a) => s + a.initResponse, 0);
+  const roas = (a: Allocation[]) =>
+    a.reduce((s, x) => s + x.optimalResponse, 0) / a.reduce((s, x) => s + x.optimalSpend, 0);
+  const metric = inp.depVarType === "conversion" ? "CPA" : "ROAS";
+  const historical = metric === "ROAS" ? histResp / histSpend : histSpend / histResp;
+  const target = inp.target ?? (metric === "ROAS" ? 0.8 : 1.2) * historical;
+  if (!(target > 0) || !Number.isFinite(target))
+    throw new NonRetriableError(`target_value ${target} is not a positive number`, {
+      field: "target_value",
+      fix: "give a positive ROAS (revenue) or CPA (conversion) target",
+    });
+  // The efficiency the search compares: response per spend in both cases.
+  const want = metric === "ROAS" ? target : 1 / target;
+  const chans = inp.channels.filter((c) => c.paid && c.coef > 0);
+  const bound = (v: number | Record<string, number>, name: string) =>
+    typeof v === "number" ? v : (v[name] ?? 1);
+  const sumLo = chans.reduce((s, c) => s + bound(low, c.name) * c.meanSpend, 0);
+  const sumHi = chans.reduce((s, c) => s + bound(up, c.name) * c.meanSpend, 0);
+  const at = (budget: number) => allocateBudget({ channels: inp.channels, budget, low, up });
+  let best = at(sumLo);
+  let reached = roas(best) >= want;
+  if (reached) {
+    const top = at(sumHi);
+    if (roas(top) >= want) best = top;
+    else {
+      let a = sumLo;
+      let b = sumHi;
+      for (let k = 0; k < 50 && b - a > 1e-9 * sumHi; k++) {
+        const mid = (a + b) / 2;
+        const alloc = at(mid);
+        if (roas(alloc) >= want) {
+          a = mid;
+          best = alloc;
+        } else b = mid;
+      }
+    }
+  }
+  const e = roas(best);
+  reached &&= Math.abs(e - want) <= 1e-4 * want || e >= want;
+  return {
+    allocations: best,
+    target,
+    metric,
+    historical,
+    achieved: metric === "ROAS" ? e : 1 / e,
+    reached,
+  };
+}
+
+/**
+ * The allocator's inputs as the original app derived them from the job config (`run_all.R`): the budget per
+ * period from `expected_spend` (a total over the last 365 days of data, `periods` rows), and bounds from
+ * `channel_budgets` (normalised to expected_spend; each channel's target multiple of its historical spend
+ * ± 5 %, [0, 0] where it spent nothing) or, with expected_spend alone below 0.9 × history, [0.01, min(2·ratio, 2)].
+ */
+export function allocatorBounds(
+  channels: ChannelSummary[],
+  opts: { expectedSpend?: number; channelBudgets?: Record<string, number>; periods: number },
+): { budget?: number; low?: number | Record<string, number>; up?: number | Record<string, number> } {
+  if (opts.expectedSpend === undefined) return {};
+  const paid = channels.filter((c) => c.paid && c.coef > 0);
+  const histPerPeriod = paid.reduce((s, c) => s + c.meanSpend, 0);
+  const budget = opts.expectedSpend / opts.periods;
+  if (opts.channelBudgets && Object.keys(opts.channelBudgets).length > 0) {
+    const given = Object.fromEntries(
+      Object.entries(opts.channelBudgets).map(([k, v]) => [k.toUpperCase(), v]),
+    );
+    const total = Object.values(given).reduce((a, b) => a + b, 0);
+    const low: Record<string, number> = {};
+    const up: Record<string, number> = {};
+    for (const c of paid) {
+      const share = total > 0 ? (given[c.name.toUpperCase()] ?? 0) / total : 0;
+      const m = c.meanSpend > 0 ? (share * budget) / c.meanSpend : 0;
+      low[c.name] = c.meanSpend > 0 ? Math.max(0, m * 0.95) : 0;
+      up[c.name] = c.meanSpend > 0 ? m * 1.05 : 0;
+    }
+    return { budget, low, up };
+  }
+  const ratio = budget / histPerPeriod;
+  if (ratio < 0.9) return { budget, low: 0.01, up: Math.min(2 * ratio, 2) };
+  return { budget };
+}

@@ -9,7 +9,14 @@ import { buildModelFrame, windowSpendTotals } from "./modelframe.ts";
 import { onePagerSvg, paretoSvg } from "./onepager.ts";
 import { type ParetoModel, selectPareto } from "./pareto.ts";
 import { csvToParquet } from "./parquet.ts";
-import { allocateBudget, modelDetails } from "./response.ts";
+import {
+  type Allocation,
+  allocateBudget,
+  allocateTargetEfficiency,
+  allocatorBounds,
+  type ModelDetails,
+  modelDetails,
+} from "./response.ts";
 import { type Candidate, runTrial } from "./search.ts";
 import { readSourceRows, type SnowflakeClient } from "./source.ts";
 
@@ -348,36 +355,44 @@ export async function reportStep(c: StepContext): Promise<Record<string, unknown
   const best = models[0];
   const details = modelDetails(prep, best.hyp);
   const cfg = rec.config;
+  let allocator: Record<string, unknown> | null = null;
   try {
-    const plan = allocateBudget({
-      channels: details.channels,
-      budget: cfg.budget_scenario === "max_response" ? cfg.expected_spend : undefined,
-    });
+    allocator = runAllocator(cfg, details, prep);
+    const plan = allocator.allocations as Allocation[];
     const head = "channel,initSpend,optimalSpend,initResponse,optimalResponse";
     const rows = plan.map((a) =>
       [a.channel, a.initSpend, a.optimalSpend, a.initResponse, a.optimalResponse].join(","),
     );
     await c.store.put(`${rec.prefix}allocator_results.csv`, [head, ...rows].join("\n"));
-    const sum = (k: "initSpend" | "optimalSpend" | "initResponse" | "optimalResponse") =>
-      plan.reduce((s, a) => s + a[k], 0);
-    await c.store.put(
-      `${rec.prefix}allocator_metrics.csv`,
-      [
-        "model_id,scenario,init_spend,optimal_spend,init_response,optimal_response,response_lift",
-        [
-          best.solID,
-          cfg.budget_scenario,
-          sum("initSpend"),
-          sum("optimalSpend"),
-          sum("initResponse"),
-          sum("optimalResponse"),
-          sum("optimalResponse") / sum("initResponse") - 1,
-        ].join(","),
-      ].join("\n"),
-    );
+    await c.store.put(`${rec.prefix}allocator.json`, json(allocator), { contentType: "application/json" });
   } catch (err) {
     await c.store.put(`${rec.prefix}allocator_error.txt`, (err as Error).message);
   }
+  const startedAt = Date.parse((await readStatus(c.store, rec.prefix))?.start_time ?? now().toISOString());
+  const sum = (k: "optimalSpend" | "optimalResponse") =>
+    ((allocator?.allocations ?? []) as Allocation[]).reduce((s, a) => s + a[k], 0);
+  // The original's allocator_metrics columns; totals per period of the allocation (empty when it failed).
+  await c.store.put(
+    `${rec.prefix}allocator_metrics.csv`,
+    [
+      "model_id,training_time_mins,max_cores_used,r2_train,nrmse_train,r2_val,nrmse_val,r2_test,nrmse_test,decomp_rssd_train,allocator_total_response,allocator_total_spend,budget_scenario",
+      [
+        best.solID,
+        ((now().getTime() - startedAt) / 60_000).toFixed(3),
+        cfg.trials,
+        best.rsqTrain,
+        best.nrmseTrain,
+        best.rsqVal,
+        best.nrmseVal,
+        best.rsqTest,
+        best.nrmseTest,
+        best.decompRssd,
+        allocator ? sum("optimalResponse") : "",
+        allocator ? sum("optimalSpend") : "",
+        cfg.budget_scenario,
+      ].join(","),
+    ].join("\n"),
+  );
   await writeStatus(c.store, rec, { state: "RUNNING", step: "summary", progress: 0.97 }, now());
   const status = await readStatus(c.store, rec.prefix);
   const summary = {
@@ -425,6 +440,40 @@ export async function reportStep(c: StepContext): Promise<Record<string, unknown
     now(),
   );
   return summary;
+}
+
+/** The job config's allocator scenario on the best model; spends and responses are per period. */
+export function runAllocator(
+  cfg: JobConfig,
+  details: ModelDetails,
+  prep: { dates: string[]; we: number },
+): Record<string, unknown> {
+  const last = prep.dates[prep.we - 1];
+  const from = new Date(Date.parse(`${last}T00:00:00Z`) - 364 * 86_400_000).toISOString().slice(0, 10);
+  const periods = prep.dates.slice(0, prep.we).filter((d) => d >= from).length;
+  if (cfg.budget_scenario === "target_efficiency") {
+    const r = allocateTargetEfficiency({
+      channels: details.channels,
+      depVarType: cfg.dep_var_type,
+      target: cfg.target_value,
+    });
+    return { scenario: cfg.budget_scenario, periods, ...r };
+  }
+  const withBudget = cfg.budget_scenario !== "max_historical_response";
+  if (withBudget && cfg.expected_spend === undefined)
+    throw new NonRetriableError(`budget_scenario ${cfg.budget_scenario} needs expected_spend`, {
+      field: "expected_spend",
+      fix: "give the total spend to allocate over a year, or use max_historical_response",
+    });
+  const bounds = withBudget
+    ? allocatorBounds(details.channels, {
+        expectedSpend: cfg.expected_spend,
+        channelBudgets: cfg.channel_budgets,
+        periods,
+      })
+    : {};
+  const allocations = allocateBudget({ channels: details.channels, ...bounds });
+  return { scenario: cfg.budget_scenario, periods, ...bounds, allocations };
 }
 
 /** `model_summary/<country>/summary.json`: every run of the country, the best model overall (lowest NRMSE). */

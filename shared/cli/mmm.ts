@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { convergence } from "../../containers/mmm/convergence.ts";
 import { parseFrameCsv } from "../../containers/mmm/frame.ts";
 import { evaluateModel, prepareModel } from "../../containers/mmm/model.ts";
@@ -15,6 +15,13 @@ const help = `Usage:
       Fits one Robyn-method model on a prepared model frame (columns as Robyn's dt_mod: ds, dep_var, prophet
       columns, context, media) with the fixed hyperparameters in SPEC, and prints
       {coef: {name: value}, nrmse, decomp_rssd, rsq_train, lambda, ...} as JSON.
+  tessera mmm train --config JOB_CONFIG.json [--data FILE.csv] [--out DIR] [--run-id ID]
+      Runs a full training locally with progress on stderr, the pipeline's steps in this process (prepare, the
+      trials, Pareto merge, one-pagers, allocator, summary): the job config is the API's (country, dep_var,
+      paid_media_spends, iterations, trials, ...); the data is FILE.csv if given, else the config's source
+      (a warehouse table on the local DuckDB, \`.tessera/warehouse.duckdb\`). Artifacts go under
+      DIR/robyn/<revision>/<country>/<timestamp>/ (default: the local data bucket, .tessera/objects/tessera-data).
+      Prints the model summary as JSON.
   tessera mmm train --frame FILE.csv --spec SPEC.json [--iterations 2000] [--trials 5] [--seed 123]
                     [--workers N] [--fronts auto|N] [--candidates-csv OUT.csv]
       Searches the hyperparameter ranges in SPEC (values given as [lo, hi]; lambda defaults to [0, 1]) with the
@@ -114,10 +121,70 @@ function intFlag(v: string | undefined, flag: string, def: number, min: number, 
   return n;
 }
 
+async function trainConfig(
+  values: { config?: string; data?: string; out?: string; "run-id"?: string },
+  io: Io,
+): Promise<number> {
+  const path = values.config as string;
+  let config: unknown;
+  try {
+    config = JSON.parse(await readInput(io, path, "--config"));
+  } catch (err) {
+    if (err instanceof NonRetriableError) throw err;
+    throw new NonRetriableError(`--config ${path}: not JSON (${(err as Error).message})`, {
+      field: "--config",
+      fix: "give the job config as a JSON object",
+    });
+  }
+  const { trainLocally } = await import("../../containers/mmm/local-train.ts");
+  const { csvRows } = await import("../../containers/mmm/source.ts");
+  const { createLocalObjects } = await import("../adapters/local/objects.ts");
+  const { loadRuntimeConfig } = await import("../runtime/config.ts");
+  const { createLogger } = await import("../core/log.ts");
+  const runtime = loadRuntimeConfig(io.env, io.cwd);
+  const store = values.out
+    ? createLocalObjects({ root: dirname(resolve(io.cwd, values.out)) }).bucket(basename(values.out))
+    : createLocalObjects({ root: join(runtime.stateDir, "objects") }).bucket(runtime.dataBucket);
+  const rows = values.data ? csvRows(await readInput(io, values.data, "--data")) : undefined;
+  let warehouse: import("../adapters/ports.ts").Warehouse | undefined;
+  if (!rows) {
+    const { createLocalWarehouse } = await import("../adapters/local/warehouse.ts");
+    warehouse = createLocalWarehouse({ path: join(runtime.stateDir, "warehouse.duckdb"), releaseAfterMs: 0 });
+  }
+  const log = createLogger({
+    sink: { write: (e) => io.stderr.write(`${e.message}\n`) },
+    minSeverity: "WARNING",
+  });
+  const started = Date.now();
+  try {
+    const { record, summary } = await trainLocally({
+      config,
+      store,
+      log,
+      rows,
+      warehouse,
+      runId: values["run-id"],
+      onStep: (step, detail) =>
+        io.stderr.write(`mmm train: [${((Date.now() - started) / 1000).toFixed(1)} s] ${step}: ${detail}\n`),
+    });
+    io.stderr.write(
+      `mmm train: artifacts in ${store.uri(`${record.prefix}status.json`).replace(/status\.json$/, "")}\n`,
+    );
+    io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } finally {
+    await warehouse?.close();
+  }
+  return 0;
+}
+
 async function train(argv: string[], io: Io): Promise<number> {
   const { values } = parseVerbArgs(
     argv,
     {
+      config: { type: "string" },
+      data: { type: "string" },
+      out: { type: "string" },
+      "run-id": { type: "string" },
       frame: { type: "string" },
       spec: { type: "string" },
       iterations: { type: "string" },
@@ -129,6 +196,11 @@ async function train(argv: string[], io: Io): Promise<number> {
     },
     false,
   );
+  if (values.config) {
+    if (values.frame || values.spec) throw new UsageError("give --config, or --frame with --spec, not both");
+    return trainConfig(values, io);
+  }
+  if (values.data || values.out) throw new UsageError("--data and --out go with --config");
   const iterations = intFlag(values.iterations, "--iterations", 2000, 1, 10_000);
   const trials = intFlag(values.trials, "--trials", 5, 1, 20);
   const seed = intFlag(values.seed, "--seed", 123, 0, 2 ** 31 - 1);
@@ -246,7 +318,8 @@ async function train(argv: string[], io: Io): Promise<number> {
 
 const verb: Verb = {
   name: "mmm",
-  summary: "Robyn-method marketing-mix models: evaluate one model, or train (search) on a model frame",
+  summary:
+    "Robyn-method marketing-mix models: evaluate one model, train a job config or search a model frame",
   help,
   async run(argv, io) {
     const [sub, ...rest] = argv;
