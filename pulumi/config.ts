@@ -12,7 +12,9 @@ import { ConfigError } from "../shared/core/errors.ts";
  * - `tessera:datasetLocation` (default: the region): BigQuery dataset location
  * - `tessera:imageTag` (default `latest`): tag of the job images in Artifact Registry
  * - `tessera:pipelines` (default `all`): `all` or a list of registered pipeline ids to deploy
- * - `tessera:consoleAllowedDomains` (default none): email domains whose users may invoke the console
+ * - `tessera:consoleAllowedDomains` (default none): email domains whose signed-in users may open the console
+ * - `tessera:consoleHostname` (default none): the console's public hostname behind IAP; unset keeps the
+ *   console internal (no load balancer, nobody can open it)
  * - `tessera:deletionProtection` (default `true`): on buckets, tables, jobs, workflows and Bigtable
  * - `tessera:sizes` (object, every field optional): see {@link Sizes}
  *
@@ -43,6 +45,8 @@ export interface StackConfig {
   /** `"all"` deploys every registered pipeline. */
   pipelines: "all" | string[];
   consoleAllowedDomains: string[];
+  /** Hostname of the IAP-protected load balancer in front of the console; undefined: not exposed. */
+  consoleHostname?: string;
   deletionProtection: boolean;
   sizes: Sizes;
 }
@@ -127,6 +131,17 @@ const KEYS = {
     schema: z
       .array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, "must be a domain such as example.com"))
       .default([]),
+  },
+  "tessera:consoleHostname": {
+    field: "consoleHostname",
+    json: false,
+    schema: z
+      .string()
+      .regex(
+        /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/,
+        "must be a hostname such as console.example.com",
+      )
+      .optional(),
   },
   "tessera:deletionProtection": {
     field: "deletionProtection",

@@ -20,6 +20,8 @@ export interface Plan {
 }
 
 export const MOCK_PROJECT_NUMBER = "123456789012";
+/** The numeric id the mock gives a backend service (part of the console's IAP audience). */
+export const MOCK_BACKEND_ID = 4242424242;
 
 /** What the mock engine answers for a new resource: realistic ids and the computed fields the program reads. */
 export function mockState(
@@ -75,6 +77,16 @@ export function mockState(
       };
     case "gcp:bigquery/dataset:Dataset":
       return { id: `projects/${p}/datasets/${inputs.datasetId}`, state: { ...inputs, project: p } };
+    case "gcp:compute/backendService:BackendService":
+      return {
+        id: `projects/${p}/global/backendServices/${inputs.name}`,
+        state: { ...inputs, project: p, generatedId: MOCK_BACKEND_ID },
+      };
+    case "gcp:compute/globalAddress:GlobalAddress":
+      return {
+        id: `projects/${p}/global/addresses/${inputs.name}`,
+        state: { ...inputs, address: "203.0.113.7" },
+      };
     case "gcp:storage/bucket:Bucket":
       return { id: inputs.name, state: { ...inputs, url: `gs://${inputs.name}` } };
     default:

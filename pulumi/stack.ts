@@ -81,5 +81,10 @@ export function createStack(
     functionUrls: Object.fromEntries([...platform.functions].map(([n, f]) => [n, f.url])),
     workflows: deployed.map((p) => p.workflow.name),
   };
+  if (platform.consoleFront) {
+    outputs.consoleUrl = platform.consoleFront.url;
+    // Point the hostname's DNS A record here; the managed certificate is issued once it resolves.
+    outputs.consoleIp = platform.consoleFront.address.address;
+  }
   return { platform, pipelines: deployed, outputs };
 }

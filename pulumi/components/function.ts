@@ -27,8 +27,8 @@ export interface FunctionArgs {
   memory: string;
   timeoutSeconds: number;
   maxInstances: number;
-  /** `ALLOW_INTERNAL_ONLY` unless the function serves people (the console). */
-  ingress: "ALLOW_INTERNAL_ONLY" | "ALLOW_ALL";
+  /** `ALLOW_INTERNAL_ONLY`, or `ALLOW_INTERNAL_AND_GCLB` for the console behind its IAP load balancer. */
+  ingress: "ALLOW_INTERNAL_ONLY" | "ALLOW_INTERNAL_AND_GCLB";
   env: Record<string, pulumi.Input<string>>;
   secrets: { envName: string; secret: gcp.secretmanager.Secret }[];
   labels: Record<string, string>;

@@ -30,7 +30,8 @@ export type GrantTarget =
   | { kind: "table"; key: string; table: gcp.bigquery.Table }
   | { kind: "widetable"; key: string; table: gcp.bigtable.Table }
   | { kind: "job"; key: string; job: gcp.cloudrunv2.Job; region: string }
-  | { kind: "service"; key: string; service: pulumi.Input<string>; region: string; project: string };
+  | { kind: "service"; key: string; service: pulumi.Input<string>; region: string; project: string }
+  | { kind: "iap-backend"; key: string; backend: gcp.compute.BackendService };
 
 export type Grant = (target: GrantTarget, role: string, principal: Principal) => void;
 
@@ -120,6 +121,13 @@ export function createGrant(scope: string, parent: pulumi.Resource): Grant {
         new gcp.cloudrunv2.ServiceIamMember(
           name,
           { project: target.project, location: target.region, name: target.service, role, member },
+          opts,
+        );
+        return;
+      case "iap-backend":
+        new gcp.iap.WebBackendServiceIamMember(
+          name,
+          { project: target.backend.project, webBackendService: target.backend.name, role, member },
           opts,
         );
         return;

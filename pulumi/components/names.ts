@@ -55,3 +55,8 @@ export function imageUri(
 export function pubsubServiceAgent(projectNumber: string): string {
   return `serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
 }
+
+/** Identity-Aware Proxy's service agent, which invokes an IAP-protected Cloud Run service. */
+export function iapServiceAgent(projectNumber: string): string {
+  return `serviceAccount:service-${projectNumber}@gcp-sa-iap.iam.gserviceaccount.com`;
+}

@@ -13,12 +13,16 @@ import {
 } from "../../shared/pipelines/platform.ts";
 import type { PipelineDefinition, TableDefinition } from "../../shared/pipelines/types.ts";
 import type { StackConfig } from "../config.ts";
+import { type ConsoleFront, createConsoleFront } from "./console.ts";
 import { type DeployedFunction, deployFunction } from "./function.ts";
 import { createGrant, type Grant, type Principal, saPrincipal } from "./iam.ts";
 import { accountId, bucketName, envName, pubsubServiceAgent } from "./names.ts";
 
 /** Prefixes of the data and artifacts buckets whose objects are deleted after `sizes.tempRetentionDays`. */
 export const TEMP_PREFIXES = ["tmp/"];
+
+/** The platform function that serves people (behind IAP) rather than machines. */
+export const CONSOLE_FUNCTION = "console";
 
 /** The backfill driver's deployed workflow id (shared/ops/context.ts BACKFILL_WORKFLOW_ID). */
 export const BACKFILL_WORKFLOW_ID = "backfill";
@@ -57,6 +61,8 @@ export class Platform extends pulumi.ComponentResource {
   /** Platform functions served over HTTP (`runs`). */
   readonly httpFunctions = new Set<string>();
   readonly backfillWorkflow?: gcp.workflows.Workflow;
+  /** The IAP-protected load balancer in front of the console, when `consoleHostname` is set. */
+  consoleFront?: ConsoleFront;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tessera:platform:Platform", name, {}, opts);
@@ -66,7 +72,9 @@ export class Platform extends pulumi.ComponentResource {
     const grant = createGrant(name, this);
     const labels = { "tessera-component": "platform" };
 
-    const projectNumber = gcp.organizations.getProjectOutput({ projectId: project }, child).number;
+    const projectNumber = gcp.organizations
+      .getProjectOutput({ projectId: project }, child)
+      .number.apply((n) => String(n));
     this.pubsubAgent = { key: "pubsub-agent", member: projectNumber.apply(pubsubServiceAgent) };
 
     this.repository = new gcp.artifactregistry.Repository(
@@ -238,6 +246,37 @@ export class Platform extends pulumi.ComponentResource {
         f.trigger.kind === "topic"
           ? this.topicFor(f.trigger.topic, `functions.${f.name}.trigger.topic`)
           : undefined;
+      const isConsole = f.name === CONSOLE_FUNCTION;
+      let env: Record<string, pulumi.Input<string>> = runtimeEnv;
+      if (isConsole) {
+        if (config.consoleHostname) {
+          this.consoleFront = createConsoleFront(
+            `${name}-console`,
+            {
+              prefix,
+              project,
+              region,
+              hostname: config.consoleHostname,
+              allowedDomains: config.consoleAllowedDomains,
+              serviceName: fnName,
+              projectNumber,
+              grant,
+              labels,
+            },
+            this,
+          );
+        } else {
+          pulumi.log.warn(
+            "the console is deployed without a front door (tessera:consoleHostname is not set): nobody can open it",
+            this,
+          );
+        }
+        env = {
+          ...runtimeEnv,
+          TESSERA_CONSOLE_ALLOWED_DOMAINS: config.consoleAllowedDomains.join(","),
+          TESSERA_CONSOLE_AUDIENCE: this.consoleFront?.audience ?? "",
+        };
+      }
       const deployed = deployFunction(
         `${name}-fn-${f.name}`,
         {
@@ -251,9 +290,10 @@ export class Platform extends pulumi.ComponentResource {
           memory: config.sizes.functionMemory,
           timeoutSeconds: config.sizes.functionTimeoutSeconds,
           maxInstances: config.sizes.functionMaxInstances,
-          // Workflows, Pub/Sub and Scheduler count as internal callers; only a console serves people.
-          ingress: f.name === "console" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY",
-          env: runtimeEnv,
+          // Workflows, Pub/Sub and Scheduler count as internal callers; people reach the console through
+          // the IAP-protected load balancer only.
+          ingress: isConsole && this.consoleFront ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY",
+          env,
           secrets: [],
           labels: { ...labels, "tessera-function": f.name },
           trigger: trigger && {
@@ -267,7 +307,13 @@ export class Platform extends pulumi.ComponentResource {
       );
       this.functions.set(f.name, deployed);
       const service = this.serviceTarget(f.name, config);
-      // Every platform function keeps the run ledger (the state bucket holds nothing else) and reports runs.
+      if (isConsole) {
+        this.grantConsole(grant, who, project);
+        if (this.consoleFront) grant(service, "roles/run.invoker", this.consoleFront.iapAgent);
+        continue;
+      }
+      // Every other platform function keeps the run ledger (the state bucket holds nothing else) and
+      // reports runs.
       grant({ kind: "bucket", key: "state", bucket: buckets.state }, "roles/storage.objectUser", who);
       grant(
         { kind: "topic", key: TOPICS.runEvents, topic: this.topics.get(TOPICS.runEvents)! },
@@ -284,11 +330,6 @@ export class Platform extends pulumi.ComponentResource {
           "roles/pubsub.subscriber",
           this.pubsubAgent,
         );
-      }
-      if (f.name === "console") {
-        for (const domain of config.consoleAllowedDomains) {
-          grant(service, "roles/run.invoker", { key: `domain-${domain}`, member: `domain:${domain}` });
-        }
       }
     }
 
@@ -334,6 +375,24 @@ export class Platform extends pulumi.ComponentResource {
       repository: this.repository.name,
       deadLetterTopic: this.deadLetterTopic.name,
     });
+  }
+
+  /**
+   * The console reads every bucket (data, artifacts, the ledger), writes the ledger and cancel markers in the
+   * state bucket, publishes backfill requests and schedule ticks (ad-hoc runs), and reads workflow
+   * executions (Workflows has no per-workflow IAM, so the viewer role is on the project). Nothing else.
+   */
+  grantConsole(grant: Grant, who: Principal, project: string): void {
+    grant({ kind: "bucket", key: "data", bucket: this.buckets.data }, "roles/storage.objectViewer", who);
+    grant(
+      { kind: "bucket", key: "artifacts", bucket: this.buckets.artifacts },
+      "roles/storage.objectViewer",
+      who,
+    );
+    grant({ kind: "bucket", key: "state", bucket: this.buckets.state }, "roles/storage.objectUser", who);
+    for (const topic of [TOPICS.backfillRequests, TOPICS.scheduleTicks])
+      grant({ kind: "topic", key: topic, topic: this.topics.get(topic)! }, "roles/pubsub.publisher", who);
+    grant({ kind: "project", project }, "roles/workflows.viewer", who);
   }
 
   /** The env every Tessera process in the cloud reads (shared/runtime/config.ts). */
@@ -389,7 +448,7 @@ export class Platform extends pulumi.ComponentResource {
    */
   grantWorkflowBasics(grant: Grant, who: Principal, config: StackConfig): void {
     for (const name of this.httpFunctions)
-      if (name !== "console") grant(this.serviceTarget(name, config), "roles/run.invoker", who);
+      if (name !== CONSOLE_FUNCTION) grant(this.serviceTarget(name, config), "roles/run.invoker", who);
     grant(
       { kind: "topic", key: TOPICS.runEvents, topic: this.topics.get(TOPICS.runEvents)! },
       "roles/pubsub.publisher",

@@ -17,7 +17,7 @@ import type {
  */
 
 const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
-const PUBLIC_MEMBERS = new Set(["allUsers", "allAuthenticatedUsers"]);
+const PUBLIC_MEMBERS = new Set(["allUsers", "allAuthenticatedUsers", "principalSet://goog/public:all"]);
 const IMPERSONATION_ROLES = new Set(["roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"]);
 const SECRET_ROLES = new Set(["roles/secretmanager.secretAccessor", "roles/secretmanager.admin"]);
 const IAM_TYPE = /:[A-Za-z]*(IamMember|IAMMember|IamBinding|IAMBinding|IamPolicy|IAMPolicy)$/;
@@ -267,6 +267,43 @@ export const jobRunnerIsOwningWorkflow: StackValidationPolicy = {
   },
 };
 
+/**
+ * What people reach from the internet goes through IAP: a function admits internal and load-balancer traffic
+ * at most, a Cloud Run service open to all traffic has IAP on, and every external load-balancer backend has
+ * IAP enabled.
+ */
+export const peopleBehindIap: ResourceValidationPolicy = {
+  name: "tessera-people-behind-iap",
+  description:
+    "No function or service open to all traffic without IAP; every external load-balancer backend has IAP enabled.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    const p = args.props;
+    switch (args.type) {
+      case "gcp:cloudfunctionsv2/function:Function": {
+        const ingress = p.serviceConfig?.ingressSettings;
+        if (ingress === undefined || ingress === "ALLOW_ALL")
+          report(
+            `ingress ${ingress ?? "(default: ALLOW_ALL)"} lets the internet call the function: use ALLOW_INTERNAL_ONLY, or ALLOW_INTERNAL_AND_GCLB behind a load balancer with IAP`,
+          );
+        return;
+      }
+      case "gcp:cloudrunv2/service:Service": {
+        const ingress = p.ingress ?? "INGRESS_TRAFFIC_ALL";
+        if (ingress === "INGRESS_TRAFFIC_ALL" && p.iapEnabled !== true)
+          report("the service takes all traffic without IAP: set iapEnabled or an internal ingress");
+        return;
+      }
+      case "gcp:compute/backendService:BackendService": {
+        const scheme = p.loadBalancingScheme ?? "EXTERNAL";
+        if ((scheme === "EXTERNAL" || scheme === "EXTERNAL_MANAGED") && p.iap?.enabled !== true)
+          report(`external backend service ${p.name ?? ""} without IAP: set iap.enabled`);
+        return;
+      }
+    }
+  },
+};
+
 export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   noBasicRoles,
   noPublicPrincipals,
@@ -277,4 +314,5 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   deadLetterPolicy,
   deadLetterAgentRights,
   jobRunnerIsOwningWorkflow,
+  peopleBehindIap,
 ];

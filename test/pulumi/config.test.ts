@@ -39,7 +39,9 @@ describe("parseStackConfig", () => {
       "tessera:sizes": '{"functionMaxInstances":3,"bigtableStorageType":"HDD"}',
       "tessera:deletionProtection": "false",
       "tessera:consoleAllowedDomains": '["example.com"]',
+      "tessera:consoleHostname": "console.example.com",
     });
+    expect(c.consoleHostname).toBe("console.example.com");
     expect(c.pipelines).toEqual(["mozaic-daily", "taar"]);
     expect(c.sizes).toEqual({ ...DEFAULT_SIZES, functionMaxInstances: 3, bigtableStorageType: "HDD" });
     expect(c.deletionProtection).toBe(false);
@@ -50,6 +52,11 @@ describe("parseStackConfig", () => {
     [{ "gcp:region": "europe-west1" }, "gcp:project", /required.*pulumi config set gcp:project/],
     [{ ...REQUIRED, "gcp:region": "Europe" }, "gcp:region", /region/],
     [{ ...REQUIRED, "tessera:scheduleTimeZone": "Mars/Olympus" }, "tessera:scheduleTimeZone", /IANA/],
+    [
+      { ...REQUIRED, "tessera:consoleHostname": "https://x.example.com/" },
+      "tessera:consoleHostname",
+      /hostname/,
+    ],
     [
       { ...REQUIRED, "tessera:sizes": '{"maxDeliveryAttempts":2}' },
       "tessera:sizes.maxDeliveryAttempts",

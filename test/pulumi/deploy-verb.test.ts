@@ -29,6 +29,13 @@ describe("tessera deploy", () => {
       );
     }
     expect(lines).toContainEqual(expect.stringMatching(/^gcp:pubsub\/topic:Topic\s+tessera-dead-letters$/));
+    // The console (functions/console) is in the plan, behind the IAP load balancer of the dev stack's hostname.
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^gcp:cloudfunctionsv2\/function:Function\s+tessera-console$/),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^gcp:compute\/backendService:BackendService\s+tessera-console$/),
+    );
     const rows = lines.slice(1, lines.indexOf(""));
     expect(t.out()).toContain(
       `\n${rows.length} resources would be created for stack "dev" (mock run, nothing was deployed)\n`,

@@ -174,3 +174,23 @@ export const fixtureOptions = {
   backfillWorkflowFile: join(FIXTURE_ROOT, "workflows-yaml", "backfill.workflows.yaml"),
   bundlesDir: join(FIXTURE_ROOT, "dist-functions"),
 };
+
+/** The console as shared/pipelines/platform.ts declares it, for the console's own plan. */
+export const FIXTURE_CONSOLE: PlatformFunction = {
+  name: "console",
+  source: "console",
+  target: "console",
+  trigger: { kind: "http" },
+};
+
+/** A stack with the console behind IAP on console.example.com, open to two domains. */
+export const consoleConfig: StackConfig = {
+  ...fixtureConfig,
+  consoleAllowedDomains: ["example.com", "example.org"],
+  consoleHostname: "console.example.com",
+};
+
+export const consoleOptions = {
+  ...fixtureOptions,
+  platformFunctions: [...FIXTURE_PLATFORM_FUNCTIONS, FIXTURE_CONSOLE],
+};

@@ -43,6 +43,9 @@ export function grantRows(resources: PlannedResource[], logicalPrefix?: string):
       case "gcp:cloudrunv2/serviceIamMember:ServiceIamMember":
         resource = `service:${last(i.name)}`;
         break;
+      case "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember":
+        resource = `iap-backend:${last(i.webBackendService)}`;
+        break;
       default:
         if (/iam/i.test(r.type))
           throw new Error(`grantRows does not know ${r.type} (${r.name}): add it so the test sees it`);

@@ -17,9 +17,10 @@ import {
   noProjectSecretAccess,
   noPublicPrincipals,
   noServiceAccountKeys,
+  peopleBehindIap,
   policies,
 } from "../../../pulumi/policy/rules.ts";
-import { FIXTURES, fixtureConfig, fixtureOptions } from "../fixtures.ts";
+import { consoleConfig, consoleOptions, FIXTURES } from "../fixtures.ts";
 
 /** Fabricated engine arguments: the rules only read `type`, `props`, `urn` and `name`. */
 function resource(
@@ -295,11 +296,62 @@ describe("tessera-job-runner-is-owning-workflow (stack)", () => {
   });
 });
 
+describe("tessera-people-behind-iap", () => {
+  const fn = (ingressSettings?: string) => ({
+    name: "f",
+    serviceConfig: { serviceAccountEmail: "f@p.iam.gserviceaccount.com", ingressSettings },
+  });
+  it("passes internal functions, a GCLB-only function, an IAP backend and an IAP or internal service", async () => {
+    const type = "gcp:cloudfunctionsv2/function:Function";
+    expect(await violationsOf(peopleBehindIap, type, fn("ALLOW_INTERNAL_ONLY"))).toEqual([]);
+    expect(await violationsOf(peopleBehindIap, type, fn("ALLOW_INTERNAL_AND_GCLB"))).toEqual([]);
+    expect(
+      await violationsOf(peopleBehindIap, "gcp:compute/backendService:BackendService", {
+        name: "b",
+        loadBalancingScheme: "EXTERNAL_MANAGED",
+        iap: { enabled: true },
+      }),
+    ).toEqual([]);
+    expect(
+      await violationsOf(peopleBehindIap, "gcp:compute/backendService:BackendService", {
+        name: "internal",
+        loadBalancingScheme: "INTERNAL_MANAGED",
+      }),
+    ).toEqual([]);
+    const svc = "gcp:cloudrunv2/service:Service";
+    expect(await violationsOf(peopleBehindIap, svc, { iapEnabled: true })).toEqual([]);
+    expect(await violationsOf(peopleBehindIap, svc, { ingress: "INGRESS_TRAFFIC_INTERNAL_ONLY" })).toEqual(
+      [],
+    );
+  });
+  it("rejects a function open to all (explicitly or by default), an external backend without IAP, an open service", async () => {
+    const type = "gcp:cloudfunctionsv2/function:Function";
+    expect(await violationsOf(peopleBehindIap, type, fn("ALLOW_ALL"))).toEqual([
+      expect.stringMatching(/^ingress ALLOW_ALL lets the internet call the function/),
+    ]);
+    expect(await violationsOf(peopleBehindIap, type, fn(undefined))).toEqual([
+      expect.stringMatching(/^ingress \(default: ALLOW_ALL\)/),
+    ]);
+    expect(
+      await violationsOf(peopleBehindIap, "gcp:compute/backendService:BackendService", {
+        name: "b",
+        loadBalancingScheme: "EXTERNAL_MANAGED",
+        iap: { enabled: false },
+      }),
+    ).toEqual(["external backend service b without IAP: set iap.enabled"]);
+    expect(await violationsOf(peopleBehindIap, "gcp:cloudrunv2/service:Service", {})).toEqual([
+      expect.stringMatching(/without IAP/),
+    ]);
+  });
+});
+
 describe("the whole planned stack passes every policy", () => {
   let planned: PlannedResource[];
   beforeAll(async () => {
     const { planResources } = await import("../../../pulumi/plan.ts");
-    planned = (await planResources(fixtureConfig, FIXTURES, fixtureOptions)).resources;
+    // The plan with the console behind IAP: every rule must hold for it too.
+    planned = (await planResources(consoleConfig, FIXTURES, consoleOptions)).resources;
+    expect(planned.some((r) => r.type === "gcp:compute/backendService:BackendService")).toBe(true);
   }, 120_000);
 
   async function allViolations(resources: PlannedResource[]): Promise<string[]> {
@@ -319,6 +371,26 @@ describe("the whole planned stack passes every policy", () => {
 
   it("has no violation", async () => {
     expect(await allViolations(planned)).toEqual([]);
+  });
+
+  it("reports a public IAP accessor added to the plan", async () => {
+    const bad = [
+      ...planned,
+      {
+        type: "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember",
+        name: "oops-iap",
+        inputs: {
+          webBackendService: "tessera-console",
+          role: "roles/iap.httpsResourceAccessor",
+          member: "allAuthenticatedUsers",
+        },
+      },
+    ];
+    expect(await allViolations(bad)).toEqual([
+      expect.stringMatching(
+        /^tessera-no-public-principals: roles\/iap.httpsResourceAccessor granted to allAuthenticatedUsers/,
+      ),
+    ]);
   });
 
   it("reports a public invoker added to the plan", async () => {
