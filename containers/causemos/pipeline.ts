@@ -14,6 +14,7 @@ import {
   type Temporal,
   temporalAggregation,
 } from "./aggregate.ts";
+import { scanColumns } from "./columns.ts";
 import { csvDocument, csvText, intText, jsonText, pyFloat } from "./format.ts";
 import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextColumn } from "./frame.ts";
 import { groupByKey, rowsByGroup } from "./group.ts";
@@ -42,6 +43,11 @@ export interface RunOptions {
   logger?: Logger;
   /** DuckDB threads for reading. */
   threads?: number;
+  /**
+   * How files are read: "columns" (default) decodes Parquet with our own reader and reduces in typed arrays,
+   * falling back to DuckDB for files it cannot decode; "duckdb" always scans with DuckDB.
+   */
+  reader?: "columns" | "duckdb";
 }
 
 /** What results.json's data_info holds, plus the summary; also a shard's partial result. */
@@ -148,13 +154,16 @@ export async function run(
     lap("validate");
     series = findSeries(frame);
   } else {
-    const scan = await scanDojo(params.data_paths, {
+    const scanOptions = {
       weightColumn: params.weight_column,
       fillTimestamp: params.fill_timestamp,
       rawCountThreshold: params.raw_count_threshold,
       shard: options.shard,
       threads: options.threads,
-    });
+    };
+    const scan =
+      (options.reader !== "duckdb" ? scanColumns(params.data_paths, scanOptions) : undefined) ??
+      (await scanDojo(params.data_paths, scanOptions));
     ({ frame, series, counters, numRows, raw } = scan);
     month = scan.month;
     weighted = scan.weightColumn !== "";

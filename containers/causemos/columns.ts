@@ -1,0 +1,543 @@
+import { NonRetriableError } from "../../shared/core/errors.ts";
+import { compareText, periodStart, type Series, type Temporal } from "./aggregate.ts";
+import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextColumn } from "./frame.ts";
+import { groupByKey } from "./group.ts";
+import {
+  type ParquetFile,
+  readNumbers,
+  readParquetMetadata,
+  readText,
+  UnsupportedParquet,
+} from "./parquet.ts";
+import { numericFiles } from "./reader.ts";
+import type { Scan, ScanOptions } from "./scan.ts";
+import { MAX_TIMESTAMP } from "./validate.ts";
+
+/**
+ * The columnar file path of the job: our own Parquet reader (parquet.ts) puts every column into a typed array
+ * (text as dictionary codes), and one pass per step over those arrays does what validate_and_fix and the
+ * monthly temporal aggregation do:
+ * - text clean-up (nulls to "None", "//" removed, all-empty columns dropped) happens on the dictionaries and
+ *   becomes a code -> code lookup;
+ * - series (every non-value column but the timestamp) get integer ids: the text codes are packed into one
+ *   number per row, then (that number, lat, lng) go through an open-addressing hash table on typed arrays;
+ * - (series, month) groups index a flat table, sums and counts accumulate in input row order.
+ * The rows of the result are the series themselves (one row per series), so later steps read each series'
+ * text and coordinates directly. Returns undefined when a file uses a Parquet feature the reader does not
+ * decode; the caller then scans with DuckDB (scan.ts). The outputs equal the in-memory path's, byte for byte.
+ */
+export function scanColumns(paths: readonly string[], options: ScanOptions): Scan | undefined {
+  const { files } = numericFiles(paths);
+  let metas: ParquetFile[];
+  try {
+    metas = files.map((f) => readParquetMetadata(f));
+  } catch (err) {
+    if (err instanceof UnsupportedParquet || err instanceof RangeError) return undefined;
+    throw err;
+  }
+  try {
+    return reduce(metas, options);
+  } catch (err) {
+    if (err instanceof NonRetriableError) throw err;
+    // Anything the reader could not decode (or a corrupt file): DuckDB reads it and names the problem.
+    return undefined;
+  }
+}
+
+const REQUIRED = new Set([
+  "timestamp",
+  "country",
+  "admin1",
+  "admin2",
+  "admin3",
+  "lat",
+  "lng",
+  "feature",
+  "value",
+]);
+
+function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
+  const columns: string[] = [];
+  for (const m of metas) for (const c of m.columns) if (!columns.includes(c.name)) columns.push(c.name);
+  for (const need of ["timestamp", "feature", "value"])
+    if (!metas.every((m) => m.columns.some((c) => c.name === need))) return undefined;
+  const weightColumn = options.weightColumn;
+  const numericNames = new Set(["timestamp", "value", "lat", "lng", weightColumn]);
+  for (const m of metas) {
+    for (const c of m.columns) {
+      const numeric = numericNames.has(c.name);
+      if (numeric && c.kind !== "number" && c.kind !== "integer") return undefined;
+      if (!numeric && c.kind !== "text" && c.kind !== "integer") return undefined;
+    }
+  }
+  const multi = metas.length > 1;
+  let total = 0;
+  for (const m of metas) total += m.rows;
+  const textNames = columns.filter(
+    (c) => c !== "timestamp" && c !== "value" && c !== "lat" && c !== "lng" && c !== weightColumn,
+  );
+  for (const level of REGION_LEVELS) if (!textNames.includes(level)) textNames.push(level);
+  const hasLatColumns = columns.includes("lat") && columns.includes("lng");
+  const hasWeight = weightColumn !== "" && columns.includes(weightColumn);
+
+  const readT = (name: string) => readText(metas, name, total, multi && !REQUIRED.has(name) ? "" : null);
+  const feature = readT("feature");
+
+  // Shards keep the features dealt to them (sorted by name, round-robin).
+  let keep: Uint8Array | undefined;
+  if (options.shard && options.shard.count > 1) {
+    const { index, count } = options.shard;
+    const order = feature.values
+      .map((_, k) => k)
+      .sort((a, b) => compareText(feature.values[a], feature.values[b]));
+    const mine = new Uint8Array(feature.values.length + 1);
+    order.forEach((k, r) => {
+      if (r % count === index) mine[k + 1] = 1;
+    });
+    keep = new Uint8Array(total);
+    for (let i = 0; i < total; i++) keep[i] = mine[feature.codes[i] + 1];
+  }
+
+  const timestamp = readNumbers(metas, "timestamp", total);
+  const value = readNumbers(metas, "value", total);
+  const lat = hasLatColumns ? readNumbers(metas, "lat", total) : undefined;
+  const lng = hasLatColumns ? readNumbers(metas, "lng", total) : undefined;
+  const weight = hasWeight ? readNumbers(metas, weightColumn, total) : undefined;
+  const texts = new Map<string, { codes: Int32Array; values: string[] }>([["feature", feature]]);
+  for (const name of textNames) if (!texts.has(name)) texts.set(name, readT(name));
+
+  // validate_and_fix's counters, per-feature row counts.
+  const fill = Number(options.fillTimestamp);
+  const nf = feature.values.length;
+  const perFeature = new Float64Array(nf + 1);
+  let numRows = 0;
+  let missingTs = 0;
+  let invalidTs = 0;
+  let missingVal = 0;
+  const valid = new Uint8Array(total);
+  const fc = feature.codes;
+  for (let i = 0; i < total; i++) {
+    if (keep && !keep[i]) continue;
+    numRows++;
+    perFeature[fc[i] + 1]++;
+    let t = timestamp[i];
+    if (t !== t) {
+      missingTs++;
+      t = fill;
+      timestamp[i] = t;
+    }
+    if (t >= MAX_TIMESTAMP) {
+      invalidTs++;
+      continue;
+    }
+    valid[i] = 1;
+    const v = value[i];
+    if (v !== v || v === Infinity || v === -Infinity) missingVal++;
+  }
+  if (numRows === 0) {
+    throw new NonRetriableError(`the data have no rows (${metas.map((m) => m.path).join(", ")})`, {
+      field: "params.data_paths",
+      fix: "check that Dojo wrote the run's output before requesting processing",
+    });
+  }
+  if (perFeature[0] > 0) {
+    throw new NonRetriableError(`feature is null in ${perFeature[0]} row(s)`, {
+      field: "feature",
+      fix: "every Dojo output row must name its feature",
+    });
+  }
+  const rowsPerFeature: Record<string, number> = {};
+  for (const f of feature.values
+    .map((_, k) => k)
+    .filter((k) => perFeature[k + 1] > 0)
+    .sort((a, b) => compareText(feature.values[a], feature.values[b])))
+    rowsPerFeature[feature.values[f]] = perFeature[f + 1];
+
+  // Text clean-up on the dictionaries: a lookup from raw code (+1, so null is 0) to clean code.
+  interface Clean {
+    name: string;
+    values: string[];
+    lookup: Int32Array;
+    codes: Int32Array;
+  }
+  const cleaned: Clean[] = [];
+  const dropped = new Set<string>();
+  for (const name of textNames) {
+    if (name === "feature") continue;
+    const col = texts.get(name) as { codes: Int32Array; values: string[] };
+    const used = new Uint8Array(col.values.length + 1);
+    const codes = col.codes;
+    for (let i = 0; i < total; i++) if (!keep || keep[i]) used[codes[i] + 1] = 1;
+    let nonEmpty = false;
+    for (let k = 0; k < col.values.length; k++) if (used[k + 1] && col.values[k] !== "") nonEmpty = true;
+    if (!nonEmpty) {
+      dropped.add(name);
+      continue;
+    }
+    const isRegion = (REGION_LEVELS as readonly string[]).includes(name);
+    const values: string[] = [];
+    const index = new Map<string, number>();
+    const add = (s: string) => {
+      let k = index.get(s);
+      if (k === undefined) {
+        k = values.push(s) - 1;
+        index.set(s, k);
+      }
+      return k;
+    };
+    const lookup = new Int32Array(col.values.length + 1);
+    for (let k = 0; k < col.values.length; k++)
+      lookup[k + 1] = add(isRegion ? col.values[k].replaceAll("//", "") : col.values[k]);
+    lookup[0] = used[0] ? add("None") : -1;
+    cleaned.push({ name, values, lookup, codes });
+  }
+  let hasLat = hasLatColumns;
+  if (lat && lng && (allNaN(lat, keep) || allNaN(lng, keep))) hasLat = false;
+  if (weight) for (let i = 0; i < total; i++) if (weight[i] !== weight[i]) weight[i] = 0;
+
+  // Series: text codes packed into one number per row, densified whenever the packed range would pass 2^31.
+  let combo = new Float64Array(total);
+  let range = nf;
+  for (let i = 0; i < total; i++) combo[i] = valid[i] ? fc[i] : -1;
+  for (const c of cleaned) {
+    const count = c.values.length;
+    if (range * count > 2 ** 31) {
+      const g = groupByKey(combo, range - 1);
+      const dense = new Float64Array(total);
+      for (let i = 0; i < total; i++) dense[i] = g.groupOf[i];
+      combo = dense;
+      range = g.groups;
+    }
+    const { lookup, codes } = c;
+    for (let i = 0; i < total; i++) if (combo[i] >= 0) combo[i] = combo[i] * count + lookup[codes[i] + 1];
+    range *= count;
+  }
+  const text = groupByKey(combo, range - 1);
+  const series = hasLat
+    ? seriesByCoordinates(text.groupOf, lat as Float64Array, lng as Float64Array)
+    : seriesByText(text.groupOf, text.groups);
+  const S = series.count;
+  const ofRow = series.ofRow;
+
+  // Months of the valid rows (recomputed only when the day changes), ascending.
+  const DAY = 86_400_000;
+  const periodIndex = new Map<number, number>();
+  const starts: number[] = [];
+  const periodOf = new Int32Array(total);
+  let lastDay = Number.NaN;
+  let last = -1;
+  for (let i = 0; i < total; i++) {
+    if (ofRow[i] < 0) continue;
+    const t = timestamp[i];
+    const day = Math.floor(t / DAY);
+    if (day !== lastDay) {
+      const start = periodStart(t, "month");
+      let p = periodIndex.get(start);
+      if (p === undefined) {
+        p = starts.push(start) - 1;
+        periodIndex.set(start, p);
+      }
+      last = p;
+      lastDay = day;
+    }
+    periodOf[i] = last;
+  }
+  const order = starts.map((_, k) => k).sort((a, b) => starts[a] - starts[b]);
+  const rank = new Int32Array(order.length);
+  order.forEach((k, r) => {
+    rank[k] = r;
+  });
+  const periods = order.map((k) => starts[k]);
+  const np = periods.length;
+
+  // (series, month) groups in order of first appearance; sums in input row order.
+  const cellOf = new Int32Array(total).fill(-1);
+  let G = 0;
+  let firstOf: Int32Array;
+  if (S * np <= Math.max(1 << 22, 4 * total)) {
+    const table = new Int32Array(S * np).fill(-1);
+    const first: number[] = [];
+    for (let i = 0; i < total; i++) {
+      const s = ofRow[i];
+      if (s < 0) continue;
+      const p = rank[periodOf[i]];
+      periodOf[i] = p;
+      const key = s * np + p;
+      let g = table[key];
+      if (g < 0) {
+        g = G++;
+        table[key] = g;
+        first.push(i);
+      }
+      cellOf[i] = g;
+    }
+    firstOf = Int32Array.from(first);
+  } else {
+    const keys = new Float64Array(total);
+    for (let i = 0; i < total; i++) {
+      const s = ofRow[i];
+      if (s < 0) {
+        keys[i] = -1;
+        continue;
+      }
+      periodOf[i] = rank[periodOf[i]];
+      keys[i] = s * np + periodOf[i];
+    }
+    const g = groupByKey(keys);
+    cellOf.set(g.groupOf);
+    G = g.groups;
+    firstOf = g.firstRow;
+  }
+  const tSum = new Float64Array(G);
+  const cnt = new Float64Array(G);
+  const parts = weight
+    ? { wvSum: new Float64Array(G), wSum: new Float64Array(G), rows: new Float64Array(G) }
+    : undefined;
+  if (weight && parts) {
+    for (let i = 0; i < total; i++) {
+      const k = cellOf[i];
+      if (k < 0) continue;
+      let v = value[i];
+      if (v === Infinity || v === -Infinity) v = Number.NaN;
+      const wi = weight[i];
+      if (v === v) {
+        tSum[k] += v;
+        cnt[k]++;
+        const p = v * wi;
+        if (p === p) parts.wvSum[k] += p;
+      }
+      parts.wSum[k] += wi;
+      parts.rows[k]++;
+    }
+  } else {
+    for (let i = 0; i < total; i++) {
+      const k = cellOf[i];
+      if (k < 0) continue;
+      const v = value[i];
+      if (v === v && v !== Infinity && v !== -Infinity) {
+        tSum[k] += v;
+        cnt[k]++;
+      }
+    }
+  }
+  const tMean = new Float64Array(G);
+  for (let k = 0; k < G; k++) tMean[k] = cnt[k] > 0 ? tSum[k] / cnt[k] : Number.NaN;
+  const mSeries = new Int32Array(G);
+  const mPeriod = new Int32Array(G);
+  for (let k = 0; k < G; k++) {
+    const r = firstOf[k];
+    mSeries[k] = ofRow[r];
+    mPeriod[k] = periodOf[r];
+  }
+  const month: Temporal = {
+    res: "month",
+    rows: G,
+    periods,
+    series: mSeries,
+    period: mPeriod,
+    tSum,
+    tMean,
+    count: cnt,
+  };
+  if (parts) {
+    const tWavg = new Float64Array(G);
+    const w = new Float64Array(G);
+    for (let k = 0; k < G; k++) {
+      tWavg[k] = parts.wvSum[k] / parts.wSum[k];
+      w[k] = parts.wSum[k] / parts.rows[k];
+    }
+    month.tWavg = tWavg;
+    month.weight = w;
+    month.parts = parts;
+  }
+
+  // One frame row per series: its (clean) text, coordinates and first time.
+  const rep = series.row;
+  const pickF = (a: Float64Array) => {
+    const out = new Float64Array(S);
+    for (let s = 0; s < S; s++) out[s] = a[rep[s]];
+    return out;
+  };
+  const pickClean = (c: Clean): TextColumn => {
+    const out = new Int32Array(S);
+    for (let s = 0; s < S; s++) out[s] = c.lookup[c.codes[rep[s]] + 1];
+    return { values: c.values, codes: out };
+  };
+  const featureCodes = new Int32Array(S);
+  for (let s = 0; s < S; s++) featureCodes[s] = fc[rep[s]];
+  const regions: Partial<Record<RegionLevel, TextColumn>> = {};
+  const qualifiers = new Map<string, TextColumn>();
+  for (const c of cleaned) {
+    if ((REGION_LEVELS as readonly string[]).includes(c.name)) regions[c.name as RegionLevel] = pickClean(c);
+    else qualifiers.set(c.name, pickClean(c));
+  }
+  const identity = new Int32Array(S);
+  for (let s = 0; s < S; s++) identity[s] = s;
+  const frame: DojoFrame = {
+    rows: S,
+    timestamp: pickF(timestamp),
+    value: new Float64Array(S),
+    lat: hasLat ? pickF(lat as Float64Array) : undefined,
+    lng: hasLat ? pickF(lng as Float64Array) : undefined,
+    feature: { values: feature.values, codes: featureCodes },
+    regions,
+    qualifiers,
+    columns: columns.filter(
+      (name) =>
+        (name !== weightColumn || !hasWeight) &&
+        !dropped.has(name) &&
+        (hasLat || (name !== "lat" && name !== "lng")),
+    ),
+  };
+  const seriesOut: Series = { count: S, ofRow: identity, row: identity, feature: featureCodes };
+
+  // The rows as read of the features small enough for raw.csv.
+  let raw: DojoFrame | undefined;
+  const small = new Uint8Array(nf + 1);
+  let anySmall = false;
+  for (let f = 0; f < nf; f++) {
+    if (perFeature[f + 1] > 0 && perFeature[f + 1] <= options.rawCountThreshold) {
+      small[f + 1] = 1;
+      anySmall = true;
+    }
+  }
+  if (anySmall) {
+    const rows: number[] = [];
+    for (let i = 0; i < total; i++) if ((!keep || keep[i]) && small[fc[i] + 1]) rows.push(i);
+    const rawTs = readNumbers(metas, "timestamp", total);
+    const textCol = (name: string): TextColumn => texts.get(name) as TextColumn;
+    const rawRegions: Partial<Record<RegionLevel, TextColumn>> = {};
+    for (const level of REGION_LEVELS) rawRegions[level] = textCol(level);
+    const rawQualifiers = new Map<string, TextColumn>();
+    for (const name of textNames) if (!REQUIRED.has(name)) rawQualifiers.set(name, textCol(name));
+    const outColumns = [...columns];
+    for (const level of REGION_LEVELS) if (!outColumns.includes(level)) outColumns.push(level);
+    const full: DojoFrame = {
+      rows: total,
+      timestamp: rawTs,
+      value,
+      lat: hasLatColumns ? lat : undefined,
+      lng: hasLatColumns ? lng : undefined,
+      feature: textCol("feature"),
+      regions: rawRegions,
+      qualifiers: rawQualifiers,
+      weight: hasWeight ? { name: weightColumn, values: readNumbers(metas, weightColumn, total) } : undefined,
+      columns: outColumns.filter((c) => hasLatColumns || (c !== "lat" && c !== "lng")),
+    };
+    raw = selectRows(full, Int32Array.from(rows));
+  }
+
+  return {
+    frame,
+    series: seriesOut,
+    month,
+    counters: { num_missing_ts: missingTs, num_invalid_ts: invalidTs, num_missing_val: missingVal },
+    numRows,
+    rowsPerFeature,
+    raw,
+    weightColumn: hasWeight ? weightColumn : "",
+  };
+}
+
+function allNaN(a: Float64Array, keep?: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if ((!keep || keep[i]) && a[i] === a[i]) return false;
+  return true;
+}
+
+interface RowSeries {
+  count: number;
+  /** Series of each row (-1 = row left out), ids in order of first appearance. */
+  ofRow: Int32Array;
+  /** First row of each series. */
+  row: Int32Array;
+}
+
+function seriesByText(textOf: Int32Array, groups: number): RowSeries {
+  const first = new Int32Array(groups);
+  for (let i = textOf.length - 1; i >= 0; i--) if (textOf[i] >= 0) first[textOf[i]] = i;
+  return { count: groups, ofRow: textOf, row: first };
+}
+
+/**
+ * Series by (text id, lat, lng): open addressing on typed arrays, doubles compared by value (NaN equals NaN,
+ * -0 equals 0), the table doubling at half load.
+ */
+function seriesByCoordinates(textOf: Int32Array, lat: Float64Array, lng: Float64Array): RowSeries {
+  const n = textOf.length;
+  const latBits = new Int32Array(lat.buffer, lat.byteOffset, n * 2);
+  const lngBits = new Int32Array(lng.buffer, lng.byteOffset, n * 2);
+  let cap = 1 << 16;
+  let mask = cap - 1;
+  let slots = new Int32Array(cap).fill(-1);
+  let hashes = new Int32Array(1024);
+  let first = new Int32Array(1024);
+  let count = 0;
+  const ofRow = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = textOf[i];
+    if (t < 0) {
+      ofRow[i] = -1;
+      continue;
+    }
+    const a = lat[i];
+    const b = lng[i];
+    let alo = latBits[2 * i];
+    let ahi = latBits[2 * i + 1];
+    if (a === 0 || a !== a) {
+      alo = 0;
+      ahi = a === 0 ? 0 : 0x7ff80000;
+    }
+    let blo = lngBits[2 * i];
+    let bhi = lngBits[2 * i + 1];
+    if (b === 0 || b !== b) {
+      blo = 0;
+      bhi = b === 0 ? 0 : 0x7ff80000;
+    }
+    let h = Math.imul(t ^ 0x2545f491, 0x9e3779b1);
+    h = Math.imul(h ^ alo, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ ahi, 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 16) ^ blo, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ bhi, 0xc2b2ae35);
+    h ^= h >>> 16;
+    let s = h & mask;
+    for (;;) {
+      const g = slots[s];
+      if (g < 0) {
+        if (count === first.length) {
+          const grownFirst = new Int32Array(count * 2);
+          grownFirst.set(first);
+          first = grownFirst;
+          const grownHash = new Int32Array(count * 2);
+          grownHash.set(hashes);
+          hashes = grownHash;
+        }
+        first[count] = i;
+        hashes[count] = h;
+        slots[s] = count;
+        ofRow[i] = count++;
+        if (count * 2 > cap) {
+          cap *= 2;
+          mask = cap - 1;
+          slots = new Int32Array(cap).fill(-1);
+          for (let k = 0; k < count; k++) {
+            let q = hashes[k] & mask;
+            while (slots[q] >= 0) q = (q + 1) & mask;
+            slots[q] = k;
+          }
+        }
+        break;
+      }
+      if (hashes[g] === h) {
+        const r = first[g];
+        const ra = lat[r];
+        const rb = lng[r];
+        if (textOf[r] === t && (ra === a || (ra !== ra && a !== a)) && (rb === b || (rb !== rb && b !== b))) {
+          ofRow[i] = g;
+          break;
+        }
+      }
+      s = (s + 1) & mask;
+    }
+  }
+  return { count, ofRow, row: first.slice(0, count) };
+}
