@@ -3,6 +3,7 @@ import type { PreparedModel } from "./model.ts";
 import type { ParetoModel } from "./pareto.ts";
 import { type ModelDetails, responseCurve } from "./response.ts";
 import type { Candidate } from "./search.ts";
+import { adstock } from "./transform.ts";
 
 /**
  * Plain SVG plots: a one-pager per selected model (actual vs fitted, decomposition shares, response curves with
@@ -60,6 +61,62 @@ function bars(
     .join("");
 }
 
+/** Decomposition waterfall: each regressor's share as a bar starting where the previous ones ended. */
+function waterfall(b: Box, items: { label: string; value: number }[], fmt: (v: number) => string): string {
+  let cum = 0;
+  const steps = items.map((it) => {
+    const from = cum;
+    cum += it.value;
+    return { ...it, from, to: cum };
+  });
+  const lo = Math.min(0, ...steps.map((s) => Math.min(s.from, s.to)));
+  const hi = Math.max(1e-12, ...steps.map((s) => Math.max(s.from, s.to)));
+  const rowH = Math.min(22, (b.h - 34) / Math.max(items.length, 1));
+  const x0 = b.x + 130;
+  const w = b.w - 190;
+  const px = (v: number) => x0 + ((v - lo) / (hi - lo)) * w;
+  return steps
+    .map((st, i) => {
+      const y = b.y + 28 + i * rowH;
+      const a = px(Math.min(st.from, st.to));
+      const len = Math.max(1, px(Math.max(st.from, st.to)) - a);
+      return `<text x="${b.x + 8}" y="${f(y + rowH * 0.7)}" font-size="11">${esc(st.label)}</text><rect x="${f(a)}" y="${f(y + 2)}" width="${f(len)}" height="${f(rowH - 4)}" fill="${st.value < 0 ? "#d62728" : "#2ca02c"}"/><text x="${f(a + len + 4)}" y="${f(y + rowH * 0.7)}" font-size="10">${esc(fmt(st.value))}</text>`;
+    })
+    .join("");
+}
+
+/** Compact numbers for labels: 1234 -> 1.2k, 2500000 -> 2.5M. */
+const compact = (v: number) =>
+  Math.abs(v) >= 1e6
+    ? `${(v / 1e6).toFixed(1)}M`
+    : Math.abs(v) >= 1e3
+      ? `${(v / 1e3).toFixed(1)}k`
+      : v.toFixed(0);
+
+/** Lines on a shared scale with optional markers (x index, value) and a legend sized to its labels. */
+function curvesWithMarkers(
+  b: Box,
+  series: { values: number[]; color: string; label: string; marker?: [number, number] }[],
+): string {
+  const all = series.flatMap((s) => s.values);
+  const lo = Math.min(...all, 0);
+  const hi = Math.max(...all);
+  const inner = { x: b.x + 10, y: b.y + 28, w: b.w - 20, h: b.h - 40 };
+  const legendX = b.x + b.w - 10 - Math.max(...series.map((s) => s.label.length)) * 6.6;
+  return series
+    .map((s, k) => {
+      const n = s.values.length;
+      const X = (i: number) => inner.x + (n > 1 ? (i / (n - 1)) * inner.w : 0);
+      const Y = (v: number) => inner.y + inner.h - ((v - lo) / (hi - lo || 1)) * inner.h;
+      const pts = s.values.map((v, i) => `${f(X(i))},${f(Y(v))}`).join(" ");
+      const mark = s.marker
+        ? `<circle cx="${f(X(s.marker[0]))}" cy="${f(Y(s.marker[1]))}" r="4" fill="${s.color}"/>`
+        : "";
+      return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts}"/>${mark}<text x="${f(legendX)}" y="${b.y + 36 + k * 14}" font-size="11" fill="${s.color}">${esc(s.label)}</text>`;
+    })
+    .join("");
+}
+
 export function onePagerSvg(prep: PreparedModel, d: ModelDetails, m: Candidate, config: JobConfig): string {
   const W = 1000;
   const actual = prep.y.slice(prep.ws, prep.we);
@@ -82,8 +139,8 @@ export function onePagerSvg(prep: PreparedModel, d: ModelDetails, m: Candidate, 
   parts.push(
     panel(
       dec,
-      "Decomposition (share of fitted)",
-      bars(
+      "Decomposition waterfall (share of fitted)",
+      waterfall(
         dec,
         d.decomposition.map((r) => ({ label: r.name, value: r.xDecompPerc })),
         pct,
@@ -113,20 +170,29 @@ export function onePagerSvg(prep: PreparedModel, d: ModelDetails, m: Candidate, 
     return {
       values: responseCurve(c, xs),
       color: COLORS[k % COLORS.length],
-      label: `${c.name} (mean ${c.meanSpend.toFixed(0)})`,
+      label: `${c.name} (mean ${compact(c.meanSpend)})`,
+      marker: [13, responseCurve(c, [c.meanSpend])[0]] as [number, number],
     };
   });
-  parts.push(panel(rc, "Response curves (0 to 3x mean spend)", lines(rc, curves)));
+  parts.push(panel(rc, "Response curves to 3x mean spend (dot: mean)", curvesWithMarkers(rc, curves)));
   const ad = { x: 505, y: 600, w: 485, h: 280 };
+  const LAGS = 13;
+  const decay = prep.mediaNames.map((name, k) => {
+    const keys = prep.mediaKeys[k];
+    const impulse = new Float64Array(prep.dates.length);
+    impulse[0] = 1;
+    const params =
+      prep.adstock === "geometric"
+        ? { theta: m.hyp[keys.thetas] }
+        : { shape: m.hyp[keys.shapes], scale: m.hyp[keys.scales] };
+    const res = adstock(impulse, prep.adstock, params).decayed;
+    return { values: Array.from(res.slice(0, LAGS)), color: COLORS[k % COLORS.length], label: name };
+  });
   parts.push(
     panel(
       ad,
-      "Adstock: mean carryover per period",
-      bars(
-        ad,
-        d.channels.map((c) => ({ label: c.name, value: c.meanCarryover })),
-        (v) => v.toFixed(0),
-      ),
+      `Adstock decay of one unit over ${LAGS} periods (${prep.adstock})`,
+      curvesWithMarkers(ad, decay),
     ),
   );
   const roas = paid.map((c) => `${c.name} ${(c.xDecompAgg / (c.totalSpend || 1)).toFixed(2)}`).join(" · ");

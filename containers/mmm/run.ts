@@ -318,7 +318,9 @@ export async function mergeStep(c: StepContext): Promise<ParetoModel[]> {
         60_000
     ).toFixed(2)}\n`,
   );
-  await c.store.put(`${rec.prefix}pareto_front.svg`, paretoSvg(all, models));
+  await c.store.put(`${rec.prefix}pareto_front.svg`, paretoSvg(all, models), {
+    contentType: "image/svg+xml",
+  });
   await writeStatus(c.store, rec, { state: "RUNNING", step: "onepagers", progress: 0.85 }, now());
   c.log.info(`mmm ${c.runId}: ${models.length} Pareto models of ${all.length}; best ${best.solID}`);
   return models;
@@ -347,10 +349,20 @@ export async function reportStep(c: StepContext): Promise<Record<string, unknown
     `${rec.prefix}pareto.json`,
   );
   const prep = prepareModel(frameOf(p), p.spec);
+  // PNG beside SVG, drawn by our own rasteriser (raster.ts); loaded here only, so the API's bundle stays small.
+  const { svgToPng } = await import("./raster.ts");
   for (const m of models.slice(0, 3)) {
     const details = modelDetails(prep, m.hyp);
-    await c.store.put(`${rec.prefix}${m.solID}.svg`, onePagerSvg(prep, details, m, rec.config));
+    const svg = onePagerSvg(prep, details, m, rec.config);
+    await c.store.put(`${rec.prefix}${m.solID}.svg`, svg, { contentType: "image/svg+xml" });
+    await c.store.put(`${rec.prefix}${m.solID}.png`, svgToPng(svg), { contentType: "image/png" });
   }
+  if (await c.store.exists(`${rec.prefix}pareto_front.svg`))
+    await c.store.put(
+      `${rec.prefix}pareto_front.png`,
+      svgToPng((await c.store.get(`${rec.prefix}pareto_front.svg`)).toString("utf8")),
+      { contentType: "image/png" },
+    );
   await writeStatus(c.store, rec, { state: "RUNNING", step: "allocator", progress: 0.92 }, now());
   const best = models[0];
   const details = modelDetails(prep, best.hyp);

@@ -136,6 +136,9 @@ async function trainConfig(
       fix: "give the job config as a JSON object",
     });
   }
+  // The config's own errors first, before any store or warehouse is opened.
+  const { parseJobConfig } = await import("../../containers/mmm/jobconfig.ts");
+  parseJobConfig(config, `--config ${path}`);
   const { trainLocally } = await import("../../containers/mmm/local-train.ts");
   const { csvRows } = await import("../../containers/mmm/source.ts");
   const { createLocalObjects } = await import("../adapters/local/objects.ts");

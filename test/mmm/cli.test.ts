@@ -1,9 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import verb from "../../shared/cli/mmm.ts";
 import type { Io } from "../../shared/cli/verb.ts";
+import { teamData } from "../helpers/team-data.ts";
 import { close, loadReference, REF_DIR } from "./helpers.ts";
+import { tinyConfig } from "./pipeline-helpers.ts";
+import { decodePng } from "./png.ts";
 
 const ref = loadReference();
 const FRAME = `${REF_DIR}/dt_mod_prophet.csv`;
@@ -167,5 +172,81 @@ describe("tessera mmm evaluate", () => {
     await expect(
       verb.run(["train", "--frame", FRAME, "--spec", "x.json", "--trials", "21"], fakeIo().io),
     ).rejects.toThrow(/--trials/);
+  });
+
+  it("train --config runs a full training locally from a job config: progress, summary, artifacts with PNG one-pagers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mmm-cli-train-"));
+    const config = join(dir, "job.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ ...tinyConfig, iterations: 15, trials: 2, budget_scenario: "target_efficiency" }),
+    );
+    const f = fakeIo();
+    const code = await verb.run(
+      [
+        "train",
+        "--config",
+        config,
+        "--data",
+        teamData("robyn", "dt_simulated_weekly.csv"),
+        "--out",
+        join(dir, "out"),
+        "--run-id",
+        "cli-run",
+      ],
+      f.io,
+    );
+    expect(code, f.err()).toBe(0);
+    const summary = JSON.parse(f.out());
+    expect(summary.run_id).toBe("cli-run");
+    expect(summary.candidate_model_count).toBe(30);
+    expect(f.err()).toMatch(/prepare: de test/);
+    expect(f.err()).toMatch(/trial 2\/2: 15 candidates/);
+    expect(f.err()).toMatch(/merge: \d+ Pareto models, best /);
+    const prefix = join(dir, "out", "robyn", "test", "de", summary.timestamp);
+    expect(JSON.parse(readFileSync(join(prefix, "status.json"), "utf8")).state).toBe("SUCCEEDED");
+    const best = summary.best_model.model_id;
+    expect(readFileSync(join(prefix, "best_model_id.txt"), "utf8").split("\n")[0]).toBe(best);
+    const png = decodePng(readFileSync(join(prefix, `${best}.png`)));
+    expect([png.width, png.height]).toEqual([1000, 900]);
+    expect(readFileSync(join(prefix, `${best}.svg`), "utf8")).toMatch(/Decomposition waterfall/);
+    expect(decodePng(readFileSync(join(prefix, "pareto_front.png"))).width).toBe(700);
+    const alloc = JSON.parse(readFileSync(join(prefix, "allocator.json"), "utf8"));
+    expect(alloc.scenario).toBe("target_efficiency");
+    expect(alloc.metric).toBe("ROAS");
+    const metrics = readFileSync(join(prefix, "allocator_metrics.csv"), "utf8").split("\n");
+    expect(metrics[0].split(",").slice(0, 12)).toEqual([
+      "model_id",
+      "training_time_mins",
+      "max_cores_used",
+      "r2_train",
+      "nrmse_train",
+      "r2_val",
+      "nrmse_val",
+      "r2_test",
+      "nrmse_test",
+      "decomp_rssd_train",
+      "allocator_total_response",
+      "allocator_total_spend",
+    ]);
+    expect(metrics[1].split(",")[0]).toBe(best);
+  });
+
+  it("train --config names the bad field of a job config, and refuses --config with --frame", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mmm-cli-bad-"));
+    const config = join(dir, "job.json");
+    writeFileSync(config, JSON.stringify({ ...tinyConfig, iterations: 0 }));
+    await expect(
+      verb.run(["train", "--config", config, "--out", join(dir, "out")], fakeIo().io),
+    ).rejects.toMatchObject({
+      field: "iterations",
+    });
+    writeFileSync(config, "{not json");
+    await expect(verb.run(["train", "--config", config], fakeIo().io)).rejects.toMatchObject({
+      field: "--config",
+    });
+    await expect(verb.run(["train", "--config", config, "--frame", FRAME], fakeIo().io)).rejects.toThrow(
+      /not both/,
+    );
   });
 });
