@@ -342,3 +342,353 @@ export function choleskySolve(A: Float64Array, b: Float64Array, n: number): Floa
   }
   return z;
 }
+
+/**
+ * Stan's L-BFGS as `rstan::optimizing` runs it for Prophet (algorithm "LBFGS", its default tolerances), so that
+ * fits stop where R and Python Prophet stop. Prophet's posterior is flat along some changepoint directions; Stan's
+ * relative tolerances end the search there before the exact optimum, and the stopping point is what Prophet
+ * forecasts from. Reproduced here: the first step of size `initAlpha` along -g, strong-Wolfe line search with
+ * cubic zoom (its sufficient-decrease test keeps using the first trial step, as Stan's does), the next trial step
+ * from a cubic through the last step, a history of 5 pairs with the newest pair's scaling, a Hessian reset when
+ * a line search fails, and the convergence tests in Stan's order. `evaluate` is the whole objective, including
+ * any L1 term, with the derivative of |x| at 0 taken as 0 (Stan's sign(0)); it returns a non-finite value for
+ * a point it cannot evaluate, which the line search steps back from.
+ */
+export interface StanLbfgsOptions {
+  historySize?: number;
+  initAlpha?: number;
+  tolObj?: number;
+  tolRelObj?: number;
+  tolGrad?: number;
+  tolRelGrad?: number;
+  tolParam?: number;
+  maxIterations?: number;
+}
+
+/** rstan::optimizing's defaults. */
+export const STAN_LBFGS_DEFAULTS: Required<StanLbfgsOptions> = {
+  historySize: 5,
+  initAlpha: 1e-3,
+  tolObj: 1e-12,
+  tolRelObj: 1e4,
+  tolGrad: 1e-8,
+  tolRelGrad: 1e7,
+  tolParam: 1e-8,
+  maxIterations: 10000,
+};
+
+const EPS = 2.220446049250313e-16;
+const C1 = 1e-4;
+const C2 = 0.9;
+const MIN_ALPHA = 1e-12;
+const MAX_LS_ITS = 20;
+const MAX_LS_RESTARTS = 10;
+
+export function minimizeStanLbfgs(
+  evaluate: (x: Float64Array, grad: Float64Array) => number,
+  x0: Float64Array,
+  options: StanLbfgsOptions = {},
+): MinimizeResult {
+  const o = { ...STAN_LBFGS_DEFAULTS, ...options };
+  const n = x0.length;
+  let evaluations = 0;
+  // Stan's functor: non-zero when the value or the gradient is not finite.
+  const func = (x: Float64Array, g: Float64Array): number => {
+    evaluations++;
+    const f = evaluate(x, g);
+    if (!Number.isFinite(f)) return Number.NaN;
+    for (let i = 0; i < n; i++) if (!Number.isFinite(g[i])) return Number.NaN;
+    return f;
+  };
+  let xk = Float64Array.from(x0);
+  let gk = new Float64Array(n);
+  let fk = func(xk, gk);
+  if (Number.isNaN(fk))
+    return {
+      x: xk,
+      value: fk,
+      iterations: 0,
+      evaluations,
+      converged: false,
+      reason: "non-finite objective at the start",
+    };
+  let xk1 = new Float64Array(n);
+  let gk1 = new Float64Array(n);
+  let fk1 = Number.NaN;
+  let pk = new Float64Array(n);
+  let pk1 = new Float64Array(n);
+  for (let i = 0; i < n; i++) pk[i] = -gk[i];
+  let alphak1 = 0;
+  const memS: Float64Array[] = [];
+  const memY: Float64Array[] = [];
+  const memRho: number[] = [];
+  let gammak = 1;
+  const sk = new Float64Array(n);
+  const yk = new Float64Array(n);
+  const ls = { alpha: 0, f1: Number.NaN };
+
+  for (let it = 1; ; it++) {
+    let resetB = it === 1 ? 1 : 0;
+    for (;;) {
+      if (resetB) for (let i = 0; i < n; i++) pk[i] = -gk[i];
+      ls.alpha =
+        it > 1 && resetB !== 2
+          ? Math.min(1, 1.01 * cubicInterp(dot(gk1, pk1), alphak1, fk - fk1, dot(gk, pk1), MIN_ALPHA, 1))
+          : o.initAlpha;
+      // The trial point, its value and gradient land in xk1, gk1 (Stan's scratch for the previous iterate).
+      const failed = wolfeLineSearch(func, ls, xk1, gk1, pk, xk, fk, gk);
+      if (!failed) break;
+      if (resetB)
+        return {
+          x: xk,
+          value: fk,
+          iterations: it,
+          evaluations,
+          converged: false,
+          reason: "line search failed",
+        };
+      resetB = 2;
+    }
+    fk1 = fk;
+    fk = ls.f1;
+    [xk, xk1] = [xk1, xk];
+    [gk, gk1] = [gk1, gk];
+    [pk, pk1] = [pk1, pk];
+    let gradNorm = 0;
+    let stepNorm = 0;
+    let sy = 0;
+    let yy = 0;
+    for (let i = 0; i < n; i++) {
+      sk[i] = xk[i] - xk1[i];
+      yk[i] = gk[i] - gk1[i];
+      gradNorm += gk[i] * gk[i];
+      stepNorm += sk[i] * sk[i];
+      sy += sk[i] * yk[i];
+      yy += yk[i] * yk[i];
+    }
+    gradNorm = Math.sqrt(gradNorm);
+    stepNorm = Math.sqrt(stepNorm);
+    if (resetB) {
+      const b0 = yy / sy;
+      memS.length = 0;
+      memY.length = 0;
+      memRho.length = 0;
+      for (let i = 0; i < n; i++) pk1[i] /= b0;
+      alphak1 = ls.alpha * b0;
+    } else alphak1 = ls.alpha;
+    if (memS.length === o.historySize) {
+      memS.shift();
+      memY.shift();
+      memRho.shift();
+    }
+    memS.push(Float64Array.from(sk));
+    memY.push(Float64Array.from(yk));
+    memRho.push(1 / sy);
+    gammak = sy / yy;
+    lbfgsDirection(pk, gk, memS, memY, memRho, gammak);
+
+    let reason = "";
+    if (Math.abs(fk1 - fk) < o.tolObj) reason = "absolute objective change";
+    else if (gradNorm < o.tolGrad) reason = "gradient norm";
+    else if (stepNorm < o.tolParam) reason = "parameter change";
+    else if (it >= o.maxIterations) reason = "iteration limit";
+    else if (Math.abs(fk1 - fk) / Math.max(Math.abs(fk1), Math.abs(fk), 1) < o.tolRelObj * EPS)
+      reason = "relative objective change";
+    else if (-dot(pk, gk) / Math.max(Math.abs(fk), 1) < o.tolRelGrad * EPS) reason = "relative gradient";
+    if (reason)
+      return {
+        x: xk,
+        value: fk,
+        iterations: it,
+        evaluations,
+        converged: reason !== "iteration limit",
+        reason,
+      };
+  }
+}
+
+/** Two-loop recursion: p = -H g with H from the stored pairs (oldest first) and initial scaling gamma. */
+function lbfgsDirection(
+  p: Float64Array,
+  g: Float64Array,
+  S: Float64Array[],
+  Y: Float64Array[],
+  rho: number[],
+  gamma: number,
+): void {
+  const n = g.length;
+  const alphas = new Float64Array(S.length);
+  for (let i = 0; i < n; i++) p[i] = -g[i];
+  for (let j = S.length - 1; j >= 0; j--) {
+    alphas[j] = rho[j] * dot(S[j], p);
+    axpy(-alphas[j], Y[j], p);
+  }
+  for (let i = 0; i < n; i++) p[i] *= gamma;
+  for (let j = 0; j < S.length; j++) {
+    const beta = rho[j] * dot(Y[j], p);
+    axpy(alphas[j] - beta, S[j], p);
+  }
+}
+
+/**
+ * Minimiser on [lo, hi] of the cubic through (0, 0) with slope df0 and (x1, f1) with slope df1, ends included.
+ */
+export function cubicInterp(
+  df0: number,
+  x1: number,
+  f1: number,
+  df1: number,
+  lo: number,
+  hi: number,
+): number {
+  const c3 = (-12 * f1 + 6 * x1 * (df0 + df1)) / (x1 * x1 * x1);
+  const c2 = -(4 * df0 + 2 * df1) / x1 + (6 * f1) / (x1 * x1);
+  const c1 = df0;
+  const ts = Math.sqrt(c2 * c2 - 2 * c1 * c3);
+  const s1 = -(c2 + ts) / c3;
+  const s2 = -(c2 - ts) / c3;
+  const at = (v: number) => v * ((v * ((v * c3) / 3 + c2)) / 2 + c1);
+  let minF = at(lo);
+  let minX = lo;
+  let tmp = at(hi);
+  if (tmp < minF) {
+    minF = tmp;
+    minX = hi;
+  }
+  if (lo < s1 && s1 < hi) {
+    tmp = at(s1);
+    if (tmp < minF) {
+      minF = tmp;
+      minX = s1;
+    }
+  }
+  if (lo < s2 && s2 < hi) {
+    tmp = at(s2);
+    if (tmp < minF) minX = s2;
+  }
+  return minX;
+}
+
+/**
+ * Strong-Wolfe line search from x0 along p, starting at ls.alpha; on success x1, g1, ls.f1 hold the accepted
+ * point and ls.alpha its step. Returns true on failure.
+ */
+function wolfeLineSearch(
+  func: (x: Float64Array, g: Float64Array) => number,
+  ls: { alpha: number; f1: number },
+  x1: Float64Array,
+  g1: Float64Array,
+  p: Float64Array,
+  x0: Float64Array,
+  f0: number,
+  g0: Float64Array,
+): boolean {
+  const n = x0.length;
+  const dfp = dot(g0, p);
+  const c1dfp = C1 * dfp;
+  const c2dfp = C2 * dfp;
+  let alpha0 = MIN_ALPHA;
+  let alpha1 = ls.alpha;
+  let prevF = f0;
+  let prevDFp = dfp;
+  let nits = 0;
+  let restarts = 0;
+  for (;;) {
+    if (nits >= MAX_LS_ITS) return true;
+    for (let i = 0; i < n; i++) x1[i] = x0[i] + alpha1 * p[i];
+    const f1 = func(x1, g1);
+    if (Number.isNaN(f1)) {
+      if (restarts >= MAX_LS_RESTARTS) return true;
+      alpha1 = 0.5 * (alpha0 + alpha1);
+      restarts++;
+      continue;
+    }
+    restarts = 0;
+    const newDFp = dot(g1, p);
+    // Stan compares against the first trial step here, not alpha1.
+    if (f1 > f0 + ls.alpha * c1dfp || (f1 >= prevF && nits > 0)) {
+      return wolfeZoom(func, ls, x1, g1, x0, f0, c1dfp, c2dfp, p, alpha0, prevF, prevDFp, alpha1, f1, newDFp);
+    }
+    if (Math.abs(newDFp) <= -c2dfp) {
+      ls.alpha = alpha1;
+      ls.f1 = f1;
+      return false;
+    }
+    if (newDFp >= 0) {
+      return wolfeZoom(func, ls, x1, g1, x0, f0, c1dfp, c2dfp, p, alpha1, f1, newDFp, alpha0, prevF, prevDFp);
+    }
+    alpha0 = alpha1;
+    prevF = f1;
+    prevDFp = newDFp;
+    alpha1 *= 10;
+    nits++;
+  }
+}
+
+function wolfeZoom(
+  func: (x: Float64Array, g: Float64Array) => number,
+  ls: { alpha: number; f1: number },
+  x1: Float64Array,
+  g1: Float64Array,
+  x0: Float64Array,
+  f0: number,
+  c1dfp: number,
+  c2dfp: number,
+  p: Float64Array,
+  alo0: number,
+  aloF0: number,
+  aloDFp0: number,
+  ahi0: number,
+  ahiF0: number,
+  ahiDFp0: number,
+): boolean {
+  const n = x0.length;
+  const minRange = 1e-16;
+  let [alo, aloF, aloDFp, ahi, ahiF, ahiDFp] = [alo0, aloF0, aloDFp0, ahi0, ahiF0, ahiDFp0];
+  for (let it = 1; ; it++) {
+    if (Math.abs(alo - ahi) < minRange) return true;
+    let alpha: number;
+    if (it % 5 === 0) alpha = 0.5 * (alo + ahi);
+    else {
+      const d1 = aloDFp + ahiDFp - (3 * (aloF - ahiF)) / (alo - ahi);
+      let d2 = Math.sqrt(d1 * d1 - aloDFp * ahiDFp);
+      if (ahi < alo) d2 = -d2;
+      alpha = ahi - ((ahi - alo) * (ahiDFp + d2 - d1)) / (ahiDFp - aloDFp + 2 * d2);
+      const span = Math.abs(alo - ahi);
+      if (
+        !Number.isFinite(alpha) ||
+        alpha < Math.min(alo, ahi) + 0.01 * span ||
+        alpha > Math.max(alo, ahi) - 0.01 * span
+      )
+        alpha = 0.5 * (alo + ahi);
+    }
+    for (let i = 0; i < n; i++) x1[i] = x0[i] + alpha * p[i];
+    let f = func(x1, g1);
+    while (Number.isNaN(f)) {
+      alpha = 0.5 * (alpha + Math.min(alo, ahi));
+      if (Math.abs(Math.min(alo, ahi) - alpha) < minRange) return true;
+      for (let i = 0; i < n; i++) x1[i] = x0[i] + alpha * p[i];
+      f = func(x1, g1);
+    }
+    ls.alpha = alpha;
+    const newDFp = dot(g1, p);
+    if (f > f0 + alpha * c1dfp || f >= aloF) {
+      ahi = alpha;
+      ahiF = f;
+      ahiDFp = newDFp;
+    } else {
+      if (Math.abs(newDFp) <= -c2dfp) {
+        ls.f1 = f;
+        return false;
+      }
+      if (newDFp * (ahi - alo) >= 0) {
+        ahi = alo;
+        ahiF = aloF;
+        ahiDFp = aloDFp;
+      }
+      alo = alpha;
+      aloF = f;
+      aloDFp = newDFp;
+    }
+  }
+}

@@ -1,5 +1,5 @@
 import { NonRetriableError } from "../../shared/core/errors.ts";
-import { minimize, minimizeL1Quadratic } from "./optimizer.ts";
+import { minimize, minimizeL1Quadratic, minimizeStanLbfgs, type StanLbfgsOptions } from "./optimizer.ts";
 import { createRandom, normalQuantile } from "./random.ts";
 import { dayOf, formatDs, parseDs } from "./time.ts";
 
@@ -63,11 +63,20 @@ export interface ProphetOptions {
   uncertaintySamples?: number;
   maxIterations?: number;
   /**
-   * "auto" (default): linear growth with additive components is solved exactly (feature-sign active set for the
-   * L1 problem at fixed sigma, closed-form sigma, alternated); everything else by OWL-QN on the full data.
-   * "owlqn" forces OWL-QN everywhere (used to cross-check the two).
+   * "auto" (default): what R prophet does — Stan's L-BFGS with rstan's tolerances from Prophet's initial point
+   * (`stan`) when history has at least 100 rows, the exact optimum (`exact`) below that, where Prophet uses
+   * Stan's Newton, which runs to the optimum; if the L-BFGS line search fails (Prophet's "terminated abnormally"),
+   * the exact optimum too, and at the iteration limit whichever of the two scores better.
+   * "stan": Stan's L-BFGS at any length. It stops where Prophet stops, which on a flat posterior can be short of
+   * the optimum.
+   * "exact": the exact MAP: linear growth with additive components by a feature-sign active set for the L1
+   * problem at fixed sigma with closed-form sigma, alternated; everything else by proximal Gauss-Newton with an
+   * OWL-QN rescue.
+   * "owlqn": OWL-QN everywhere (used to cross-check the exact solvers).
    */
-  optimizer?: "auto" | "owlqn";
+  optimizer?: "auto" | "stan" | "exact" | "owlqn";
+  /** Overrides of Stan's L-BFGS tolerances (rstan's names, camel-cased) for "auto" and "stan". */
+  stanTolerances?: StanLbfgsOptions;
 }
 
 export interface SeriesInput {
@@ -248,7 +257,9 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
       for (let i = 1; i <= nCp; i++) changepointsT.push(t[roundHalfEven((i * (histSize - 1)) / nCp)]);
     }
   }
-  if (changepointsT.length === 0) changepointsT = [0];
+  // Without changepoints Prophet still fits one delta at t = 0 and folds it into k afterwards.
+  const noChangepoints = changepointsT.length === 0;
+  if (noChangepoints) changepointsT = [0];
   const S = changepointsT.length;
   const tau = options.changepointPriorScale ?? DEFAULTS.changepointPriorScale;
 
@@ -475,21 +486,53 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
     converged: boolean;
     reason: string;
   };
-  if (growth === "linear" && allAdditive && options.optimizer !== "owlqn") {
-    result = solveQuadratic(problem, gram, x0, l1);
-  } else if (options.optimizer !== "owlqn") {
-    result = solveGaussNewton(problem, segStarts, scratch, x0, l1);
-    if (!result.converged) {
+  const optimizer = options.optimizer ?? "auto";
+  const exact = (): typeof result =>
+    growth === "linear" && allAdditive ? solveQuadratic(problem, gram, x0, l1) : exactGeneral();
+  const exactGeneral = (): typeof result => {
+    let r0 = solveGaussNewton(problem, segStarts, scratch, x0, l1);
+    if (!r0.converged) {
       // Polish (or rescue) with OWL-QN from where Gauss-Newton stopped.
       const xs = new Float64Array(P);
-      for (let i = 0; i < P; i++) xs[i] = result.x[i] / d[i];
+      for (let i = 0; i < P; i++) xs[i] = r0.x[i] / d[i];
       const r = minimize(evalFull, xs, {
         l1: l1s,
         maxIterations: options.maxIterations ?? DEFAULTS.maxIterations,
       });
-      if (Number.isFinite(r.value) && !(r.value > result.value))
-        result = { ...r, x: r.x.map((v, i) => v * d[i]), reason: `gauss-newton then owl-qn: ${r.reason}` };
+      if (Number.isFinite(r.value) && !(r.value > r0.value))
+        r0 = { ...r, x: r.x.map((v, i) => v * d[i]), reason: `gauss-newton then owl-qn: ${r.reason}` };
     }
+    return r0;
+  };
+  if (optimizer === "stan" || (optimizer === "auto" && T >= 100)) {
+    // Stan works on the unscaled parameters with the Laplace term's derivative at 0 taken as 0.
+    const evalStan = (x: Float64Array, g: Float64Array): number => {
+      let f =
+        growth === "linear" && allAdditive
+          ? quadraticObjective(problem, gram, x, g)
+          : objective(problem, segStarts, scratch, x, g);
+      for (let j = 0; j < S; j++) {
+        const v = x[2 + j];
+        f += l1[2 + j] * Math.abs(v);
+        if (v !== 0) g[2 + j] += v > 0 ? l1[2 + j] : -l1[2 + j];
+      }
+      return f;
+    };
+    const r = minimizeStanLbfgs(evalStan, x0, {
+      maxIterations: options.maxIterations ?? DEFAULTS.maxIterations,
+      ...options.stanTolerances,
+    });
+    result = { ...r, reason: `stan l-bfgs: ${r.reason}` };
+    if (optimizer === "auto" && (!r.converged || !Number.isFinite(r.value))) {
+      // Prophet retries a failed line search with Newton, which runs to the optimum: the exact solver here.
+      // At the iteration limit rstan returns its last point; the exact optimum replaces it only if it scores better.
+      const e = exact();
+      const lsFailed = r.reason !== "iteration limit" || !Number.isFinite(r.value);
+      if (lsFailed || (Number.isFinite(e.value) && e.value <= r.value))
+        result = { ...e, reason: `stan l-bfgs ${r.reason}; then ${e.reason}` };
+    }
+  } else if (optimizer !== "owlqn") {
+    result = exact();
   } else {
     const r = minimize(evalFull, xs0, {
       l1: l1s,
@@ -505,6 +548,10 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
     sigmaObs: Math.exp(x[2 + S]),
     beta: Array.from(x.subarray(3 + S)),
   };
+  if (noChangepoints && growth === "linear") {
+    params.k += params.delta[0];
+    params.delta[0] = 0;
+  }
   const finite =
     Number.isFinite(result.value) &&
     [params.k, params.m, params.sigmaObs, ...params.delta, ...params.beta].every(Number.isFinite);
@@ -1046,12 +1093,13 @@ function objective(p: Problem, seg: Int32Array, s: Scratch, x: Float64Array, g: 
   // Seasonal terms.
   sa.fill(0);
   sm.fill(0);
+  // Multiplicative columns need d f / d beta = sum w trend X even where beta is 0.
   let anyMult = false;
   for (let j = 0; j < K; j++) {
+    if (p.isMult[j] === 1) anyMult = true;
     const b = x[3 + S + j];
     if (b === 0) continue;
     const target = p.isMult[j] === 1 ? sm : sa;
-    if (p.isMult[j] === 1) anyMult = true;
     const off = j * T;
     for (let r = 0; r < T; r++) target[r] += b * X[off + r];
   }
