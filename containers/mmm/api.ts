@@ -78,9 +78,9 @@ export async function runStatus(deps: ApiDeps, runId: string): Promise<RunStatus
         out.progress = 0.1 + (0.7 * done) / rec.config.trials;
         out.message = `${done}/${rec.config.trials} trials done`;
       }
-      // A workflow that ended without the job recording it (killed, timed out) is reported as failed.
-      if (s.state === "RUNNING" && execution === "failed")
-        return { ...out, state: "FAILED", message: "the run's execution failed" };
+      // A workflow that ended without the job recording it (killed, timed out, cancelled) is reported as failed.
+      if (s.state === "RUNNING" && (execution === "failed" || execution === "cancelled"))
+        return { ...out, state: "FAILED", message: `the run's execution ${execution}` };
       return out;
     }
   }
@@ -128,6 +128,22 @@ export async function pump(deps: ApiDeps, queue: string): Promise<string | undef
   await store.delete(next, { ignoreMissing: true });
   await deps.start(req.runId, req.config);
   return req.runId;
+}
+
+/**
+ * The queue's reaction to a run ending (a run event of the mmm pipeline): advance the queue the run was
+ * trained from, so the next run starts when one finishes, not at the next API call. Runs not started by the
+ * queue (e.g. the demo tick) have no request and are ignored. Returns the run started, if any.
+ */
+export async function advanceOnRunEnd(
+  deps: ApiDeps,
+  event: { type?: string; pipeline?: string; partition?: string },
+): Promise<string | undefined> {
+  if (event.pipeline !== "mmm" || !event.partition || event.type === "run.started") return undefined;
+  const name = requestName(event.partition);
+  if (!(await deps.store.exists(name))) return undefined;
+  const req = await readJson<Request>(deps.store, name);
+  return pump(deps, req.queue);
 }
 
 /** `train`: validate (as the original: required fields, iterations 1-10,000, trials 1-20, dates), enqueue, pump. */

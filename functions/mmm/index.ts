@@ -1,7 +1,16 @@
 import type { Request, Response } from "@google-cloud/functions-framework";
 import * as ff from "@google-cloud/functions-framework";
-import { type ApiDeps, envelope, metadata, NotFound, status, train } from "../../containers/mmm/api.ts";
-import { currentContext } from "../../shared/ops/handlers.ts";
+import {
+  type ApiDeps,
+  advanceOnRunEnd,
+  envelope,
+  metadata,
+  NotFound,
+  status,
+  train,
+} from "../../containers/mmm/api.ts";
+import { messageJson } from "../../shared/adapters/pubsub-envelope.ts";
+import { currentContext, pubsubFunction } from "../../shared/ops/handlers.ts";
 import { TOPICS } from "../../shared/pipelines/platform.ts";
 import { loadRuntimeConfig } from "../../shared/runtime/config.ts";
 import "../../shared/runtime/deployed.ts";
@@ -23,7 +32,8 @@ export function setMmmApiDeps(deps: ApiDeps | undefined): void {
   override = deps;
 }
 
-async function deps(): Promise<ApiDeps> {
+/** The API's dependencies (also the workbench's, which queues through the same queue). */
+export async function mmmApiDeps(): Promise<ApiDeps> {
   if (override) return override;
   made ??= (async () => {
     const config = loadRuntimeConfig(process.env);
@@ -61,7 +71,7 @@ export async function mmmApi(req: Request, res: Response): Promise<void> {
   const body = (req.body && typeof req.body === "object" ? req.body : {}) as Record<string, unknown>;
   const api = String(query.api ?? body.api ?? (req.path ?? "").replace(/^\/+|\/+$/g, ""));
   try {
-    const d = await deps();
+    const d = await mmmApiDeps();
     if (api === "train") {
       const { api: _a, ...fromQuery } = numbers(query);
       const { api: _b, ...fromBody } = body;
@@ -89,3 +99,17 @@ export async function mmmApi(req: Request, res: Response): Promise<void> {
 }
 
 ff.http("mmmApi", mmmApi);
+
+/**
+ * `mmm-queue` (run events topic): when an mmm run ends (succeeded, failed, cancelled), the queue it came from
+ * starts its next run, as the original's scheduler tick did but without waiting for the tick or an API call.
+ */
+export const mmmQueue = pubsubFunction("mmm-queue", async (_ctx, message) => {
+  const started = await advanceOnRunEnd(
+    await mmmApiDeps(),
+    messageJson(message) as { type?: string; pipeline?: string; partition?: string },
+  );
+  return started;
+});
+
+ff.cloudEvent("mmmQueue", mmmQueue);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { DEMO_CONFIG, JobConfig } from "../../containers/mmm/jobconfig.ts";
 import { formatDay } from "../core/dates.ts";
+import { TOPICS } from "./platform.ts";
 import { definePipeline, type JobDefinition, type LocalSeedContext, repoRoot } from "./types.ts";
 
 /**
@@ -84,6 +85,15 @@ export const mmm = definePipeline({
       target: "mmmApi",
       trigger: { kind: "http" },
       memory: "512Mi",
+      timeoutSeconds: 60,
+    },
+    {
+      // Advances the training queue when a run ends (run events), so queued runs start without an API call.
+      name: "queue",
+      source: "mmm",
+      target: "mmmQueue",
+      trigger: { kind: "topic", topic: TOPICS.runEvents },
+      memory: "256Mi",
       timeoutSeconds: 60,
     },
   ],

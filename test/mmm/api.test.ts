@@ -1,6 +1,7 @@
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApiDeps } from "../../containers/mmm/api.ts";
+import { type ApiDeps, runStatus, train } from "../../containers/mmm/api.ts";
+import { readRunRecord } from "../../containers/mmm/run.ts";
 import { type HostedFunction, hostFunction, stopFunction } from "../../shared/runtime/functions-host.ts";
 import type { Twin } from "../../shared/runtime/twin.ts";
 import { mmmTwin, tinyConfig } from "./pipeline-helpers.ts";
@@ -73,6 +74,8 @@ describe("mmm API on the local twin", () => {
     ])
       expect(names).toContain(f);
     expect(names).toContain(`${summary.best_model.model_id}.svg`);
+    expect(names).toContain(`${summary.best_model.model_id}.png`);
+    expect(names).toContain("pareto_front.png");
     const parquet = await store.get(`${prefix}all_candidates.parquet`);
     expect(parquet.subarray(0, 4).toString()).toBe("PAR1");
     const svg = (await store.get(`${prefix}${summary.best_model.model_id}.svg`)).toString();
@@ -80,25 +83,32 @@ describe("mmm API on the local twin", () => {
     expect(await store.exists("model_summary/de/summary.json")).toBe(true);
   }, 120_000);
 
-  it("records FAILED with the step and message when a run fails in the workflow", async () => {
-    // Valid config, but the data has no such column: prepare fails, the except branch runs the fail job.
-    const r = await request(api.url)
-      .post("/")
-      .query({ api: "train" })
-      .send({ ...tinyConfig, dep_var: "sales" });
-    expect(r.status).toBe(202);
-    const id = r.body.data.job_id as string;
-    let last: Record<string, unknown> = {};
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      last = (await request(api.url).get("/").query({ api: "status", job_id: id })).body.data;
-      if (last.state === "FAILED" && last.execution === "failed") break;
+  it("records FAILED with the step and message, and starts the next queued run when one ends with no API call in between (run events -> mmm-queue)", async () => {
+    // Valid configs, but the data has no such column: prepare fails, the except branch runs the fail job,
+    // the run's end is a run event, and the mmm-queue function starts the next run of the queue.
+    const config = { ...tinyConfig, queue: "twin-q" };
+    const a = await train(deps, { ...config, dep_var: "sales" });
+    const b = await train(deps, { ...config, dep_var: "units" });
+    expect(b.state).toBe("QUEUED");
+    expect((await runStatus(deps, b.job_id)).message).toBe("position 1 in queue twin-q");
+    // Only read status.json and the queue; runStatus never advances the queue itself.
+    let sb = await runStatus(deps, b.job_id);
+    const deadline = Date.now() + 100_000;
+    while (Date.now() < deadline && !(sb.state === "FAILED" && sb.execution === "failed")) {
       await new Promise((res) => setTimeout(res, 200));
+      sb = await runStatus(deps, b.job_id);
     }
-    expect(last.state, JSON.stringify(last)).toBe("FAILED");
-    expect(last.step).toBe("prepare");
-    expect(String(last.message)).toContain("SALES");
-  }, 90_000);
+    expect(sb.state, JSON.stringify(sb)).toBe("FAILED");
+    expect(String(sb.message)).toContain("UNITS");
+    const sa = (await request(api.url).get("/").query({ api: "status", job_id: a.job_id })).body.data;
+    expect(sa.state, JSON.stringify(sa)).toBe("FAILED");
+    expect(sa.step).toBe("prepare");
+    expect(String(sa.message)).toContain("SALES");
+    expect(sa.execution).toBe("failed");
+    // One at a time: b started after a ended.
+    expect(Date.parse(sb.start_time as string)).toBeGreaterThanOrEqual(Date.parse(sa.end_time as string));
+    expect((await readRunRecord(deps.store, b.job_id)).config.dep_var).toBe("UNITS");
+  }, 150_000);
 
   it("rejects bad configs naming the field, in the envelope", async () => {
     const cases: [Record<string, unknown>, string][] = [
