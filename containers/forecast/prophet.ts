@@ -1419,39 +1419,60 @@ function simulate(
   const F = future.length;
   const ft = Float64Array.from(future.map((i) => t[i]));
   const fcap = Float64Array.from(future.map((i) => capScaled[i]));
-  // Future trend per sample (scaled units), sample-major: ftr[s * F + q].
-  const ftr = new Float64Array(F * nSamples);
+  // Future trend changes per sample. Linear growth keeps only each sample's new changepoints (offsets into
+  // cAll/dAll) and adds their ramps day by day below; logistic growth needs the whole curve per sample.
+  const linear = model.growth === "linear";
+  const ftr = linear ? new Float64Array(0) : new Float64Array(F * nSamples);
+  const cStart = new Int32Array(nSamples + 1);
+  let cAll = new Float64Array(64);
+  let dAll = new Float64Array(64);
+  let used = 0;
   for (let s = 0; s < nSamples; s++) {
     const nNew = tMax > 1 ? rng.poisson(S * (tMax - 1)) : 0;
-    const row = ftr.subarray(s * F, (s + 1) * F);
+    cStart[s] = used;
     if (nNew === 0 || F === 0) {
-      for (let q = 0; q < F; q++) row[q] = (trend[future[q]] - floor[future[q]]) / model.yScale;
+      if (!linear) {
+        const row = ftr.subarray(s * F, (s + 1) * F);
+        for (let q = 0; q < F; q++) row[q] = (trend[future[q]] - floor[future[q]]) / model.yScale;
+      }
       continue;
     }
     const cNew: number[] = [];
     for (let j = 0; j < nNew; j++) cNew.push(1 + rng.uniform() * (tMax - 1));
     cNew.sort((a, b) => a - b);
     const dNew = cNew.map(() => rng.laplace(lambda));
-    if (model.growth === "linear") {
-      for (let q = 0; q < F; q++) {
-        let add = 0;
-        for (let j = 0; j < nNew; j++) if (ft[q] >= cNew[j]) add += dNew[j] * (ft[q] - cNew[j]);
-        row[q] = (trend[future[q]] - floor[future[q]]) / model.yScale + add;
+    if (linear) {
+      if (used + nNew > cAll.length) {
+        const grow = Math.max(2 * cAll.length, used + nNew);
+        const c2 = new Float64Array(grow);
+        const d2 = new Float64Array(grow);
+        c2.set(cAll);
+        d2.set(dAll);
+        cAll = c2;
+        dAll = d2;
       }
+      for (let j = 0; j < nNew; j++) {
+        cAll[used + j] = cNew[j];
+        dAll[used + j] = dNew[j];
+      }
+      used += nNew;
     } else {
-      row.set(
-        trendAt(
-          "logistic",
-          ft,
-          fcap,
-          params.k,
-          params.m,
-          [...params.delta, ...dNew],
-          [...model.changepointsT, ...cNew],
-        ),
-      );
+      ftr
+        .subarray(s * F, (s + 1) * F)
+        .set(
+          trendAt(
+            "logistic",
+            ft,
+            fcap,
+            params.k,
+            params.m,
+            [...params.delta, ...dNew],
+            [...model.changepointsT, ...cNew],
+          ),
+        );
     }
   }
+  cStart[nSamples] = used;
   const lo = (1 - width) / 2;
   const hi = 1 - lo;
   const yhatLower = new Float64Array(N);
@@ -1469,10 +1490,22 @@ function simulate(
     const mult = 1 + multiplicative[i];
     const add = additive[i];
     if (q < F && future[q] === i) {
-      for (let s = 0; s < nSamples; s++) {
-        const tr = ftr[s * F + q] * model.yScale + floor[i];
-        tb[s] = tr;
-        buf[s] = tr * mult + add + rng.normal() * noiseScale;
+      if (linear) {
+        const tq = ft[q];
+        const base = trend[i];
+        for (let s = 0; s < nSamples; s++) {
+          let ramp = 0;
+          for (let j = cStart[s]; j < cStart[s + 1] && cAll[j] <= tq; j++) ramp += dAll[j] * (tq - cAll[j]);
+          const tr = base + ramp * model.yScale;
+          tb[s] = tr;
+          buf[s] = tr * mult + add + rng.normal() * noiseScale;
+        }
+      } else {
+        for (let s = 0; s < nSamples; s++) {
+          const tr = ftr[s * F + q] * model.yScale + floor[i];
+          tb[s] = tr;
+          buf[s] = tr * mult + add + rng.normal() * noiseScale;
+        }
       }
       q++;
       if (samples) samples.set(buf, i * nSamples);
