@@ -47,6 +47,9 @@ Example:
           .map(([k, v]) => `${k} ${v}`)
           .join(", ")}\n`,
       );
+      io.stdout.write(
+        `  console: ${twin.urls.console}/ (while this runs; \`tessera start --serve\` keeps it up)\n`,
+      );
       const seedContext = {
         adapters: twin.adapters,
         stateDir: config.stateDir,
@@ -86,7 +89,9 @@ Example:
           io.stdout.write(`\n${def.id}:\n${await def.local.describe(seedContext, partition)}\n`);
       }
       if (values.serve) {
-        io.stdout.write("\nserving: the scheduler runs every pipeline on its cron; Ctrl-C stops.\n");
+        io.stdout.write(
+          `\nserving: the scheduler runs every pipeline on its cron; console at ${twin.urls.console}/ ; Ctrl-C stops.\n`,
+        );
         await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
       }
       return failed > 0 ? 1 : 0;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createLocalAdapters, type LocalAdapters } from "../adapters/index.ts";
 import type { LocalBus } from "../adapters/local/messages.ts";
+import { createLocalRecords } from "../console/records.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { WorkflowEngine } from "../engine/index.ts";
 import { createLedger } from "../ledger/ledger.ts";
@@ -46,7 +47,7 @@ export interface Twin {
   engine: WorkflowEngine;
   workflows: LocalWorkflows;
   bus: LocalBus;
-  /** Function name -> its 127.0.0.1 URL. */
+  /** Function name -> its 127.0.0.1 URL (`console` is the web console). */
   urls: Record<string, string>;
   buckets: { data: string; artifacts: string; state: string };
   /** Names of executions a killed process had left ACTIVE, marked interrupted at start. */
@@ -84,10 +85,14 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     import("../../functions/backfill/index.ts"),
     import("../../functions/runs/index.ts"),
   ]);
+  const consoleModule = await import("../../functions/console/index.ts");
   const hosted: HostedFunction[] = [];
   for (const f of PLATFORM_FUNCTIONS) {
     hosted.push(await hostFunction(f.name, f.target));
   }
+  // The console (loopback only locally), whether or not the platform list names it yet.
+  if (!hosted.some((h) => h.name === "console"))
+    hosted.push(await hostFunction("console", consoleModule.CONSOLE_TARGET));
   // The pipelines' own functions (e.g. the mmm API), hosted the same way; their URLs reach the workflows as
   // TESSERA_FUNCTION_<NAME>_URL, as the Pulumi program passes them.
   const functionEnv: Record<string, string> = {};
@@ -163,6 +168,12 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     takeoverSeconds: 30,
   };
   provideContext(ctx);
+  consoleModule.setConsoleDeps({
+    ctx,
+    data: adapters.objects.bucket(buckets.data),
+    mode: "local",
+    records: createLocalRecords({ stateDir: options.stateDir, getExecution: (id) => engine.get(id) }),
+  });
   // A backfill whose driver was interrupted ends failed, so that `status` tells the truth; its partitions are
   // resumed with a new backfill (`--reprocess missing` runs the interrupted ones again).
   for (const name of interrupted) {
@@ -224,6 +235,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       for (const e of engine.list({ state: "ACTIVE" })) if (engine.isLive(e.id)) await engine.cancel(e.id);
       workflows.close();
       provideContext(undefined);
+      consoleModule.setConsoleDeps(undefined);
       for (const h of hosted) await stopFunction(h);
       await adapters.close();
     },
