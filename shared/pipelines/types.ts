@@ -39,6 +39,8 @@ export interface JobDefinition {
   /** Secret names exposed as env variables of the same name, upper-cased. */
   secrets?: string[];
   env?: Record<string, string>;
+  /** Debian packages the job's image installs with apt (`postgresql-client` for pg_dump). */
+  systemPackages?: string[];
 }
 
 export interface FunctionDefinition {
@@ -138,6 +140,9 @@ const shape = z.object({
       maxRetries: z.number().int().min(0).max(10),
       secrets: z.array(z.string()).optional(),
       env: z.record(z.string(), z.string()).optional(),
+      systemPackages: z
+        .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "must be a Debian package name"))
+        .optional(),
     }),
   ),
   functions: z.array(
