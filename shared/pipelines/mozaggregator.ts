@@ -28,6 +28,8 @@ const job = (name: string, o: Partial<JobDefinition>): JobDefinition => ({
   timeoutSeconds: 3600,
   // The workflow retries transient failures itself; a NonRetriableError (exit 3) must not be re-run.
   maxRetries: 0,
+  // pg_dump, which the dump step runs against the source database.
+  systemPackages: ["postgresql-client"],
   ...o,
 });
 
