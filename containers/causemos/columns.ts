@@ -121,7 +121,7 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
     numRows++;
     perFeature[fc[i] + 1]++;
     let t = timestamp[i];
-    if (t !== t) {
+    if (Number.isNaN(t)) {
       missingTs++;
       t = fill;
       timestamp[i] = t;
@@ -132,7 +132,7 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
     }
     valid[i] = 1;
     const v = value[i];
-    if (v !== v || v === Infinity || v === -Infinity) missingVal++;
+    if (Number.isNaN(v) || v === Infinity || v === -Infinity) missingVal++;
   }
   if (numRows === 0) {
     throw new NonRetriableError(`the data have no rows (${metas.map((m) => m.path).join(", ")})`, {
@@ -193,29 +193,23 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
   }
   let hasLat = hasLatColumns;
   if (lat && lng && (allNaN(lat, keep) || allNaN(lng, keep))) hasLat = false;
-  if (weight) for (let i = 0; i < total; i++) if (weight[i] !== weight[i]) weight[i] = 0;
+  if (weight) for (let i = 0; i < total; i++) if (Number.isNaN(weight[i])) weight[i] = 0;
 
-  // Series: text codes packed into one number per row, densified whenever the packed range would pass 2^31.
-  let combo = new Float64Array(total);
-  let range = nf;
-  for (let i = 0; i < total; i++) combo[i] = valid[i] ? fc[i] : -1;
-  for (const c of cleaned) {
-    const count = c.values.length;
-    if (range * count > 2 ** 31) {
-      const g = groupByKey(combo, range - 1);
-      const dense = new Float64Array(total);
-      for (let i = 0; i < total; i++) dense[i] = g.groupOf[i];
-      combo = dense;
-      range = g.groups;
-    }
-    const { lookup, codes } = c;
-    for (let i = 0; i < total; i++) if (combo[i] >= 0) combo[i] = combo[i] * count + lookup[codes[i] + 1];
-    range *= count;
+  // Series: the text columns combined one at a time into dense ids (first appearance order), then (text id,
+  // lat, lng) hashed.
+  let textOf = new Int32Array(total);
+  let textCount = 1;
+  for (let i = 0; i < total; i++) textOf[i] = valid[i] ? 0 : -1;
+  const featureLookup = new Int32Array(nf + 1);
+  for (let f = 0; f < nf; f++) featureLookup[f + 1] = f;
+  for (const c of [{ codes: fc, lookup: featureLookup, values: feature.values }, ...cleaned]) {
+    const d = densify(textOf, textCount, c.codes, c.lookup, c.values.length);
+    textOf = d.ids;
+    textCount = d.count;
   }
-  const text = groupByKey(combo, range - 1);
   const series = hasLat
-    ? seriesByCoordinates(text.groupOf, lat as Float64Array, lng as Float64Array)
-    : seriesByText(text.groupOf, text.groups);
+    ? seriesByCoordinates(textOf, lat as Float64Array, lng as Float64Array)
+    : seriesByText(textOf, textCount);
   const S = series.count;
   const ofRow = series.ofRow;
 
@@ -300,11 +294,11 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
       let v = value[i];
       if (v === Infinity || v === -Infinity) v = Number.NaN;
       const wi = weight[i];
-      if (v === v) {
+      if (!Number.isNaN(v)) {
         tSum[k] += v;
         cnt[k]++;
         const p = v * wi;
-        if (p === p) parts.wvSum[k] += p;
+        if (!Number.isNaN(p)) parts.wvSum[k] += p;
       }
       parts.wSum[k] += wi;
       parts.rows[k]++;
@@ -314,7 +308,7 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
       const k = cellOf[i];
       if (k < 0) continue;
       const v = value[i];
-      if (v === v && v !== Infinity && v !== -Infinity) {
+      if (!Number.isNaN(v) && v !== Infinity && v !== -Infinity) {
         tSum[k] += v;
         cnt[k]++;
       }
@@ -440,7 +434,7 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
 }
 
 function allNaN(a: Float64Array, keep?: Uint8Array): boolean {
-  for (let i = 0; i < a.length; i++) if ((!keep || keep[i]) && a[i] === a[i]) return false;
+  for (let i = 0; i < a.length; i++) if ((!keep || keep[i]) && !Number.isNaN(a[i])) return false;
   return true;
 }
 
@@ -459,8 +453,47 @@ function seriesByText(textOf: Int32Array, groups: number): RowSeries {
 }
 
 /**
+ * Combine dense ids with one more text column: (id, clean code) -> a new dense id in order of first
+ * appearance; -1 stays -1. A flat table when the pairs fit, a hash otherwise.
+ */
+function densify(
+  ids: Int32Array,
+  count: number,
+  codes: Int32Array,
+  lookup: Int32Array,
+  values: number,
+): { ids: Int32Array; count: number } {
+  const n = ids.length;
+  const out = new Int32Array(n);
+  if (count * values <= 1 << 24) {
+    const table = new Int32Array(count * values).fill(-1);
+    let next = 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      if (id < 0) {
+        out[i] = -1;
+        continue;
+      }
+      const key = id * values + lookup[codes[i] + 1];
+      let g = table[key];
+      if (g < 0) {
+        g = next++;
+        table[key] = g;
+      }
+      out[i] = g;
+    }
+    return { ids: out, count: next };
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = ids[i] < 0 ? -1 : ids[i] * values + lookup[codes[i] + 1];
+  const g = groupByKey(keys);
+  return { ids: g.groupOf, count: g.groups };
+}
+
+/**
  * Series by (text id, lat, lng): open addressing on typed arrays, doubles compared by value (NaN equals NaN,
- * -0 equals 0), the table doubling at half load.
+ * -0 equals 0), the table doubling at half load. Dojo files repeat the same points in the same order for every
+ * time step, so each row is first compared with the row one repeat back; only misses are hashed.
  */
 function seriesByCoordinates(textOf: Int32Array, lat: Float64Array, lng: Float64Array): RowSeries {
   const n = textOf.length;
@@ -469,9 +502,15 @@ function seriesByCoordinates(textOf: Int32Array, lat: Float64Array, lng: Float64
   let cap = 1 << 16;
   let mask = cap - 1;
   let slots = new Int32Array(cap).fill(-1);
-  let hashes = new Int32Array(1024);
-  let first = new Int32Array(1024);
+  let size = 1024;
+  let hashes = new Int32Array(size);
+  let first = new Int32Array(size);
+  let lastRow = new Int32Array(size);
+  let sText = new Int32Array(size);
+  let sLat = new Float64Array(size);
+  let sLng = new Float64Array(size);
   let count = 0;
+  let back = 0;
   const ofRow = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const t = textOf[i];
@@ -481,15 +520,30 @@ function seriesByCoordinates(textOf: Int32Array, lat: Float64Array, lng: Float64
     }
     const a = lat[i];
     const b = lng[i];
+    if (back > 0 && back <= i) {
+      const r = i - back;
+      const ra = lat[r];
+      const rb = lng[r];
+      if (
+        textOf[r] === t &&
+        (ra === a || (Number.isNaN(ra) && Number.isNaN(a))) &&
+        (rb === b || (Number.isNaN(rb) && Number.isNaN(b)))
+      ) {
+        const g = ofRow[r];
+        ofRow[i] = g;
+        lastRow[g] = i;
+        continue;
+      }
+    }
     let alo = latBits[2 * i];
     let ahi = latBits[2 * i + 1];
-    if (a === 0 || a !== a) {
+    if (a === 0 || Number.isNaN(a)) {
       alo = 0;
       ahi = a === 0 ? 0 : 0x7ff80000;
     }
     let blo = lngBits[2 * i];
     let bhi = lngBits[2 * i + 1];
-    if (b === 0 || b !== b) {
+    if (b === 0 || Number.isNaN(b)) {
       blo = 0;
       bhi = b === 0 ? 0 : 0x7ff80000;
     }
@@ -503,16 +557,26 @@ function seriesByCoordinates(textOf: Int32Array, lat: Float64Array, lng: Float64
     for (;;) {
       const g = slots[s];
       if (g < 0) {
-        if (count === first.length) {
-          const grownFirst = new Int32Array(count * 2);
-          grownFirst.set(first);
-          first = grownFirst;
-          const grownHash = new Int32Array(count * 2);
-          grownHash.set(hashes);
-          hashes = grownHash;
+        if (count === size) {
+          size *= 2;
+          const grow = <T extends Int32Array | Float64Array>(old: T, make: (k: number) => T): T => {
+            const fresh = make(size);
+            fresh.set(old as never);
+            return fresh;
+          };
+          hashes = grow(hashes, (k) => new Int32Array(k));
+          first = grow(first, (k) => new Int32Array(k));
+          lastRow = grow(lastRow, (k) => new Int32Array(k));
+          sText = grow(sText, (k) => new Int32Array(k));
+          sLat = grow(sLat, (k) => new Float64Array(k));
+          sLng = grow(sLng, (k) => new Float64Array(k));
         }
         first[count] = i;
+        lastRow[count] = i;
         hashes[count] = h;
+        sText[count] = t;
+        sLat[count] = a;
+        sLng[count] = b;
         slots[s] = count;
         ofRow[i] = count++;
         if (count * 2 > cap) {
@@ -528,11 +592,16 @@ function seriesByCoordinates(textOf: Int32Array, lat: Float64Array, lng: Float64
         break;
       }
       if (hashes[g] === h) {
-        const r = first[g];
-        const ra = lat[r];
-        const rb = lng[r];
-        if (textOf[r] === t && (ra === a || (ra !== ra && a !== a)) && (rb === b || (rb !== rb && b !== b))) {
+        const ra = sLat[g];
+        const rb = sLng[g];
+        if (
+          sText[g] === t &&
+          (ra === a || (Number.isNaN(ra) && Number.isNaN(a))) &&
+          (rb === b || (Number.isNaN(rb) && Number.isNaN(b)))
+        ) {
           ofRow[i] = g;
+          back = i - lastRow[g];
+          lastRow[g] = i;
           break;
         }
       }

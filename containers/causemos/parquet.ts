@@ -215,20 +215,23 @@ export function readParquetMetadata(path: string): ParquetFile {
 
 // ---------------------------------------------------------------- pages
 
-const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Buffer }).zstdDecompressSync;
+const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array, o: object) => Buffer })
+  .zstdDecompressSync;
 
 function decompress(path: string, codec: number, data: Uint8Array, size: number): Uint8Array {
+  // One output chunk of the page's known size: zlib's default 16 KiB chunks are concatenated afterwards.
+  const opts = { chunkSize: Math.max(1024, size + 64) };
   switch (codec) {
     case 0:
       return data;
     case 1:
       return snappy(data, size);
     case 2:
-      return data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : inflateSync(data);
+      return data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data, opts) : inflateSync(data, opts);
     case 4:
-      return brotliDecompressSync(data);
+      return brotliDecompressSync(data, opts);
     case 6:
-      if (zstd) return zstd(data);
+      if (zstd) return zstd(data, opts);
       throw unsupported(path, "ZSTD needs a newer Node.js");
     default:
       throw unsupported(path, `compression codec ${codec}`);
@@ -289,6 +292,35 @@ export function snappy(src: Uint8Array, expected: number): Uint8Array {
   }
   if (o !== length) throw new RangeError("snappy: short output");
   return out;
+}
+
+/** Whether 1-bit definition levels say every one of `count` values is present (one or more runs of 1s). */
+function allDefined(buf: Uint8Array, pos: number, end: number, count: number): boolean {
+  let n = 0;
+  while (n < count && pos < end) {
+    let header = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[pos++];
+      header += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 128;
+    }
+    if (header & 1) {
+      const groups = header >>> 1;
+      const values = Math.min(groups * 8, count - n);
+      for (let k = 0; k < values >> 3; k++) if (buf[pos + k] !== 0xff) return false;
+      if (values & 7 && (buf[pos + (values >> 3)] & ((1 << (values & 7)) - 1)) !== (1 << (values & 7)) - 1)
+        return false;
+      pos += groups;
+      n += values;
+    } else {
+      if (buf[pos] !== 1) return false;
+      pos += 1;
+      n += header >>> 1;
+    }
+  }
+  return n >= count;
 }
 
 /** RLE / bit-packed hybrid decoding of `count` values of `width` bits into out[from..]. Returns bytes used. */
@@ -427,7 +459,7 @@ function readColumn(
       // Definition levels (max level 1): slot -> value position, or -1 for null.
       let defined: Int32Array | null = null;
       let present = count;
-      if (column.optional) {
+      if (column.optional && !allDefined(levels, type === 0 ? 4 : 0, levelsEnd, count)) {
         const def = scratch.ints(count, 0);
         const start = type === 0 ? 4 : 0;
         hybrid(levels, start, levelsEnd, 1, count, def);

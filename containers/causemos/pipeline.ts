@@ -81,6 +81,8 @@ export interface RunSummary {
   bins: number;
   /** Milliseconds per step. */
   timings: Record<string, number>;
+  /** CPU milliseconds per step (every thread of the process). */
+  cpuTimings: Record<string, number>;
   /** Rows whose coordinates could not be placed on the map (no tiles for them). */
   rowsWithoutTile: number;
 }
@@ -99,11 +101,16 @@ export async function run(
     options.logger ??
     createLogger({ labels: { pipeline: "causemos", partition: `${params.model_id}/${params.run_id}` } });
   const timings: Record<string, number> = {};
+  const cpuTimings: Record<string, number> = {};
   let mark = performance.now();
+  let cpuMark = process.cpuUsage();
   const lap = (step: string) => {
     const now = performance.now();
+    const cpu = process.cpuUsage(cpuMark);
     timings[step] = (timings[step] ?? 0) + (now - mark);
+    cpuTimings[step] = (cpuTimings[step] ?? 0) + (cpu.user + cpu.system) / 1000;
     mark = now;
+    cpuMark = process.cpuUsage();
   };
   const base = `${params.model_id}/${params.run_id}`;
   const selected = new Set<OutputTask>(
@@ -352,6 +359,7 @@ export async function run(
     tiles,
     bins,
     timings,
+    cpuTimings,
     rowsWithoutTile,
   };
 }

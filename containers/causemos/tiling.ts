@@ -1,5 +1,4 @@
 import type { Temporal } from "./aggregate.ts";
-import { groupByKey, rowsByGroup } from "./group.ts";
 import {
   BINS_PER_SIDE,
   deg2num,
@@ -66,19 +65,37 @@ export interface TileSink {
   gridStats(period: number, rows: GridStatsRow[]): void;
 }
 
-const CELL = 2 ** 14;
-
-interface Cells {
-  n: number;
-  period: Int32Array;
-  x: Int32Array;
-  y: Int32Array;
-  sumTSum: Float64Array;
-  sumTMean: Float64Array;
-  count: Float64Array;
+/** SPREAD[v] = the bits of v (< 2^14) moved to the even bit positions: Morton codes by table. */
+const SPREAD = new Int32Array(1 << MAX_SUBTILE_PRECISION);
+for (let v = 0; v < SPREAD.length; v++) {
+  let m = 0;
+  for (let b = 0; b < MAX_SUBTILE_PRECISION; b++) if (v & (1 << b)) m |= 1 << (2 * b);
+  SPREAD[v] = m;
+}
+/** The bin index (bx + by * 64) of a cell from the low 12 bits of its Morton code (its place in its tile). */
+const BIN_OF_MORTON = new Int32Array(TOTAL_BINS);
+for (let m = 0; m < TOTAL_BINS; m++) {
+  BIN_OF_MORTON[m] = unspread(m) + unspread(m >>> 1) * BINS_PER_SIDE;
+}
+function unspread(m: number): number {
+  let v = 0;
+  for (let b = 0; b < 16; b++) if (m & (1 << (2 * b))) v |= 1 << b;
+  return v;
 }
 
-/** Tiles and grid stats of one feature's temporal rows (`rows` index into `t`). Returns the counts written. */
+/** Morton (Z-order) code of a precision-14 cell: a parent's code is its child's shifted right by 2. */
+export function morton(x: number, y: number): number {
+  return SPREAD[x] | (SPREAD[y] << 1);
+}
+
+/**
+ * Tiles and grid stats of one feature's temporal rows (`rows` index into `t`). Returns the counts written.
+ *
+ * The rows are radix-sorted by (period, Morton code of their precision-14 cell), stable, so each cell's rows
+ * keep their order. Every coarser precision is then a run of consecutive cells (the Morton code shifted right
+ * by 2 per level), merged in place; so is every main tile (the code shifted right by 12 more). Sums of a
+ * cell add its rows in row order, and a coarser cell adds its four children in Z order.
+ */
 export function computeTiles(
   t: Temporal,
   rows: Int32Array,
@@ -86,35 +103,87 @@ export function computeTiles(
   sink: TileSink,
 ): { tiles: number; bins: number } {
   const np = t.periods.length;
-  // Precision-14 cells: key = period * 2^28 + x * 2^14 + y.
-  const keys = new Float64Array(rows.length);
-  for (let k = 0; k < rows.length; k++) {
-    const s = t.series[rows[k]];
-    const x = cells.x[s];
-    keys[k] = x < 0 ? -1 : t.period[rows[k]] * CELL * CELL + x * CELL + cells.y[s];
-  }
-  const g14 = groupByKey(keys);
-  let c: Cells = emptyCells(g14.groups);
-  for (let k = 0; k < rows.length; k++) {
-    const q = g14.groupOf[k];
-    if (q < 0) continue;
+  const m = rows.length;
+  let valid = 0;
+  for (let k = 0; k < m; k++) if (cells.x[t.series[rows[k]]] >= 0) valid++;
+  // Stable LSD radix sort of (row, code) by code low 14 bits, code high 14 bits, then period.
+  let order = new Int32Array(valid);
+  let code = new Int32Array(valid);
+  let j = 0;
+  for (let k = 0; k < m; k++) {
     const r = rows[k];
     const s = t.series[r];
-    c.period[q] = t.period[r];
-    c.x[q] = cells.x[s];
-    c.y[q] = cells.y[s];
-    c.sumTSum[q] += t.tSum[r];
-    const m = t.tMean[r];
-    if (!Number.isNaN(m)) {
-      c.sumTMean[q] += m;
-      c.count[q]++;
+    const x = cells.x[s];
+    if (x < 0) continue;
+    order[j] = r;
+    code[j++] = morton(x, cells.y[s]);
+  }
+  let order2 = new Int32Array(valid);
+  let code2 = new Int32Array(valid);
+  const counts = new Int32Array(1 << 14);
+  for (const shift of [0, 14]) {
+    counts.fill(0);
+    for (let k = 0; k < valid; k++) counts[(code[k] >>> shift) & 0x3fff]++;
+    let sum = 0;
+    for (let b = 0; b < counts.length; b++) {
+      const c = counts[b];
+      counts[b] = sum;
+      sum += c;
+    }
+    for (let k = 0; k < valid; k++) {
+      const d = counts[(code[k] >>> shift) & 0x3fff]++;
+      order2[d] = order[k];
+      code2[d] = code[k];
+    }
+    [order, order2] = [order2, order];
+    [code, code2] = [code2, code];
+  }
+  if (np > 1) {
+    const pc = new Int32Array(np + 1);
+    for (let k = 0; k < valid; k++) pc[t.period[order[k]] + 1]++;
+    for (let p = 0; p < np; p++) pc[p + 1] += pc[p];
+    for (let k = 0; k < valid; k++) {
+      const d = pc[t.period[order[k]]]++;
+      order2[d] = order[k];
+      code2[d] = code[k];
+    }
+    [order, order2] = [order2, order];
+    [code, code2] = [code2, code];
+  }
+
+  // Precision-14 cells: runs of equal (period, code).
+  const cP = new Int32Array(valid);
+  const cM = code2;
+  const cA = new Float64Array(valid);
+  const cB = new Float64Array(valid);
+  const cN = new Float64Array(valid);
+  let n = 0;
+  for (let k = 0; k < valid; k++) {
+    const r = order[k];
+    const p = t.period[r];
+    const c = code[k];
+    if (n === 0 || cP[n - 1] !== p || cM[n - 1] !== c) {
+      cP[n] = p;
+      cM[n] = c;
+      cA[n] = 0;
+      cB[n] = 0;
+      cN[n] = 0;
+      n++;
+    }
+    const q = n - 1;
+    cA[q] += t.tSum[r];
+    const mean = t.tMean[r];
+    if (!Number.isNaN(mean)) {
+      cB[q] += mean;
+      cN[q]++;
     }
   }
+
   const stats: GridStatsRow[][] = Array.from({ length: np }, () => []);
   let tiles = 0;
   let bins = 0;
-  const binOf = new Int32Array(TOTAL_BINS).fill(-1);
-  const bBins = new Int32Array(TOTAL_BINS);
+  const slot = new Int32Array(TOTAL_BINS);
+  const used = new Int32Array(TOTAL_BINS);
   const bSum = new Float64Array(TOTAL_BINS);
   const bMean = new Float64Array(TOTAL_BINS);
   const bWeight = new Float64Array(TOTAL_BINS);
@@ -122,24 +191,37 @@ export function computeTiles(
   const hi = new Float64Array(np * 4);
   const seen = new Uint8Array(np);
   for (let p = MAX_SUBTILE_PRECISION; p >= MIN_SUBTILE_PRECISION; p--) {
-    if (p < MAX_SUBTILE_PRECISION) c = parents(c);
-    const n = c.n;
+    if (p < MAX_SUBTILE_PRECISION) {
+      // Parents: merge runs of equal (period, code >> 2), in place.
+      let w = 0;
+      for (let q = 0; q < n; q++) {
+        const c = cM[q] >>> 2;
+        if (w > 0 && cP[w - 1] === cP[q] && cM[w - 1] === c) {
+          cA[w - 1] += cA[q];
+          cB[w - 1] += cB[q];
+          cN[w - 1] += cN[q];
+        } else {
+          cP[w] = cP[q];
+          cM[w] = c;
+          cA[w] = cA[q];
+          cB[w] = cB[q];
+          cN[w] = cN[q];
+          w++;
+        }
+      }
+      n = w;
+    }
     // Grid stats at precision p, per period: min/max of s_sum_t_sum, s_sum_t_mean, s_mean_t_sum, s_mean_t_mean.
     lo.fill(Number.NaN);
     hi.fill(Number.NaN);
     seen.fill(0);
-    const z = p - LEVEL_DIFF;
-    // Tiles: key = period * 2^16 + tx * 2^8 + ty (tx, ty < 256 at zoom <= 8).
-    const tileKeys = new Float64Array(n);
     for (let q = 0; q < n; q++) {
-      const period = c.period[q];
-      tileKeys[q] = period * 65536 + (c.x[q] >> LEVEL_DIFF) * 256 + (c.y[q] >> LEVEL_DIFF);
-      seen[period] = 1;
-      const o = period * 4;
-      extend(lo, hi, o, c.sumTSum[q]);
-      extend(lo, hi, o + 1, c.sumTMean[q]);
-      extend(lo, hi, o + 2, c.sumTSum[q] / c.count[q]);
-      extend(lo, hi, o + 3, c.sumTMean[q] / c.count[q]);
+      const o = cP[q] * 4;
+      seen[cP[q]] = 1;
+      extend(lo, hi, o, cA[q]);
+      extend(lo, hi, o + 1, cB[q]);
+      extend(lo, hi, o + 2, cA[q] / cN[q]);
+      extend(lo, hi, o + 3, cB[q] / cN[q]);
     }
     for (let period = 0; period < np; period++) {
       if (!seen[period]) continue;
@@ -149,39 +231,39 @@ export function computeTiles(
         values: [lo[o], hi[o], lo[o + 1], hi[o + 1], lo[o + 2], hi[o + 2], lo[o + 3], hi[o + 3]],
       });
     }
-    const gt = groupByKey(tileKeys);
-    const byTile = rowsByGroup(gt.groupOf, gt.groups);
-    for (let ti = 0; ti < gt.groups; ti++) {
-      const from = byTile.start[ti];
-      const to = byTile.start[ti + 1];
-      const q0 = byTile.rows[from];
-      const period = c.period[q0];
-      const tx = c.x[q0] >> LEVEL_DIFF;
-      const ty = c.y[q0] >> LEVEL_DIFF;
-      let used = 0;
-      for (let j = from; j < to; j++) {
-        const q = byTile.rows[j];
-        const bin = c.x[q] - BINS_PER_SIDE * tx + (c.y[q] - BINS_PER_SIDE * ty) * BINS_PER_SIDE;
-        binOf[bin] = q;
-        bBins[used++] = bin;
+    // Main tiles at zoom p - 6: runs of equal (period, code >> 12); bins in ascending index order.
+    const z = p - LEVEL_DIFF;
+    let q0 = 0;
+    while (q0 < n) {
+      const period = cP[q0];
+      const tileCode = cM[q0] >>> (2 * LEVEL_DIFF);
+      let q1 = q0;
+      let count = 0;
+      while (q1 < n && cP[q1] === period && cM[q1] >>> (2 * LEVEL_DIFF) === tileCode) {
+        const bin = BIN_OF_MORTON[cM[q1] & (TOTAL_BINS - 1)];
+        slot[bin] = q1;
+        used[count++] = bin;
+        q1++;
       }
-      const sorted = bBins.subarray(0, used).sort();
-      for (let j = 0; j < used; j++) {
-        const q = binOf[sorted[j]];
-        bSum[j] = c.sumTSum[q];
-        bMean[j] = c.sumTMean[q];
-        bWeight[j] = c.count[q];
-        binOf[sorted[j]] = -1;
+      const sorted = used.subarray(0, count).sort();
+      for (let k = 0; k < count; k++) {
+        const q = slot[sorted[k]];
+        bSum[k] = cA[q];
+        bMean[k] = cB[q];
+        bWeight[k] = cN[q];
       }
+      const tx = unspread(tileCode);
+      const ty = unspread(tileCode >>> 1);
       sink.tile(
         period,
         z,
         tx,
         ty,
-        encodeTile({ x: tx, y: ty, z }, TOTAL_BINS, sorted, bSum, bMean, bWeight, used),
+        encodeTile({ x: tx, y: ty, z }, TOTAL_BINS, sorted, bSum, bMean, bWeight, count),
       );
       tiles++;
-      bins += used;
+      bins += count;
+      q0 = q1;
     }
   }
   for (let period = 0; period < np; period++) {
@@ -198,35 +280,4 @@ function extend(lo: Float64Array, hi: Float64Array, o: number, v: number): void 
   if (Number.isNaN(v)) return;
   if (!(lo[o] <= v)) lo[o] = v;
   if (!(hi[o] >= v)) hi[o] = v;
-}
-
-function emptyCells(n: number): Cells {
-  return {
-    n,
-    period: new Int32Array(n),
-    x: new Int32Array(n),
-    y: new Int32Array(n),
-    sumTSum: new Float64Array(n),
-    sumTMean: new Float64Array(n),
-    count: new Float64Array(n),
-  };
-}
-
-/** Sum cells into their parents one precision up. */
-function parents(c: Cells): Cells {
-  const keys = new Float64Array(c.n);
-  const half = CELL / 2;
-  for (let q = 0; q < c.n; q++) keys[q] = c.period[q] * half * half + (c.x[q] >> 1) * half + (c.y[q] >> 1);
-  const g = groupByKey(keys);
-  const out = emptyCells(g.groups);
-  for (let q = 0; q < c.n; q++) {
-    const k = g.groupOf[q];
-    out.period[k] = c.period[q];
-    out.x[k] = c.x[q] >> 1;
-    out.y[k] = c.y[q] >> 1;
-    out.sumTSum[k] += c.sumTSum[q];
-    out.sumTMean[k] += c.sumTMean[q];
-    out.count[k] += c.count[q];
-  }
-  return out;
 }

@@ -38,6 +38,7 @@ interface Measurement {
   tiles?: number;
   bins?: number;
   steps?: Record<string, number>;
+  cpuSteps?: Record<string, number>;
 }
 
 const cacheDir = join(tmpdir(), "tessera-bench-causemos");
@@ -64,7 +65,13 @@ async function child(kind: Kind, name: Name): Promise<Measurement> {
           : nullWriter();
       const summary = await run({ ...PARAMS, data_paths: [path] }, writer, { frame, logger: quiet });
       rows = summary.results.data_info.num_rows;
-      out = { files: summary.files, tiles: summary.tiles, bins: summary.bins, steps: summary.timings };
+      out = {
+        files: summary.files,
+        tiles: summary.tiles,
+        bins: summary.bins,
+        steps: summary.timings,
+        cpuSteps: summary.cpuTimings,
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
