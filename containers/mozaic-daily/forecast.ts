@@ -11,8 +11,10 @@ import {
   type LongRow,
   populateTiles,
 } from "../forecast/index.ts";
+import type { MozaicPool } from "../forecast/mozaic/pool.ts";
+import { populationOf } from "../forecast/mozaic/tiles.ts";
 import { type DataSource, type Metric, PLATFORM_OF, QUANTILE } from "./config.ts";
-import type { RawRow } from "./queries.ts";
+import { type PackedRow, unpackRow } from "./queries.ts";
 
 /**
  * One data source's Mozaic run (`forecast.py`): the raw rows of its metrics become tiles (country × population),
@@ -29,13 +31,22 @@ export interface SourceRun {
 
 export async function forecastSource(
   source: DataSource,
-  raw: Partial<Record<Metric, RawRow[]>>,
+  raw: Partial<Record<Metric, PackedRow[]>>,
   dates: { forecastStartDate: string; forecastEndDate: string },
-  options: { pool?: ForecastPool; logger?: Logger; samples?: number },
+  options: { pool?: ForecastPool | MozaicPool; logger?: Logger; samples?: number },
 ): Promise<SourceRun> {
   const long: LongRow[] = [];
-  for (const [metric, rows] of Object.entries(raw) as [Metric, RawRow[]][])
-    for (const r of rows) long.push({ date: r.x, metric, country: r.country, y: r.y, segments: r.segments });
+  const platform = PLATFORM_OF[source];
+  const populations = new Map<number, string>();
+  for (const [metric, rows] of Object.entries(raw) as [Metric, PackedRow[]][])
+    for (const r of rows) {
+      let population = populations.get(r[2]);
+      if (population === undefined) {
+        population = populationOf(unpackRow(platform, r).segments);
+        populations.set(r[2], population);
+      }
+      long.push({ date: r[0], metric, country: r[1], y: r[3], population });
+    }
   const tiles = populateTiles(long);
   options.logger?.info("mozaic tiles", { source, tiles: tiles.length });
   // One Mozaic per metric, all at once: while one metric reconciles on this thread, the pool fits the others.

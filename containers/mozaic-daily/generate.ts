@@ -182,6 +182,18 @@ const MOBILE_APPS = [
   { app: "Focus iOS", os: "iOS", share: 0.05 },
 ];
 
+/** Engagement rows per segment and day: existing and new users as fractions of the segment's DAU. */
+const ENGAGEMENT = {
+  desktop: [
+    { stage: "existing_user", dau: 0.9, wau: 1.7, mau: 2.5 },
+    { stage: "new_user", dau: 0.05, wau: 0.1, mau: 0.2 },
+  ],
+  mobile: [
+    { stage: "existing_user", dau: 0.85, wau: 1.8, mau: 3 },
+    { stage: "new_user", dau: 0.08, wau: 0.15, mau: 0.3 },
+  ],
+};
+
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -327,56 +339,31 @@ export function generateTable(table: string, options: GenerateOptions): Row[] {
           break;
         case "firefox_desktop.desktop_engagement_aggregates":
         case "telemetry.desktop_engagement":
-          for (const o of desktop("dau")) {
-            rows.push({
-              submission_date: day,
-              country,
-              normalized_os_version: o.version,
-              is_desktop: true,
-              lifecycle_stage: "existing_user",
-              dau: Math.round(o.v * 0.9),
-              wau: Math.round(o.v * 1.7),
-              mau: Math.round(o.v * 2.5),
-            });
-            rows.push({
-              submission_date: day,
-              country,
-              normalized_os_version: o.version,
-              is_desktop: true,
-              lifecycle_stage: "new_user",
-              dau: Math.round(o.v * 0.05),
-              wau: Math.round(o.v * 0.1),
-              mau: Math.round(o.v * 0.2),
-            });
-          }
+        case "telemetry.mobile_engagement": {
+          const mobileTable = table === "telemetry.mobile_engagement";
+          const stages = ENGAGEMENT[mobileTable ? "mobile" : "desktop"];
+          const segments = mobileTable
+            ? mobile("dau").map((a) => ({ v: a.v, columns: { app_name: a.app, is_mobile: true } }))
+            : desktop("dau").map((o) => ({
+                v: o.v,
+                columns: { normalized_os_version: o.version, is_desktop: true },
+              }));
+          for (const { v, columns } of segments)
+            for (const st of stages)
+              rows.push({
+                submission_date: day,
+                country,
+                ...columns,
+                lifecycle_stage: st.stage,
+                dau: Math.round(v * st.dau),
+                wau: Math.round(v * st.wau),
+                mau: Math.round(v * st.mau),
+              });
           break;
+        }
         case "telemetry.mobile_new_profiles":
           for (const a of mobile("np"))
             rows.push({ first_seen_date: day, country, app_name: a.app, is_mobile: true, new_profiles: a.v });
-          break;
-        case "telemetry.mobile_engagement":
-          for (const a of mobile("dau")) {
-            rows.push({
-              submission_date: day,
-              country,
-              app_name: a.app,
-              is_mobile: true,
-              lifecycle_stage: "existing_user",
-              dau: Math.round(a.v * 0.85),
-              wau: Math.round(a.v * 1.8),
-              mau: Math.round(a.v * 3),
-            });
-            rows.push({
-              submission_date: day,
-              country,
-              app_name: a.app,
-              is_mobile: true,
-              lifecycle_stage: "new_user",
-              dau: Math.round(a.v * 0.08),
-              wau: Math.round(a.v * 0.15),
-              mau: Math.round(a.v * 0.3),
-            });
-          }
           break;
       }
     }

@@ -305,8 +305,11 @@ export interface RawRow {
   y: number;
 }
 
-/** Run one spec; zero rows is an error naming the query. */
-export async function runQuery(warehouse: Warehouse, s: QuerySpec): Promise<RawRow[]> {
+/** A query row as the job passes it between steps: [x, country, segment bit mask (SEGMENTS order), y]. */
+export type PackedRow = [x: string, country: string, mask: number, y: number];
+
+/** Run one spec; zero rows is an error naming the query. Rows come back packed (see {@link unpackRow}). */
+export async function runQueryPacked(warehouse: Warehouse, s: QuerySpec): Promise<PackedRow[]> {
   let rows: Record<string, unknown>[];
   try {
     rows = await warehouse.query(buildQuery(s));
@@ -319,17 +322,36 @@ export async function runQuery(warehouse: Warehouse, s: QuerySpec): Promise<RawR
       field: `query.${specKey(s)}`,
       fix: `check that ${SOURCE_PROJECT}.${s.table} has rows with ${s.where} since ${s.dateStart}`,
     });
-  const segs = [
-    ...(s.platform === "desktop"
-      ? ["win10", "win11", "winX"]
-      : ["fenix_android", "firefox_ios", "focus_android", "focus_ios"]),
-  ];
-  return rows.map((r) => ({
-    x: asDay(r.x) as string,
-    country: String(r.country),
-    segments: Object.fromEntries(segs.map((k) => [k, r[k] === true])),
-    y: Number(r.y),
-  }));
+  const segs = SEGMENTS[s.platform];
+  // About 2 M rows in a full run: one string per distinct day, no per-row objects beyond the tuple.
+  const days = new Map<unknown, string>();
+  const out: PackedRow[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    const key = r.x instanceof Date ? r.x.getTime() : r.x;
+    let x = days.get(key);
+    if (x === undefined) {
+      x = asDay(r.x) as string;
+      days.set(key, x);
+    }
+    let mask = 0;
+    for (let k = 0; k < segs.length; k++) if (r[segs[k]] === true) mask |= 1 << k;
+    out[i] = [x, String(r.country), mask, Number(r.y)];
+  }
+  return out;
+}
+
+export function unpackRow(platform: "desktop" | "mobile", [x, country, mask, y]: PackedRow): RawRow {
+  const segments: Record<string, boolean> = {};
+  SEGMENTS[platform].forEach((p, i) => {
+    segments[p] = (mask & (1 << i)) !== 0;
+  });
+  return { x, country, segments, y };
+}
+
+/** {@link runQueryPacked} with one object per row. */
+export async function runQuery(warehouse: Warehouse, s: QuerySpec): Promise<RawRow[]> {
+  return (await runQueryPacked(warehouse, s)).map((r) => unpackRow(s.platform, r));
 }
 
 /** The training dates of one key: its start through the training end, its excluded range removed. */

@@ -5,16 +5,16 @@ import { join } from "node:path";
 import type { ObjectStore, Row, Warehouse } from "../../shared/adapters/ports.ts";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import type { Logger } from "../../shared/core/log.ts";
-import { createForecastPool, runTask } from "../forecast/index.ts";
+import { runTask } from "../forecast/index.ts";
+import { createMozaicPool } from "../forecast/mozaic/pool.ts";
 import { DATA_SOURCES, type DataSource, type Metric, runtimeDates, TESTING_SCOPE } from "./config.ts";
 import { fanCharts, forecastSource } from "./forecast.ts";
 import {
   checkAvailability,
+  type PackedRow,
   QUERY_SPECS,
   type QuerySpec,
-  type RawRow,
-  runQuery,
-  SEGMENTS,
+  runQueryPacked,
   specKey,
 } from "./queries.ts";
 import { formatOutputTable, OUTPUT_COLUMNS, OUTPUT_TABLE, RUN_LOG_COLUMNS, RUN_LOG_TABLE } from "./tables.ts";
@@ -105,18 +105,8 @@ export async function extractStep(input: {
   const runId = `${dates.forecastRunTimestamp.replace(/[^0-9]/g, "")}-${process.pid}`;
   const keys: string[] = [];
   for (const s of specs) {
-    const rows = await runQuery(input.warehouse, s);
-    const pops = SEGMENTS[s.platform];
-    const packed = rows.map((r) => [
-      r.x,
-      r.country,
-      pops.reduce((m, p, i) => m | (r.segments[p] ? 1 << i : 0), 0),
-      r.y,
-    ]);
-    await input.store.put(
-      `${dirOf(partition)}raw/${specKey(s)}.json`,
-      JSON.stringify({ runId, rows: packed }),
-    );
+    const rows = await runQueryPacked(input.warehouse, s);
+    await input.store.put(`${dirOf(partition)}raw/${specKey(s)}.json`, JSON.stringify({ runId, rows }));
     keys.push(specKey(s));
     input.log.info("query done", { key: specKey(s), rows: rows.length });
   }
@@ -148,62 +138,59 @@ export async function forecastStep(input: {
   const poolSize =
     input.poolSize ??
     Math.max(1, Math.floor(availableParallelism() / Math.min(input.taskCount, manifest.sources.length)));
-  // The pool's workers load containers/forecast/worker.ts; a bundled job without it fits on this thread.
-  const workerSource = existsSync(join(import.meta.dirname, "..", "forecast", "worker.ts"));
-  const pool = poolSize > 1 && workerSource ? createForecastPool({ size: poolSize }) : undefined;
-  try {
-    for (const source of mine) {
-      const started = Date.now();
-      const raw: Partial<Record<Metric, RawRow[]>> = {};
-      for (const s of QUERY_SPECS.filter((q) => q.source === source && manifest.keys.includes(specKey(q)))) {
-        const part = await readJson<{ runId: string; rows: [string, string, number, number][] }>(
-          input.store,
-          `${dir}raw/${specKey(s)}.json`,
-        );
-        if (part.runId !== manifest.runId)
-          throw new NonRetriableError(`raw/${specKey(s)}.json belongs to another run of ${input.partition}`, {
-            field: "manifest.runId",
-            fix: "rerun the whole date",
-          });
-        const pops = SEGMENTS[s.platform];
-        raw[s.metric] = part.rows.map(([x, country, mask, y]) => ({
-          x,
-          country,
-          segments: Object.fromEntries(pops.map((p, i) => [p, (mask & (1 << i)) !== 0])),
-          y,
-        }));
-      }
-      const result = await forecastSource(source, raw, manifest, {
-        pool,
-        logger: input.log,
-        samples: input.samples,
-      });
-      const output = formatOutputTable([{ source, rows: result.rows }], manifest);
-      await input.store.put(
-        `${dir}parts/${source}.json`,
-        JSON.stringify({
-          runId: manifest.runId,
-          fallbacks: result.fallbacks,
-          quantileStep: result.quantileStep,
-          newHolidays: result.newHolidays,
-          rows: output.map(pack),
-        }),
+  // The pool's workers load containers/forecast/mozaic/worker.ts; a bundled job without it fits on this thread.
+  const workerSource = existsSync(join(import.meta.dirname, "..", "forecast", "mozaic", "worker.ts"));
+  const pool = poolSize > 1 && workerSource ? createMozaicPool({ size: poolSize }) : undefined;
+  // The sources of this task run at once on the shared pool, so one source's main-thread work (tiles,
+  // reconciliation, formatting, writing) overlaps the others' fits.
+  const forecastOne = async (source: DataSource) => {
+    const started = Date.now();
+    const raw: Partial<Record<Metric, PackedRow[]>> = {};
+    for (const s of QUERY_SPECS.filter((q) => q.source === source && manifest.keys.includes(specKey(q)))) {
+      const part = await readJson<{ runId: string; rows: PackedRow[] }>(
+        input.store,
+        `${dir}raw/${specKey(s)}.json`,
       );
-      const plots = await fanCharts(source, result.rows, manifest.forecastStartDate, {
-        pool,
-        runTask: async (t) => runTask(t, input.log),
-      });
-      for (const p of plots)
-        await input.store.put(`${dir}plots/${p.name}`, p.svg, { contentType: "image/svg+xml" });
-      input.log.notice("source forecast", {
-        source,
-        tiles: result.tiles,
-        fallbacks: result.fallbacks.length,
-        rows: output.length,
-        plots: plots.length,
-        seconds: (Date.now() - started) / 1000,
-      });
+      if (part.runId !== manifest.runId)
+        throw new NonRetriableError(`raw/${specKey(s)}.json belongs to another run of ${input.partition}`, {
+          field: "manifest.runId",
+          fix: "rerun the whole date",
+        });
+      raw[s.metric] = part.rows;
     }
+    const result = await forecastSource(source, raw, manifest, {
+      pool,
+      logger: input.log,
+      samples: input.samples,
+    });
+    const output = formatOutputTable([{ source, rows: result.rows }], manifest);
+    await input.store.put(
+      `${dir}parts/${source}.json`,
+      JSON.stringify({
+        runId: manifest.runId,
+        fallbacks: result.fallbacks,
+        quantileStep: result.quantileStep,
+        newHolidays: result.newHolidays,
+        rows: output.map(pack),
+      }),
+    );
+    const plots = await fanCharts(source, result.rows, manifest.forecastStartDate, {
+      pool,
+      runTask: async (t) => runTask(t, input.log),
+    });
+    for (const p of plots)
+      await input.store.put(`${dir}plots/${p.name}`, p.svg, { contentType: "image/svg+xml" });
+    input.log.notice("source forecast", {
+      source,
+      tiles: result.tiles,
+      fallbacks: result.fallbacks.length,
+      rows: output.length,
+      plots: plots.length,
+      seconds: (Date.now() - started) / 1000,
+    });
+  };
+  try {
+    await Promise.all(mine.map(forecastOne));
   } finally {
     await pool?.close();
   }

@@ -1,11 +1,13 @@
 import { createLogger, type Logger } from "../../../shared/core/log.ts";
 import type { ForecastPool } from "../pool.ts";
-import { type FitResult, type FitTask, runTask } from "../task.ts";
 import { parseDs } from "../time.ts";
 import { detrendHolidays } from "./detrend.ts";
 import { holidayEffects } from "./effects.ts";
 import { mozaicCalendar } from "./holidays.ts";
-import { quantilePerDate, reconcileTopDown, type SampleMatrix, sumMatrices } from "./reconcile.ts";
+import type { MozaicPool } from "./pool.ts";
+import { reconcileSummaries, type SampleMatrix, sumMatrices, TOP_DOWN_BAND } from "./reconcile.ts";
+import { clipPaths, quantilesAt, summarisePaths } from "./summary.ts";
+import { fitTile, type TileFit, type TileTask } from "./tilefit.ts";
 import { dayString, type Platform, type Tile, tileModel } from "./tiles.ts";
 
 /**
@@ -28,7 +30,11 @@ export interface MozaicOptions {
   quantile?: number;
   samples?: number;
   seed?: number;
-  pool?: ForecastPool;
+  /**
+   * Where nodes are fitted: a MozaicPool summarises their paths on its workers; a plain ForecastPool or none
+   * (this thread) works too.
+   */
+  pool?: ForecastPool | MozaicPool;
   logger?: Logger;
 }
 
@@ -80,7 +86,9 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
   const quantileStep: Record<string, number> = {};
   const newHolidays: Record<string, string[]> = {};
 
-  const fitNode = async (node: Node): Promise<{ matrix: SampleMatrix; result: FitResult; model: string }> => {
+  const band: [number, number] = [Math.min(TOP_DOWN_BAND[0], q, 0.5), Math.max(TOP_DOWN_BAND[1], q, 0.5)];
+  const pool = options.pool;
+  const fitNode = async (node: Node): Promise<{ fit: TileFit; model: string }> => {
     const train: { ds: string[]; y: number[] } = { ds: [], y: [] };
     node.days.forEach((d, i) => {
       if (d >= startDay) return;
@@ -90,37 +98,47 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
     });
     const spec = tileModel(options.platform, train.y);
     const y = spec.transform === "log1p" ? train.y.map((v) => Math.log(v + 1)) : train.y;
-    const task: FitTask = {
-      id: node.key,
-      series: {
-        ds: train.ds,
-        y,
-        ...(spec.cap !== undefined
-          ? { cap: y.map(() => spec.cap as number), floor: y.map(() => spec.floor as number) }
-          : {}),
+    const task: TileTask = {
+      fit: {
+        id: node.key,
+        series: {
+          ds: train.ds,
+          y,
+          ...(spec.cap !== undefined
+            ? { cap: y.map(() => spec.cap as number), floor: y.map(() => spec.floor as number) }
+            : {}),
+        },
+        options: { ...spec.options, uncertaintySamples: nSamples },
+        predict: {
+          dates: forecastDates,
+          samples: nSamples,
+          seed: options.seed ?? 42,
+          keepSamples: true,
+          cap: spec.cap,
+          floor: spec.floor,
+        },
       },
-      options: { ...spec.options, uncertaintySamples: nSamples },
-      predict: {
-        dates: forecastDates,
-        samples: nSamples,
-        seed: options.seed ?? 42,
-        keepSamples: true,
-        cap: spec.cap,
-        floor: spec.floor,
-      },
+      transform: spec.transform,
+      band,
     };
-    const result = options.pool ? await options.pool.fit(task) : runTask(task, logger);
-    const values = result.samples ? Float64Array.from(result.samples) : new Float64Array(D * nSamples);
-    if (!result.samples)
-      for (let d = 0; d < D; d++) values.fill(result.yhat[d], d * nSamples, (d + 1) * nSamples);
-    for (let i = 0; i < values.length; i++) {
-      let v = spec.transform === "log1p" ? Math.exp(values[i]) - 1 : values[i];
-      if (!(v > 0)) v = 0;
-      values[i] = v;
-    }
-    if (result.kind !== "prophet")
-      logger.warn("mozaic tile fell back", { node: node.key, kind: result.kind, reason: result.reason });
-    return { matrix: { nDates: D, nSamples, values }, result, model: spec.why };
+    let fit: TileFit;
+    if (pool && "fitTile" in pool) fit = await pool.fitTile(task);
+    else if (pool) {
+      const r = await pool.fit(task.fit);
+      const values =
+        r.samples && r.samples.length === D * nSamples
+          ? r.samples
+          : Float64Array.from({ length: D * nSamples }, (_, i) => r.yhat[Math.floor(i / nSamples)]);
+      fit = {
+        id: r.id,
+        kind: r.kind,
+        reason: r.reason,
+        summary: summarisePaths(clipPaths(values, spec.transform), D, nSamples, band[0], band[1]),
+      };
+    } else fit = fitTile(task, logger);
+    if (fit.kind !== "prophet")
+      logger.warn("mozaic tile fell back", { node: node.key, kind: fit.kind, reason: fit.reason });
+    return { fit, model: spec.why };
   };
 
   const metrics = [...new Set(tiles.map((t) => t.metric))];
@@ -144,17 +162,6 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
         detrended: detrendHolidays(t.days, t.y, hol),
       };
     });
-    const fits = await Promise.all(nodes.map(fitNode));
-    mt.forEach((t, i) => {
-      reports.push({
-        metric,
-        country: t.country,
-        population: t.population,
-        kind: fits[i].result.kind,
-        reason: fits[i].result.reason,
-        model: fits[i].model,
-      });
-    });
     const sumSeries = (pick: (n: Node) => Float64Array, idx: number[]) => {
       const out = new Float64Array(nodes[0].days.length).fill(Number.NaN);
       for (const i of idx) {
@@ -171,10 +178,21 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
       raw: sumSeries((n) => n.raw, all),
       detrended: sumSeries((n) => n.detrended, all),
     };
-    const topFit = await fitNode(top);
-    const rec = reconcileTopDown(
-      topFit.matrix,
-      fits.map((f) => f.matrix),
+    // The top node is fitted alongside its tiles (it needs only their detrended histories).
+    const [topFit, ...fits] = await Promise.all([top, ...nodes].map(fitNode));
+    mt.forEach((t, i) => {
+      reports.push({
+        metric,
+        country: t.country,
+        population: t.population,
+        kind: fits[i].fit.kind,
+        reason: fits[i].fit.reason,
+        model: fits[i].model,
+      });
+    });
+    const rec = reconcileSummaries(
+      topFit.fit.summary,
+      fits.map((f) => f.fit.summary),
     );
     quantileStep[metric] = rec.q;
 
@@ -224,15 +242,15 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
         logger.notice("mozaic new holidays", { metric, country, holidays: eff.newHolidays });
       }
     }
-    const tileMedians = rec.children.map((m) => quantilePerDate(m, 0.5));
+    const tileMedians = fits.map((f, i) => quantilesAt(f.fit.summary, 0.5, rec.offsets[i]));
     const topImpact = new Float64Array(D);
     mt.forEach((t, i) => {
       const e = effectOf.get(t.country) as Float64Array;
       for (let d = 0; d < D; d++) topImpact[d] += tileMedians[i][d] * e[d];
     });
-    const tileQ = rec.children.map((m, i) => {
+    const tileQ = fits.map((f, i) => {
       const e = effectOf.get(mt[i].country) as Float64Array;
-      return quantilePerDate(m, q).map((v, d) => v * (1 + e[d]));
+      return quantilesAt(f.fit.summary, q, rec.offsets[i]).map((v, d) => v * (1 + e[d]));
     });
     const sumQ = (idx: number[]) => {
       const out = new Float64Array(D);
@@ -262,7 +280,7 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
       "ALL",
       "ALL",
       top.raw,
-      quantilePerDate(topFit.matrix, q).map((v, d) => Math.max(0, v + topImpact[d])),
+      quantilesAt(topFit.fit.summary, q).map((v, d) => Math.max(0, v + topImpact[d])),
     );
   }
   return { rows, tiles: reports, quantileStep, newHolidays };

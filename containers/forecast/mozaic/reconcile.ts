@@ -1,4 +1,5 @@
 import { quantileInPlace } from "../prophet.ts";
+import { type PathSummary, quantileOf, quantilesAt, summarisePaths } from "./summary.ts";
 
 /**
  * Mozaic's reconciliation (mozaic/core.py) on sample-path matrices. A matrix is date-major:
@@ -78,37 +79,41 @@ export interface TopDownResult {
   children: SampleMatrix[];
 }
 
+export interface SummaryTopDown {
+  /** The quantile chosen in step (a). */
+  q: number;
+  /** Per child, the constant added to all its paths on each date (step (a)'s shift plus step (b)'s share). */
+  offsets: Float64Array[];
+}
+
+/** The quantile band step (a) searches. */
+export const TOP_DOWN_BAND: readonly [number, number] = [0.4, 0.6];
+
 /**
- * Top-down reconciliation of children against a parent:
+ * Top-down reconciliation of children against a parent, on path summaries (summary.ts):
  * (a) pick q in [0.40, 0.60] minimising the MAE between the 28-day rolling mean of the parent's median and that
  *     of the sum of the children's q-quantiles, then move every child so that its median becomes its q-quantile;
  * (b) give the remaining gap (parent median, clipped at 0, minus the sum of child medians) to the children in
- *     proportion to var/mean + mean of their samples per date (weight 0 where the mean is 0).
- * Afterwards the children's medians add up to the parent's (clipped) median on every date.
+ *     proportion to var/mean + mean of their (moved) samples per date (weight 0 where the mean is 0).
+ * Both steps move a child's paths by one constant per date, returned as `offsets`: the reconciled child's
+ * quantile p is its summary's quantile p plus the offset, and its variance is unchanged. Afterwards the
+ * children's medians add up to the parent's (clipped) median on every date.
  * `parentImpact`, when given, is added to the parent's median before the gap is taken (holiday impacts).
  */
-export function reconcileTopDown(
-  parent: SampleMatrix,
-  children: SampleMatrix[],
+export function reconcileSummaries(
+  parent: PathSummary,
+  children: PathSummary[],
   parentImpact?: ArrayLike<number>,
-): TopDownResult {
+): SummaryTopDown {
   const D = parent.nDates;
-  const parentMedian = quantilePerDate(parent, 0.5);
+  for (const c of children)
+    if (c.nDates !== D) throw new RangeError(`a child has ${c.nDates} dates, the parent ${D}`);
+  const parentMedian = quantilesAt(parent, 0.5);
   const parentMA = rollingMean(parentMedian);
-  const childMedians = children.map((c) => quantilePerDate(c, 0.5));
-  const cache = new Map<number, Float64Array[]>();
-  const quantiles = (q: number) => {
-    let v = cache.get(q);
-    if (!v) {
-      v = children.map((c) => quantilePerDate(c, q));
-      cache.set(q, v);
-    }
-    return v;
-  };
+  const sum = new Float64Array(D);
   const loss = (q: number) => {
-    const qs = quantiles(q);
-    const sum = new Float64Array(D);
-    for (const v of qs) for (let d = 0; d < D; d++) sum[d] += v[d];
+    sum.fill(0);
+    for (const c of children) for (let d = 0; d < D; d++) sum[d] += quantileOf(c, d, q);
     const ma = rollingMean(sum);
     let s = 0;
     let n = 0;
@@ -120,39 +125,47 @@ export function reconcileTopDown(
     if (n === 0) for (let d = 0; d < D; d++) s += Math.abs(sum[d] - parentMedian[d]);
     return n === 0 ? s / Math.max(1, D) : s / n;
   };
-  const q = minimizeBounded(loss, 0.4, 0.6);
-  const qv = children.map((c) => quantilePerDate(c, q));
-  const shifted = children.map((c, i) => {
-    const values = Float64Array.from(c.values);
-    for (let d = 0; d < D; d++) {
-      const shift = qv[i][d] - childMedians[i][d];
-      for (let s = 0; s < c.nSamples; s++) values[d * c.nSamples + s] += shift;
-    }
-    return { nDates: D, nSamples: c.nSamples, values };
+  const q = minimizeBounded(loss, TOP_DOWN_BAND[0], TOP_DOWN_BAND[1]);
+  const qv = children.map((c) => quantilesAt(c, q));
+  const offsets = children.map((c, i) => {
+    const off = new Float64Array(D);
+    for (let d = 0; d < D; d++) off[d] = qv[i][d] - quantileOf(c, d, 0.5);
+    return off;
   });
+  const w = new Float64Array(children.length);
   for (let d = 0; d < D; d++) {
     const target = Math.max(0, parentMedian[d] + (parentImpact ? parentImpact[d] : 0));
     let sumMed = 0;
-    const w = new Float64Array(shifted.length);
     let wSum = 0;
-    shifted.forEach((c, i) => {
-      const row = c.values.subarray(d * c.nSamples, (d + 1) * c.nSamples);
-      let mean = 0;
-      for (const v of row) mean += v;
-      mean /= c.nSamples;
-      let vr = 0;
-      for (const v of row) vr += (v - mean) ** 2;
-      vr /= Math.max(1, c.nSamples - 1);
+    for (let i = 0; i < children.length; i++) {
+      const mean = children[i].mean[d] + offsets[i][d];
       sumMed += qv[i][d];
-      w[i] = mean === 0 ? 0 : vr / mean + mean;
+      w[i] = mean === 0 ? 0 : children[i].variance[d] / mean + mean;
       wSum += w[i];
-    });
+    }
     const gap = target - sumMed;
     if (wSum === 0 || !Number.isFinite(wSum)) continue;
-    shifted.forEach((c, i) => {
-      const add = (gap * w[i]) / wSum;
-      for (let s = 0; s < c.nSamples; s++) c.values[d * c.nSamples + s] += add;
-    });
+    for (let i = 0; i < children.length; i++) offsets[i][d] += (gap * w[i]) / wSum;
   }
-  return { q, children: shifted };
+  return { q, offsets };
+}
+
+/** {@link reconcileSummaries} on whole sample matrices: returns the moved copies of the children. */
+export function reconcileTopDown(
+  parent: SampleMatrix,
+  children: SampleMatrix[],
+  parentImpact?: ArrayLike<number>,
+): TopDownResult {
+  const summary = (m: SampleMatrix) =>
+    summarisePaths(Float64Array.from(m.values), m.nDates, m.nSamples, TOP_DOWN_BAND[0], TOP_DOWN_BAND[1]);
+  const rec = reconcileSummaries(summary(parent), children.map(summary), parentImpact);
+  const moved = children.map((c, i) => {
+    const values = Float64Array.from(c.values);
+    for (let d = 0; d < c.nDates; d++) {
+      const off = rec.offsets[i][d];
+      for (let s = d * c.nSamples; s < (d + 1) * c.nSamples; s++) values[s] += off;
+    }
+    return { nDates: c.nDates, nSamples: c.nSamples, values };
+  });
+  return { q: rec.q, children: moved };
 }

@@ -12,6 +12,8 @@ export interface LongRow {
   y: number;
   /** Boolean segment columns (desktop: win10/win11/winX; mobile: fenix_android/...). */
   segments?: Record<string, boolean>;
+  /** The population when the caller already knows it (as `populationOf(segments)`); wins over `segments`. */
+  population?: string;
 }
 
 export interface Tile {
@@ -28,21 +30,26 @@ export interface Tile {
 export const MIN_TILE_DAYS = 30;
 
 export function populationOf(segments: Record<string, boolean> | undefined): string {
-  const on = Object.entries(segments ?? {})
-    .filter(([, v]) => v)
-    .map(([k]) => k);
-  return on.length > 0 ? on.join("_") : "other";
+  let out = "";
+  for (const k in segments) if (segments[k]) out = out ? `${out}_${k}` : k;
+  return out || "other";
 }
 
 export function populateTiles(rows: LongRow[]): Tile[] {
   const byMetric = new Map<string, Map<string, Map<number, number>>>();
   const spans = new Map<string, [number, number]>();
+  // Millions of rows share a few thousand dates.
+  const dayOf = new Map<string, number>();
   rows.forEach((r, i) => {
     if (!Number.isFinite(r.y)) return;
-    const day = Math.floor(parseDs(r.date, `rows[${i}].date`));
+    let day = dayOf.get(r.date);
+    if (day === undefined) {
+      day = Math.floor(parseDs(r.date, `rows[${i}].date`));
+      dayOf.set(r.date, day);
+    }
     if (!r.metric || !r.country)
       throw new NonRetriableError(`rows[${i}] needs a metric and a country`, { field: `rows[${i}]` });
-    const key = `${r.country}\u0000${populationOf(r.segments)}`;
+    const key = `${r.country}\u0000${r.population ?? populationOf(r.segments)}`;
     let m = byMetric.get(r.metric);
     if (!m) {
       m = new Map();
