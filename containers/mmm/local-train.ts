@@ -31,8 +31,9 @@ export async function trainLocally(options: {
     step("trials", `trial ${t + 1}/${config.trials}: ${n} candidates`);
   }
   const models = await mergeStep(c);
-  step("merge", `${models.length} Pareto models, best ${models[0].solID}`);
+  if (models.length > 0) step("merge", `${models.length} Pareto models, best ${models[0].solID}`);
   const summary = await reportStep(c);
-  step("done", options.store.uri(`${record.prefix}model_summary.json`));
+  if (summary.state === "SKIPPED") step("skipped", String(summary.skip_reason));
+  else step("done", options.store.uri(`${record.prefix}model_summary.json`));
   return { record, summary };
 }

@@ -37,6 +37,7 @@ export interface RunStatus {
   progress?: number;
   message?: string;
   error?: string;
+  skip_reason?: string;
   start_time?: string;
   end_time?: string;
   duration_minutes?: number;
@@ -160,8 +161,23 @@ export async function prepareStep(
   await c.store.put(`${rec.prefix}debug/job_config.copy.json`, json(config));
 
   const rows = await readSourceRows(config.source, c);
-  const { prepareRows } = await import("./source.ts");
-  const raw = prepareRows(rows, config);
+  const { prepareRows, SkipRun } = await import("./source.ts");
+  let raw: ModelFrame;
+  try {
+    raw = prepareRows(rows, config);
+  } catch (err) {
+    if (!(err instanceof SkipRun)) throw err;
+    // The original's skip rule: SKIPPED.txt and status SKIPPED with the reason; the run succeeds.
+    await c.store.put(`${rec.prefix}SKIPPED.txt`, `${err.message}\n`);
+    await writeStatus(
+      c.store,
+      rec,
+      { state: "SKIPPED", step: "prepare", progress: 1, message: err.message, skip_reason: err.message },
+      now,
+    );
+    c.log.warn(`mmm ${c.runId}: skipped: ${err.message}`);
+    return rec;
+  }
   const baseline = prophetBaseline(raw, config.dep_var, config.country);
   const { paid, organic } = mediaOf(config);
   const roles = {
@@ -232,6 +248,7 @@ function frameCsv(f: ModelFrame): string {
 /** Step 2, one Cloud Run task per trial: the task's trial of the search, its candidates as JSON. */
 export async function trialStep(c: StepContext & { taskIndex: number }): Promise<number> {
   const rec = await readRunRecord(c.store, c.runId);
+  if ((await readStatus(c.store, rec.prefix))?.state === "SKIPPED") return 0;
   const p = await readJson<Prepared>(c.store, `${rec.prefix}prepared.json`);
   if (c.taskIndex >= p.trials) return 0;
   const trial = c.taskIndex + 1;
@@ -285,6 +302,7 @@ function candidatesCsv(rows: (Candidate & { robynParetoFront?: number })[], hypN
 export async function mergeStep(c: StepContext): Promise<ParetoModel[]> {
   const now = () => (c.now ?? (() => new Date()))();
   const rec = await readRunRecord(c.store, c.runId);
+  if ((await readStatus(c.store, rec.prefix))?.state === "SKIPPED") return [];
   await writeStatus(c.store, rec, { state: "RUNNING", step: "merge", progress: 0.8 }, now());
   const p = await readJson<Prepared>(c.store, `${rec.prefix}prepared.json`);
   const all: Candidate[] = [];
@@ -343,6 +361,9 @@ const modelMetrics = (m: Candidate) => ({
 export async function reportStep(c: StepContext): Promise<Record<string, unknown>> {
   const now = () => (c.now ?? (() => new Date()))();
   const rec = await readRunRecord(c.store, c.runId);
+  const skipped = await readStatus(c.store, rec.prefix);
+  if (skipped?.state === "SKIPPED")
+    return { run_id: rec.runId, state: "SKIPPED", skip_reason: skipped.skip_reason };
   const p = await readJson<Prepared>(c.store, `${rec.prefix}prepared.json`);
   const { models, candidates } = await readJson<{ models: ParetoModel[]; candidates: number }>(
     c.store,

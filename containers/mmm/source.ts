@@ -117,8 +117,45 @@ function toNumber(v: unknown): number {
   return n;
 }
 
+/** A run the original app skips (writes SKIPPED with the reason and exits successfully), not a failure. */
+export class SkipRun extends Error {
+  override name = "SkipRun";
+}
+
+/**
+ * The original's skip rules, on the prepared frame's window: the dependent variable missing or with at most one
+ * distinct value, none of the paid_media_spends present, or all of them without variance.
+ */
+export function skipReason(f: ModelFrame, config: JobConfig): string | undefined {
+  const end = config.end_date ?? f.dates[f.dates.length - 1];
+  const idx = f.dates.flatMap((d, i) => (d >= config.start_date && d <= end ? [i] : []));
+  const distinct = (c: Float64Array) => new Set(idx.map((i) => c[i])).size;
+  const dep = f.columns[config.dep_var];
+  if (!dep) return `dep_var ${config.dep_var} is not in the data`;
+  if (distinct(dep) <= 1)
+    return `dep_var ${config.dep_var} has ${distinct(dep)} distinct value(s) in the window`;
+  const spends = config.paid_media_spends.filter((s) => f.columns[s]);
+  if (spends.length === 0)
+    return `none of the paid_media_spends (${config.paid_media_spends.join(", ")}) is in the data`;
+  if (spends.every((s) => distinct(f.columns[s]) <= 1))
+    return `every paid media spend (${spends.join(", ")}) is constant in the window`;
+  return undefined;
+}
+
 /** Prepares source rows into a raw frame (all dates; the model window is applied by the model spec). */
 export function prepareRows(rows: Row[], config: JobConfig): ModelFrame {
+  const frame = rawFrame(rows, config);
+  const skip = skipReason(frame, config);
+  if (skip) throw new SkipRun(skip);
+  checkFrame(frame, config);
+  return frame;
+}
+
+/**
+ * The original's preparation without the checks: upper-cased names, the date column, the country's rows,
+ * duplicate dates summed, missing values as 0, resampling. Also what the workbench's review page shows.
+ */
+export function rawFrame(rows: Row[], config: JobConfig): ModelFrame {
   if (rows.length === 0)
     throw new NonRetriableError("the data source returned no rows", {
       field: "source",
@@ -178,6 +215,11 @@ export function prepareRows(rows: Row[], config: JobConfig): ModelFrame {
   }
   if (config.resample_freq !== "none")
     ({ dates, columns } = resample({ dates, columns }, config.resample_freq, config.column_agg_strategies));
+  return { dates, columns };
+}
+
+/** Every mapped variable is a numeric column, and enough dates fall in the window. */
+export function checkFrame({ dates, columns }: ModelFrame, config: JobConfig): void {
   const needed = [
     config.dep_var,
     ...config.paid_media_spends,
@@ -201,7 +243,6 @@ export function prepareRows(rows: Row[], config: JobConfig): ModelFrame {
       field: "start_date",
       fix: "widen the date range",
     });
-  return { dates, columns };
 }
 
 /** Monday of the date's ISO week (`W`) or the first of its month (`M`). */
