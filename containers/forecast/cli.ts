@@ -29,6 +29,8 @@ Options:
   --daily auto|true|false           daily seasonality (default auto: on for sub-daily data)
   --seasonality-mode additive|multiplicative   (default additive)
   --changepoint-prior-scale X       (default 0.05)
+  --optimizer auto|stan|exact       auto (default): stop where R prophet's Stan L-BFGS stops (exact optimum under
+                                    100 rows, as Prophet's Newton); stan: always Stan's L-BFGS; exact: the exact MAP
   --holidays FILE.csv               holiday,ds[,lower_window,upper_window,prior_scale]
   --samples N                       simulation draws for the interval (default 1000; 0 = no interval)
   --seed S                          seed of the simulation (default 0)
@@ -52,6 +54,7 @@ const OPTIONS = {
   daily: { type: "string" },
   "seasonality-mode": { type: "string" },
   "changepoint-prior-scale": { type: "string" },
+  optimizer: { type: "string" },
   holidays: { type: "string" },
   samples: { type: "string" },
   seed: { type: "string" },
@@ -106,6 +109,9 @@ export async function runForecast(argv: string[], io: Io): Promise<number> {
   const mode = values["seasonality-mode"] ?? "additive";
   if (mode !== "additive" && mode !== "multiplicative")
     throw new UsageError(`--seasonality-mode must be additive or multiplicative, got "${mode}"`);
+  const optimizer = values.optimizer ?? "auto";
+  if (optimizer !== "auto" && optimizer !== "stan" && optimizer !== "exact")
+    throw new UsageError(`--optimizer must be auto, stan or exact, got "${optimizer}"`);
   const samples =
     num(values.samples, "samples", (n) => Number.isInteger(n) && n >= 0, "a whole number >= 0") ?? 1000;
   const seed = num(values.seed, "seed", Number.isInteger, "an integer") ?? 0;
@@ -136,6 +142,7 @@ export async function runForecast(argv: string[], io: Io): Promise<number> {
       dailySeasonality: seasonality(values.daily, "daily"),
       intervalWidth: interval,
       uncertaintySamples: samples,
+      optimizer,
     };
     if (cps !== undefined) options.changepointPriorScale = cps;
     if (values.holidays) options.holidays = readHolidaysCsv(path(values.holidays));

@@ -153,6 +153,12 @@ describe("tessera forecast fit", () => {
       verb.run(["fit", "--input", "in.csv", "--periods", "1", "--growth", "cubic", "--output", "x.csv"], io),
     ).rejects.toThrow(/--growth/);
     await expect(verb.run(["predict"], io)).rejects.toThrow(/subcommand/);
+    await expect(
+      verb.run(
+        ["fit", "--input", "in.csv", "--periods", "1", "--optimizer", "fast", "--output", "x.csv"],
+        io,
+      ),
+    ).rejects.toThrow(/--optimizer must be auto, stan or exact/);
     expect(await verb.run(["fit", "--input", "missing.csv", "--periods", "1", "--output", "x.csv"], io)).toBe(
       1,
     );
@@ -167,6 +173,21 @@ describe("tessera forecast fit", () => {
       ),
     ).toBe(1);
     expect(err.join("")).toMatch(/cap/);
+  });
+
+  it("takes --optimizer exact or stan and forecasts the same dates with either", async () => {
+    const rows: Record<string, string[][]> = {};
+    for (const opt of ["exact", "stan"]) {
+      const { io } = fakeIo(dir);
+      const args = ["fit", "--input", "in.csv", "--periods", "10", "--samples", "0", "--optimizer", opt];
+      expect(await verb.run([...args, "--output", `opt-${opt}.csv`], io)).toBe(0);
+      rows[opt] = readCsv(join(dir, `opt-${opt}.csv`));
+    }
+    expect(rows.exact.map((r) => r[0])).toEqual(rows.stan.map((r) => r[0]));
+    expect(rows.exact).toHaveLength(1 + 120 + 10);
+    // Both fit the same posterior: the forecasts are close, not necessarily equal.
+    for (let i = 1; i < rows.exact.length; i++)
+      expect(Math.abs(Number(rows.exact[i][1]) - Number(rows.stan[i][1]))).toBeLessThan(2);
   });
 
   it("runs as a spawned process", () => {
