@@ -15,6 +15,8 @@ export interface TaarPorts {
   warehouse: Warehouse;
   data: ObjectStore;
   wideRows: WideRowStore;
+  /** Bigtable coordinates for the profile load's bulk path (gcp mode only; the twin's store uses the port). */
+  bigtable?: { projectId: string; instanceId: string };
   close(): Promise<void>;
 }
 
@@ -40,16 +42,18 @@ export async function openPorts(env: Record<string, string | undefined> = proces
     };
   }
   const { createGcpAdapters } = await import("../../shared/adapters/gcp/index.ts");
+  const bigtable = { projectId: config.project!, instanceId: env.TESSERA_BIGTABLE_INSTANCE ?? "tessera" };
   const a = await createGcpAdapters({
     projectId: config.project!,
     region: config.region,
-    bigtableInstance: env.TESSERA_BIGTABLE_INSTANCE,
+    bigtableInstance: bigtable.instanceId,
   });
   return {
     mode: "gcp",
     warehouse: a.warehouse,
     data: a.objects.bucket(config.dataBucket),
     wideRows: a.wideRows,
+    bigtable,
     close: () => a.close(),
   };
 }

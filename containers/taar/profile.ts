@@ -7,7 +7,6 @@
  * client_id; family `profile` with GC union(max age 90 days, max versions 1); qualifier `payload` =
  * zlib(JSON of the row with client_id replaced by its hash and the numeric fields coerced to integers).
  */
-import { deflateSync } from "node:zlib";
 import avro from "avsc";
 import type {
   Column,
@@ -20,6 +19,7 @@ import type {
 } from "../../shared/adapters/ports.ts";
 import { addDays, formatDay, parseDay } from "../../shared/core/dates.ts";
 import { NonRetriableError } from "../../shared/core/errors.ts";
+import { createZlibEncoder } from "./deflate.ts";
 import { sha256Hex } from "./rng.ts";
 import {
   BIGTABLE_TABLE,
@@ -196,11 +196,21 @@ export function profilePayload(row: Row): { key: string; record: Row } {
   return { key: record.client_id as string, record };
 }
 
+const zlib = createZlibEncoder();
+
+/**
+ * zlib (RFC 1950, what the service's `zlib.decompress` reads) of a payload's JSON, with the reusable encoder of
+ * deflate.ts: about 9 us per 1.5 KB payload against ~23 us for `deflateSync`, for ~20% larger cells.
+ */
+export function compressPayload(json: string): Buffer {
+  return Buffer.from(zlib.encode(json));
+}
+
 export function profileMutation(row: Row, timestamp?: number): Mutation {
   const { key, record } = profilePayload(row);
   return {
     key,
-    data: { [PROFILE_FAMILY.name]: { payload: deflateSync(Buffer.from(JSON.stringify(record))) } },
+    data: { [PROFILE_FAMILY.name]: { payload: compressPayload(JSON.stringify(record)) } },
     ...(timestamp ? { timestamp } : {}),
   };
 }

@@ -14,7 +14,7 @@ import { checkFailures, createAmoClient } from "./amo.ts";
 import { coinstallation, sampleClients } from "./lite.ts";
 import { computeLocaleTop } from "./locale.ts";
 import type { TaarParams } from "./params.ts";
-import { deleteOptOut, exportAvro, fillTemp, loadAvro, wipeTemp } from "./profile.ts";
+import { deleteOptOut, ensureProfileTable, exportAvro, fillTemp, loadAvro, wipeTemp } from "./profile.ts";
 import { partitionSeed } from "./rng.ts";
 import { computeSimilarity, DEFAULT_SIMILARITY, type SimilarityClient } from "./similarity.ts";
 import { readJson, storeJson, type Written } from "./store.ts";
@@ -326,14 +326,22 @@ export async function profileExport(c: StepContext): Promise<Summary> {
   };
 }
 
+/**
+ * Loads this task's Avro files. On Google Cloud through the bulk path (worker threads build pre-encoded
+ * MutateRows entries, profile-load.ts); on the twin's embedded store through the WideRowStore port.
+ */
 export async function profileLoad(c: StepContext): Promise<Summary> {
-  return {
-    ...(await loadAvro(c.ports.wideRows, c.ports.data, {
-      day: c.day,
-      taskIndex: c.taskIndex ?? 0,
-      taskCount: c.taskCount ?? 1,
-    })),
-  };
+  const share = { day: c.day, taskIndex: c.taskIndex ?? 0, taskCount: c.taskCount ?? 1 };
+  if (!c.ports.bigtable) return { path: "port", ...(await loadAvro(c.ports.wideRows, c.ports.data, share)) };
+  await ensureProfileTable(c.ports.wideRows);
+  const { openBigtableBulk } = await import("./bigtable-bulk.ts");
+  const { loadAvroBulk } = await import("./profile-load.ts");
+  const bulk = await openBigtableBulk(c.ports.bigtable);
+  try {
+    return { path: "bulk", ...(await loadAvroBulk(bulk, c.ports.data, share)) };
+  } finally {
+    await bulk.close();
+  }
 }
 
 export async function profileWipe(c: StepContext): Promise<Summary> {

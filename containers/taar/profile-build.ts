@@ -1,0 +1,194 @@
+/**
+ * The CPU half of the profile load, run in worker threads (`profile-worker.ts`) or in this thread: split an
+ * Avro container file into its blocks, decode a block's records, and turn each record into the Bigtable entry
+ * bytes (sha256 row key, zlib JSON payload; `profilePayload` in profile.ts) ready for `MutateRows`.
+ *
+ * Avro object container: "Obj\x01", a metadata map (avro.schema, avro.codec), a 16-byte sync marker, then
+ * blocks of (record count, byte size, data, sync); the deflate codec is raw deflate of the block's data.
+ */
+import { inflateRawSync } from "node:zlib";
+import avro from "avsc";
+import type { Row } from "../../shared/adapters/ports.ts";
+import { NonRetriableError } from "../../shared/core/errors.ts";
+import { type EncodedEntries, EntryWriter } from "./bigtable-bulk.ts";
+import { createZlibEncoder } from "./deflate.ts";
+import { profilePayload } from "./profile.ts";
+import { PROFILE_FAMILY } from "./tables.ts";
+
+export interface AvroBlock {
+  /** Records in the block. */
+  count: number;
+  /** The block's data as stored (still compressed with the file's codec). */
+  data: Uint8Array;
+}
+
+export interface AvroContainer {
+  schema: string;
+  codec: "null" | "deflate";
+  blocks: AvroBlock[];
+}
+
+function readLong(buf: Uint8Array, pos: number, what: string): [number, number] {
+  let n = 0;
+  let mul = 1;
+  for (;;) {
+    if (pos >= buf.length) throw corrupt(what, "truncated number");
+    const b = buf[pos++];
+    n += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 128;
+  }
+  // zigzag
+  return [n % 2 === 0 ? n / 2 : -(n + 1) / 2, pos];
+}
+
+const corrupt = (what: string, why: string) =>
+  new NonRetriableError(`${what} is not a readable Avro file: ${why}`, {
+    field: what,
+    fix: "rerun the export step",
+  });
+
+/** The blocks of an Avro container file, without decoding them. */
+export function splitAvro(file: Uint8Array, what: string): AvroContainer {
+  if (file.length < 4 || file[0] !== 0x4f || file[1] !== 0x62 || file[2] !== 0x6a || file[3] !== 1)
+    throw corrupt(what, "no Obj\\x01 header");
+  let pos = 4;
+  const meta = new Map<string, Uint8Array>();
+  for (;;) {
+    let count: number;
+    [count, pos] = readLong(file, pos, what);
+    if (count === 0) break;
+    if (count < 0) {
+      count = -count;
+      [, pos] = readLong(file, pos, what);
+    }
+    for (let i = 0; i < count; i++) {
+      let len: number;
+      [len, pos] = readLong(file, pos, what);
+      const key = Buffer.from(file.subarray(pos, pos + len)).toString("utf8");
+      pos += len;
+      [len, pos] = readLong(file, pos, what);
+      meta.set(key, file.subarray(pos, pos + len));
+      pos += len;
+    }
+  }
+  const sync = file.subarray(pos, pos + 16);
+  pos += 16;
+  const schema = meta.get("avro.schema");
+  if (!schema) throw corrupt(what, "no avro.schema in the header");
+  const codec = Buffer.from(meta.get("avro.codec") ?? Buffer.from("null")).toString("utf8");
+  if (codec !== "null" && codec !== "deflate") throw corrupt(what, `unsupported codec ${codec}`);
+  const blocks: AvroBlock[] = [];
+  while (pos < file.length) {
+    let count: number;
+    let size: number;
+    [count, pos] = readLong(file, pos, what);
+    [size, pos] = readLong(file, pos, what);
+    if (size < 0 || pos + size + 16 > file.length) throw corrupt(what, `block at byte ${pos} is truncated`);
+    blocks.push({ count, data: file.subarray(pos, pos + size) });
+    pos += size;
+    if (Buffer.compare(file.subarray(pos, pos + 16), sync) !== 0)
+      throw corrupt(what, `sync marker mismatch after the block ending at byte ${pos}`);
+    pos += 16;
+  }
+  return { schema: Buffer.from(schema).toString("utf8"), codec, blocks };
+}
+
+const types = new Map<string, avro.Type>();
+function typeOf(schema: string): avro.Type {
+  let t = types.get(schema);
+  if (!t) {
+    t = avro.Type.forSchema(JSON.parse(schema));
+    types.set(schema, t);
+  }
+  return t;
+}
+
+/** The records of some blocks of one container (as avsc's BlockDecoder would decode them). */
+export function decodeBlocks(schema: string, codec: string, blocks: AvroBlock[], what: string): Row[] {
+  const type = typeOf(schema);
+  const rows: Row[] = [];
+  for (const block of blocks) {
+    const data = codec === "deflate" ? inflateRawSync(block.data) : Buffer.from(block.data);
+    let pos = 0;
+    for (let i = 0; i < block.count; i++) {
+      const r = type.decode(data, pos);
+      if (r.offset < 0) throw corrupt(what, "a record runs past its block");
+      rows.push(r.value as Row);
+      pos = r.offset;
+    }
+  }
+  return rows;
+}
+
+const zlib = createZlibEncoder();
+
+/** The `profile:payload` entry bytes of every row, all with one timestamp. */
+export function buildEntries(rows: Row[], timestampMicros: number): EncodedEntries {
+  const w = new EntryWriter(
+    PROFILE_FAMILY.name,
+    "payload",
+    timestampMicros,
+    Math.max(4096, rows.length * 700),
+  );
+  for (const row of rows) {
+    const { key, record } = profilePayload(row);
+    w.add(key, zlib.encode(JSON.stringify(record)));
+  }
+  return w.finish();
+}
+
+/** A unit of work for a builder: some blocks of one Avro file, their data concatenated. */
+export interface BuildJob {
+  what: string;
+  schema: string;
+  codec: "null" | "deflate";
+  counts: number[];
+  sizes: number[];
+  data: Uint8Array;
+  timestampMicros: number;
+}
+
+export function buildJobEntries(job: BuildJob): EncodedEntries {
+  const blocks: AvroBlock[] = [];
+  let pos = 0;
+  for (let i = 0; i < job.counts.length; i++) {
+    blocks.push({ count: job.counts[i], data: job.data.subarray(pos, pos + job.sizes[i]) });
+    pos += job.sizes[i];
+  }
+  return buildEntries(decodeBlocks(job.schema, job.codec, blocks, job.what), job.timestampMicros);
+}
+
+/** Group a container's blocks into jobs of about `rows` records each (whole blocks; data copied). */
+export function buildJobs(c: AvroContainer, what: string, rows: number, timestampMicros: number): BuildJob[] {
+  const jobs: BuildJob[] = [];
+  let group: AvroBlock[] = [];
+  let n = 0;
+  const flush = () => {
+    if (group.length === 0) return;
+    const data = new Uint8Array(group.reduce((a, b) => a + b.data.length, 0));
+    let pos = 0;
+    for (const b of group) {
+      data.set(b.data, pos);
+      pos += b.data.length;
+    }
+    jobs.push({
+      what,
+      schema: c.schema,
+      codec: c.codec,
+      counts: group.map((b) => b.count),
+      sizes: group.map((b) => b.data.length),
+      data,
+      timestampMicros,
+    });
+    group = [];
+    n = 0;
+  };
+  for (const b of c.blocks) {
+    group.push(b);
+    n += b.count;
+    if (n >= rows) flush();
+  }
+  flush();
+  return jobs;
+}
