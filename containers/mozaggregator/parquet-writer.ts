@@ -29,6 +29,12 @@ export interface ColumnSpec {
    * dictionary page and a single run of index 0.
    */
   constant?: boolean;
+  /**
+   * A string column of few distinct values (the dimensions): RLE_DICTIONARY data pages against one dictionary
+   * page per row group; when a row group's dictionary outgrows {@link DICT_MAX_ENTRIES} or
+   * {@link DICT_MAX_BYTES}, the rest of that row group's pages are PLAIN, as parquet-mr does.
+   */
+  dictionary?: boolean;
 }
 
 export interface WriterOptions {
@@ -193,26 +199,104 @@ const hasZstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync
 const CODEC = hasZstd ? CODEC_ZSTD : CODEC_GZIP;
 const ZSTD_OPTIONS = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } };
 type SyncChunk = { _processChunk?: (chunk: Buffer, flush: number) => Buffer; close(): void };
+/** zlib's native handle: a synchronous step of the codec, its result in the stream's `_writeState`. */
+interface NativeHandle {
+  writeSync(
+    flush: number,
+    input: Buffer,
+    inOff: number,
+    inLen: number,
+    out: Buffer,
+    outOff: number,
+    outLen: number,
+  ): void;
+}
+interface NativeStream {
+  _handle?: NativeHandle | null;
+  _writeState?: Uint32Array;
+  errored?: Error | null;
+  on(event: "error", listener: () => void): unknown;
+  close(): void;
+}
 
 /**
- * Compress one page. zlib.zstdCompressSync leaves each call's native context to the garbage collector, and
- * hundreds of pages' contexts pile up in RSS before V8 collects them; so the context is made here and
- * closed right away. `_processChunk` is the (undocumented) synchronous path zlib's own *Sync functions use.
+ * Compress one page, whole. zlib's one-shot zstd makes (and leaves to the garbage collector) a native context
+ * per call; pages' contexts then pile up in RSS and their external memory drives V8 into frequent collections.
+ * So a writer keeps one zstd context and drives its native handle synchronously: a frame ended with
+ * ZSTD_e_end leaves the context ready for the next frame. Without that handle (another Node) each page takes a
+ * fresh context through `_processChunk`, the synchronous path zlib's own *Sync functions use.
  */
-function compress(b: Buffer): Buffer {
-  if (hasZstd) {
-    const engine = zlib.createZstdCompress(ZSTD_OPTIONS) as unknown as SyncChunk;
-    if (typeof engine._processChunk !== "function") {
-      engine.close();
-      return zlib.zstdCompressSync(b, ZSTD_OPTIONS);
+class Compressor {
+  private stream: NativeStream | null = null;
+  private out = Buffer.allocUnsafe(1 << 16);
+
+  /** The compressed bytes: valid until the next call (copy them before compressing again). */
+  compress(b: Buffer): Buffer {
+    if (!hasZstd) return zlib.gzipSync(b, { level: 1 });
+    if (this.stream === null) {
+      const s = zlib.createZstdCompress(ZSTD_OPTIONS) as unknown as NativeStream;
+      s.on("error", () => {
+        // read back through `errored` right after the call that failed
+      });
+      if (typeof s._handle?.writeSync !== "function" || !(s._writeState instanceof Uint32Array)) {
+        s.close();
+        return compressOnce(b);
+      }
+      this.stream = s;
     }
-    try {
-      return engine._processChunk(b, zlib.constants.ZSTD_e_end);
-    } finally {
-      engine.close();
+    const s = this.stream;
+    const handle = s._handle as NativeHandle;
+    const state = s._writeState as Uint32Array;
+    const bound = b.length + (b.length >>> 7) + 1024;
+    if (this.out.length < bound) this.out = Buffer.allocUnsafe(bound);
+    let inOff = 0;
+    let inLen = b.length;
+    let produced = 0;
+    for (;;) {
+      handle.writeSync(
+        zlib.constants.ZSTD_e_end,
+        b,
+        inOff,
+        inLen,
+        this.out,
+        produced,
+        this.out.length - produced,
+      );
+      if (s.errored) {
+        this.stream = null;
+        throw s.errored;
+      }
+      const availOut = state[0];
+      const availIn = state[1];
+      const made = this.out.length - produced - availOut;
+      produced += made;
+      inOff += inLen - availIn;
+      inLen = availIn;
+      if (availOut > 0 && inLen === 0) break;
+      const bigger = Buffer.allocUnsafe(this.out.length * 2);
+      this.out.copy(bigger, 0, 0, produced);
+      this.out = bigger;
     }
+    return this.out.subarray(0, produced);
   }
-  return zlib.gzipSync(b, { level: 1 });
+
+  close(): void {
+    this.stream?.close();
+    this.stream = null;
+  }
+}
+
+function compressOnce(b: Buffer): Buffer {
+  const engine = zlib.createZstdCompress(ZSTD_OPTIONS) as unknown as SyncChunk;
+  if (typeof engine._processChunk !== "function") {
+    engine.close();
+    return zlib.zstdCompressSync(b, ZSTD_OPTIONS);
+  }
+  try {
+    return engine._processChunk(b, zlib.constants.ZSTD_e_end);
+  } finally {
+    engine.close();
+  }
 }
 
 const ENC_DELTA = 5;
@@ -234,15 +318,39 @@ function encodeDelta(values: Float64Array, n: number, out: Bytes): void {
   out.varint(MINIBLOCKS);
   out.varint(n);
   out.zigzag(n > 0 ? values[0] : 0);
-  const deltas = new Float64Array(BLOCK);
-  const widths = new Uint8Array(MINIBLOCKS);
+  const deltas = deltaScratch;
+  const widths = widthScratch;
+  const highs = highScratch;
   for (let start = 1; start < n; start += BLOCK) {
     const count = Math.min(BLOCK, n - start);
+    // One pass: the deltas, their minimum and each miniblock's maximum.
     let min = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < count; i++) {
-      const d = values[start + i] - values[start + i - 1];
-      deltas[i] = d;
-      if (d < min) min = d;
+    for (let m = 0; m < MINIBLOCKS; m++) {
+      const a = m * MINI;
+      const b = Math.min(count, a + MINI);
+      let max = Number.NEGATIVE_INFINITY;
+      for (let i = a; i < b; i++) {
+        const d = values[start + i] - values[start + i - 1];
+        deltas[i] = d;
+        if (d < min) min = d;
+        if (d > max) max = d;
+      }
+      highs[m] = max;
+    }
+    let spread = 0;
+    for (let m = 0; m < MINIBLOCKS; m++)
+      if (m * MINI < count && highs[m] - min > spread) spread = highs[m] - min;
+    if (spread < 2 ** 31) {
+      // Integer path: every (delta - min) fits 31 bits.
+      out.zigzag(min);
+      for (let m = 0; m < MINIBLOCKS; m++) widths[m] = m * MINI < count ? 32 - Math.clz32(highs[m] - min) : 0;
+      for (let m = 0; m < MINIBLOCKS; m++) out.byte(widths[m]);
+      for (let m = 0; m < MINIBLOCKS; m++) {
+        const a = m * MINI;
+        if (a >= count) break;
+        packInts(deltas, min, a, Math.min(count, a + MINI), a + MINI, widths[m], out);
+      }
+      continue;
     }
     out.zigzag(min);
     for (let m = 0; m < MINIBLOCKS; m++) {
@@ -263,6 +371,46 @@ function encodeDelta(values: Float64Array, n: number, out: Bytes): void {
       packBits(deltas, a, Math.min(count, a + MINI), a + MINI, widths[m], out);
     }
   }
+}
+
+const deltaScratch = new Float64Array(BLOCK);
+const highScratch = new Float64Array(MINIBLOCKS);
+const widthScratch = new Uint8Array(MINIBLOCKS);
+
+/**
+ * Pack (deltas[i] - min) for i in [from, to), each known to fit `width` <= 31 bits (then zeros up to `padTo`),
+ * LSB first, 32 bits at a time; `padTo - from` is a multiple of 32, so whole words come out.
+ */
+function packInts(
+  deltas: Float64Array,
+  min: number,
+  from: number,
+  to: number,
+  padTo: number,
+  width: number,
+  out: Bytes,
+): void {
+  if (width === 0) return;
+  out.ensure(((padTo - from) * width) / 8 + 8);
+  const o = out.buf;
+  let p = out.len;
+  let acc = 0;
+  let bits = 0;
+  for (let i = from; i < padTo; i++) {
+    const v = i < to ? (deltas[i] - min) | 0 : 0;
+    acc |= v << bits;
+    bits += width;
+    if (bits >= 32) {
+      o[p] = acc;
+      o[p + 1] = acc >>> 8;
+      o[p + 2] = acc >>> 16;
+      o[p + 3] = acc >>> 24;
+      p += 4;
+      bits -= 32;
+      acc = bits > 0 ? v >>> (width - bits) : 0;
+    }
+  }
+  out.len = p;
 }
 
 function bitWidth(max: number): number {
@@ -326,6 +474,97 @@ function packBits(
 }
 
 const ENC_RLE_DICTIONARY = 8;
+/** A row group's dictionary stops growing at this many entries or bytes (then the column goes PLAIN). */
+export const DICT_MAX_ENTRIES = 1 << 16;
+export const DICT_MAX_BYTES = 1 << 20;
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a over `buf[start, end)`: the hash {@link ParquetWriter.stringHashed} expects. */
+export function hashBytes(buf: Buffer, start: number, end: number): number {
+  let h = FNV_OFFSET;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
+  return h;
+}
+export const HASH_SEED = FNV_OFFSET;
+export const HASH_PRIME = FNV_PRIME;
+
+/**
+ * One row group's dictionary of a string column: entries in order of first appearance, kept PLAIN-encoded in
+ * `page` (the dictionary page's body), found by hash in an open-addressing table.
+ */
+class Dictionary {
+  readonly page = new Bytes();
+  count = 0;
+  private slots = new Int32Array(1024);
+  private hashes = new Int32Array(512);
+  private offsets = new Int32Array(512);
+  private lengths = new Int32Array(512);
+
+  /** The entry of `buf[start, end)` (hash `h`), added when new; -1 when the dictionary is full. */
+  index(buf: Buffer, start: number, end: number, h: number): number {
+    const len = end - start;
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let slot = h & mask;
+    for (;;) {
+      const id = slots[slot] - 1;
+      if (id < 0) break;
+      if (this.hashes[id] === h && this.lengths[id] === len) {
+        const o = this.page.buf;
+        let p = this.offsets[id];
+        let i = start;
+        while (i < end && o[p] === buf[i]) {
+          p++;
+          i++;
+        }
+        if (i === end) return id;
+      }
+      slot = (slot + 1) & mask;
+    }
+    if (this.count >= DICT_MAX_ENTRIES || this.page.len + 4 + len > DICT_MAX_BYTES) return -1;
+    const id = this.count++;
+    if (id === this.hashes.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.hashes = grow(this.hashes);
+      this.offsets = grow(this.offsets);
+      this.lengths = grow(this.lengths);
+    }
+    this.hashes[id] = h;
+    this.lengths[id] = len;
+    const page = this.page;
+    page.u32(len);
+    this.offsets[id] = page.len;
+    page.bytes(buf, start, end);
+    slots[slot] = id + 1;
+    if (2 * this.count > slots.length) this.rehash();
+    return id;
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.count; id++) {
+      let slot = this.hashes[id] & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = id + 1;
+    }
+    this.slots = slots;
+  }
+
+  reset(): void {
+    this.page.len = 0;
+    this.count = 0;
+    this.slots.fill(0);
+  }
+}
+
+/** One page body at a time is encoded (and compressed right away), so they share one buffer. */
+const pageScratch = new Bytes();
 
 class Column {
   readonly spec: ColumnSpec;
@@ -336,6 +575,12 @@ class Column {
   numCount = 0;
   /** Whether the current page's values are kept in `nums` (DELTA) rather than in `values` (PLAIN). */
   delta = false;
+  /** A dictionary column's row-group dictionary, and its current page's indices. */
+  readonly dict: Dictionary | null = null;
+  indices = new Int32Array(0);
+  indexCount = 0;
+  /** Whether this row group's dictionary is full: its remaining pages are PLAIN. */
+  plain = false;
   readonly maxDef: number;
   readonly maxRep: number;
   readonly values = new Bytes();
@@ -347,9 +592,11 @@ class Column {
   pages: Buffer[] = [];
   chunkCompressed = 0;
   chunkUncompressed = 0;
+  private readonly compressor: Compressor;
 
-  constructor(spec: ColumnSpec) {
+  constructor(spec: ColumnSpec, compressor: Compressor) {
     this.spec = spec;
+    this.compressor = compressor;
     if (spec.kind === "int64-list") {
       this.maxDef = 2;
       this.maxRep = 1;
@@ -359,10 +606,33 @@ class Column {
       this.maxDef = spec.required || spec.kind === "date" ? 0 : 1;
       this.maxRep = 0;
     }
+    if (spec.dictionary === true && spec.kind === "string" && spec.constant !== true) {
+      this.dict = new Dictionary();
+      this.indices = new Int32Array(1 << 14);
+    }
   }
 
   pendingBytes(): number {
-    return this.values.len + 8 * this.numCount + this.def.out.len + this.rep.out.len;
+    return this.values.len + 8 * this.numCount + 2 * this.indexCount + this.def.out.len + this.rep.out.len;
+  }
+
+  /** A dictionary column's value (or -1 when the dictionary is full and the value must go PLAIN). */
+  dictValue(buf: Buffer, start: number, end: number, h: number): boolean {
+    const id = (this.dict as Dictionary).index(buf, start, end, h);
+    if (id < 0) return false;
+    if (this.indexCount === this.indices.length) {
+      const bigger = new Int32Array(this.indices.length * 2);
+      bigger.set(this.indices);
+      this.indices = bigger;
+    }
+    this.indices[this.indexCount++] = id;
+    return true;
+  }
+
+  /** The dictionary is full: close the page of indices; the row group's later pages are PLAIN. */
+  goPlain(): void {
+    this.finishPage();
+    this.plain = true;
   }
 
   /** Append one list element (INT64 halves): kept as a number for DELTA while it is small enough. */
@@ -373,29 +643,10 @@ class Column {
       else if (hi >= TWO32 - DELTA_SAFE / TWO32) v = (hi - TWO32) * TWO32 + lo;
       else v = Number.NaN;
       if (!Number.isNaN(v)) {
-        if (this.numCount === this.nums.length) {
-          const bigger = new Float64Array(this.nums.length * 2);
-          bigger.set(this.nums);
-          this.nums = bigger;
-        }
-        this.nums[this.numCount++] = v;
+        this.number(v);
         return;
       }
-      // A value too large for exact deltas: this page goes PLAIN, with the values so far.
-      this.delta = false;
-      const vals = this.values;
-      vals.ensure(8 * this.numCount);
-      for (let i = 0; i < this.numCount; i++) {
-        const x = this.nums[i];
-        const m = Math.abs(x);
-        const l = m % TWO32;
-        const h = Math.floor(m / TWO32);
-        if (x >= 0) put64(vals.buf, vals.len, l, h);
-        else if (l === 0) put64(vals.buf, vals.len, 0, (TWO32 - h) % TWO32);
-        else put64(vals.buf, vals.len, TWO32 - l, TWO32 - 1 - h);
-        vals.len += 8;
-      }
-      this.numCount = 0;
+      this.toPlain();
     }
     const vals = this.values;
     vals.ensure(8);
@@ -403,13 +654,45 @@ class Column {
     vals.len += 8;
   }
 
+  /** Append one list element known to lie within ±{@link DELTA_SAFE}. */
+  number(v: number): void {
+    if (!this.delta) {
+      const vals = this.values;
+      vals.ensure(8);
+      putNumber64(vals.buf, vals.len, v);
+      vals.len += 8;
+      return;
+    }
+    if (this.numCount === this.nums.length) this.growNums(1);
+    this.nums[this.numCount++] = v;
+  }
+
+  growNums(n: number): void {
+    const bigger = new Float64Array(Math.max(this.nums.length * 2, this.numCount + n));
+    bigger.set(this.nums.subarray(0, this.numCount));
+    this.nums = bigger;
+  }
+
+  /** A value too large for exact deltas: this page goes PLAIN, with the values so far. */
+  private toPlain(): void {
+    this.delta = false;
+    const vals = this.values;
+    vals.ensure(8 * this.numCount);
+    for (let i = 0; i < this.numCount; i++) {
+      putNumber64(vals.buf, vals.len, this.nums[i]);
+      vals.len += 8;
+    }
+    this.numCount = 0;
+  }
+
   /** Close the current page: levels and values -> one compressed data page. */
   finishPage(): void {
     if (this.pageEntries === 0) return;
     this.def.flush();
     this.rep.flush();
-    const body = new Bytes();
-    body.ensure(this.pendingBytes() + 8);
+    const body = pageScratch;
+    body.len = 0;
+    body.ensure(this.pendingBytes() + 16);
     if (this.maxRep > 0) {
       body.u32(this.rep.out.len);
       body.bytes(this.rep.out.buf, 0, this.rep.out.len);
@@ -418,11 +701,16 @@ class Column {
       body.u32(this.def.out.len);
       body.bytes(this.def.out.buf, 0, this.def.out.len);
     }
-    const encoding = this.maxRep > 0 && this.delta ? ENC_DELTA : ENC_PLAIN;
-    if (encoding === ENC_DELTA) encodeDelta(this.nums, this.numCount, body);
-    else body.bytes(this.values.buf, 0, this.values.len);
+    let encoding = ENC_PLAIN;
+    if (this.maxRep > 0 && this.delta) {
+      encoding = ENC_DELTA;
+      encodeDelta(this.nums, this.numCount, body);
+    } else if (this.dict !== null && !this.plain && this.dict.count > 0) {
+      encoding = ENC_RLE_DICTIONARY;
+      encodeIndices(this.indices, this.indexCount, this.dict.count - 1, body);
+    } else body.bytes(this.values.buf, 0, this.values.len);
     const raw = body.view();
-    const packed = compress(raw);
+    const packed = this.compressor.compress(raw);
     const header = new Bytes();
     writeStruct(header, [
       [1, T_I32, 0],
@@ -447,10 +735,79 @@ class Column {
     this.pageEntries = 0;
     this.values.len = 0;
     this.numCount = 0;
+    this.indexCount = 0;
     this.delta = this.maxRep > 0;
     this.def.reset();
     this.rep.reset();
   }
+
+  /** A dictionary column's dictionary page for the row group (null when it has none). */
+  dictionaryPage(): Buffer | null {
+    if (this.dict === null || this.dict.count === 0) return null;
+    const raw = this.dict.page.view();
+    const packed = this.compressor.compress(raw);
+    const header = new Bytes();
+    writeStruct(header, [
+      [1, T_I32, 2],
+      [2, T_I32, raw.length],
+      [3, T_I32, packed.length],
+      [
+        7,
+        T_STRUCT,
+        [
+          [1, T_I32, this.dict.count],
+          [2, T_I32, ENC_PLAIN],
+        ],
+      ],
+    ]);
+    this.chunkUncompressed += header.len + raw.length;
+    const page = Buffer.concat([header.view(), packed]);
+    this.chunkCompressed += page.length;
+    return page;
+  }
+
+  resetDictionary(): void {
+    this.dict?.reset();
+    this.plain = false;
+  }
+}
+
+/**
+ * RLE_DICTIONARY data: the bit width (one byte), then the indices as one bit-packed run of the RLE/bit-packed
+ * hybrid (header `groups << 1 | 1`, groups of 8 values LSB first, the last group padded with zeros).
+ */
+function encodeIndices(indices: Int32Array, n: number, maxIndex: number, out: Bytes): void {
+  const width = Math.max(1, 32 - Math.clz32(maxIndex));
+  out.byte(width);
+  if (n === 0) return;
+  const groups = (n + 7) >>> 3;
+  out.varint((groups << 1) | 1);
+  out.ensure(groups * width + 8);
+  const o = out.buf;
+  let p = out.len;
+  let acc = 0;
+  let bits = 0;
+  const padTo = groups * 8;
+  for (let i = 0; i < padTo; i++) {
+    acc |= (i < n ? indices[i] : 0) << bits;
+    bits += width;
+    while (bits >= 8) {
+      o[p++] = acc & 255;
+      acc >>>= 8;
+      bits -= 8;
+    }
+  }
+  out.len = p;
+}
+
+/** An integral number within ±2^53 as little-endian INT64 (two's complement). */
+function putNumber64(o: Buffer, p: number, v: number): void {
+  if (v >= 0 && v < TWO32) {
+    put64(o, p, v, 0);
+    return;
+  }
+  const hi = Math.floor(v / TWO32);
+  put64(o, p, v - hi * TWO32, hi >>> 0);
 }
 
 function put64(o: Buffer, p: number, lo: number, hi: number): void {
@@ -467,6 +824,7 @@ function put64(o: Buffer, p: number, lo: number, hi: number): void {
 export class ParquetWriter {
   private readonly fd: number;
   private readonly columns: Column[];
+  private readonly compressor = new Compressor();
   private readonly options: Required<WriterOptions>;
   private offset = 0;
   private rowGroupRows = 0;
@@ -475,7 +833,7 @@ export class ParquetWriter {
   private closed = false;
 
   constructor(path: string, specs: ColumnSpec[], options: WriterOptions = {}) {
-    this.columns = specs.map((s) => new Column(s));
+    this.columns = specs.map((s) => new Column(s, this.compressor));
     this.options = {
       rowGroupRows: options.rowGroupRows ?? 1_000_000,
       rowGroupBytes: options.rowGroupBytes ?? 48 << 20,
@@ -501,6 +859,40 @@ export class ParquetWriter {
   /** A string column's value given as bytes `buf[start, end)` (UTF-8), or NULL when start < 0. */
   stringBytes(col: number, buf: Buffer | null, start: number, end: number): void {
     const c = this.columns[col];
+    if (buf !== null && start >= 0 && c.dict !== null) {
+      this.stringHashed(col, buf, start, end, hashBytes(buf, start, end));
+      return;
+    }
+    this.plainString(c, buf, start, end);
+  }
+
+  /**
+   * A string value `buf[start, end)` whose {@link hashBytes} the caller computed while scanning it: a dictionary
+   * column takes the hash for its lookup, any other column the bytes.
+   */
+  stringHashed(col: number, buf: Buffer, start: number, end: number, hash: number): void {
+    const c = this.columns[col];
+    if (c.dict === null || c.plain) {
+      this.plainString(c, buf, start, end);
+      return;
+    }
+    if (!c.dictValue(buf, start, end, hash)) {
+      c.goPlain();
+      this.plainString(c, buf, start, end);
+      return;
+    }
+    if (c.maxDef > 0) c.def.add(1);
+    c.pageEntries++;
+  }
+
+  /** A NULL of an optional column. */
+  nullValue(col: number): void {
+    const c = this.columns[col];
+    c.def.add(0);
+    c.pageEntries++;
+  }
+
+  private plainString(c: Column, buf: Buffer | null, start: number, end: number): void {
     if (buf === null || start < 0) {
       c.def.add(0);
     } else {
@@ -525,7 +917,7 @@ export class ParquetWriter {
 
   /** Like {@link stringBytes}, with the first and last byte replaced by `[` and `]` (`{1,2}` -> `[1,2]`). */
   bracketed(col: number, buf: Buffer, start: number, end: number): void {
-    this.stringBytes(col, buf, start, end);
+    this.plainString(this.columns[col], buf, start, end);
     const v = this.columns[col].values;
     v.buf[v.len - (end - start)] = 91;
     v.buf[v.len - 1] = 93;
@@ -579,6 +971,40 @@ export class ParquetWriter {
     c.pageEntries += n;
   }
 
+  /** Like {@link list}, for elements given as integral numbers within ±2^50 (exact for DELTA). */
+  listNumbers(col: number, values: Float64Array, from: number, to: number): void {
+    const c = this.columns[col];
+    const n = to - from;
+    if (n <= 0) {
+      c.rep.add(0);
+      c.def.add(1);
+      c.pageEntries++;
+      return;
+    }
+    c.rep.add(0);
+    c.rep.addRun(1, n - 1);
+    c.def.addRun(2, n);
+    if (c.delta) {
+      if (c.numCount + n > c.nums.length) c.growNums(n);
+      const nums = c.nums;
+      let k = c.numCount;
+      for (let i = from; i < to; i++) nums[k++] = values[i];
+      c.numCount = k;
+    } else for (let i = from; i < to; i++) c.number(values[i]);
+    c.pageEntries += n;
+  }
+
+  /** An INT64 given as an integral number within ±2^53. */
+  int64Number(col: number, v: number): void {
+    const c = this.columns[col];
+    if (c.maxDef > 0) c.def.add(1);
+    const vals = c.values;
+    vals.ensure(8);
+    putNumber64(vals.buf, vals.len, v);
+    vals.len += 8;
+    c.pageEntries++;
+  }
+
   endRow(): void {
     this.rowGroupRows++;
     if ((this.rowGroupRows & 1023) !== 0) return;
@@ -610,7 +1036,7 @@ export class ParquetWriter {
   private constantPages(c: Column, rows: number): Buffer[] {
     if (c.constantValue === null) throw new Error(`constant column ${c.spec.name} has no value`);
     const page = (header: TField[], raw: Buffer) => {
-      const packed = compress(raw);
+      const packed = this.compressor.compress(raw);
       const out = new Bytes();
       writeStruct(out, [
         header[0],
@@ -676,10 +1102,19 @@ export class ParquetWriter {
     const start = this.offset;
     for (const c of this.columns) {
       const constant = c.spec.constant === true;
+      let dictionary = constant;
       if (constant) c.pages = this.constantPages(c, this.rowGroupRows);
-      else c.finishPage();
+      else {
+        c.finishPage();
+        const dict = c.dictionaryPage();
+        if (dict !== null) {
+          c.pages.unshift(dict);
+          dictionary = true;
+        }
+        c.resetDictionary();
+      }
       const pageOffset = this.offset;
-      const dataOffset = constant ? pageOffset + c.pages[0].length : pageOffset;
+      const dataOffset = dictionary ? pageOffset + c.pages[0].length : pageOffset;
       for (const p of c.pages) this.write(p);
       const kind = c.spec.kind;
       const type = kind === "string" ? TYPE_BYTE_ARRAY : kind === "date" ? TYPE_INT32 : TYPE_INT64;
@@ -697,7 +1132,7 @@ export class ParquetWriter {
               T_I32,
               kind === "int64-list"
                 ? [ENC_PLAIN, ENC_RLE, ENC_DELTA]
-                : constant
+                : dictionary
                   ? [ENC_PLAIN, ENC_RLE, ENC_RLE_DICTIONARY]
                   : [ENC_PLAIN, ENC_RLE],
             ],
@@ -707,7 +1142,7 @@ export class ParquetWriter {
             [6, T_I64, c.chunkUncompressed],
             [7, T_I64, c.chunkCompressed],
             [9, T_I64, dataOffset],
-            ...(constant ? ([[11, T_I64, pageOffset]] as TField[]) : []),
+            ...(dictionary ? ([[11, T_I64, pageOffset]] as TField[]) : []),
           ],
         ],
       ]);
@@ -799,6 +1234,7 @@ export class ParquetWriter {
       tail.write("PAR1", 4, "latin1");
       this.write(tail);
     } finally {
+      this.compressor.close();
       closeSync(this.fd);
     }
     return this.totalRows;
@@ -808,6 +1244,7 @@ export class ParquetWriter {
   abort(): void {
     if (this.closed) return;
     this.closed = true;
+    this.compressor.close();
     closeSync(this.fd);
   }
 }

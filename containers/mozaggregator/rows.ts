@@ -1,5 +1,5 @@
 import { CopyFormatError, isNull, splitFields, unescapeField } from "./copy.ts";
-import type { ColumnSpec, ParquetWriter } from "./parquet-writer.ts";
+import { type ColumnSpec, HASH_PRIME, HASH_SEED, type ParquetWriter } from "./parquet-writer.ts";
 
 /**
  * One COPY line of an aggregates table (`<dimensions json>\t<bigint array>`) -> one output row: the constant
@@ -8,9 +8,12 @@ import type { ColumnSpec, ParquetWriter } from "./parquet-writer.ts";
  * (without the last two elements), `sum` and `count`. The array must be one-dimensional, of at least two
  * integers that fit INT64.
  *
- * Speed: the dimensions are flat JSON objects of strings, so a byte scanner finds each key and copies the
- * value bytes straight into the output buffer; nothing is allocated per row. A value with an escape, a
- * non-string value, or anything unusual takes the slow path (JSON.parse of the whole object).
+ * Speed: lines are converted in bulk ({@link RowConverter.lines}), each in one pass over its bytes with
+ * nothing allocated per row: the dimensions are flat JSON objects of strings, so a byte scanner finds each
+ * key and hashes each value on the way for the dimension columns' dictionaries; the histogram's digits are
+ * accumulated as numbers (up to 15 digits, exact). A line with anything else (an escape, a non-string value,
+ * a longer number, a malformed line) is converted again by the general path, which decodes escapes, parses
+ * the JSON and reports what is wrong with file, line and reason.
  */
 
 /** The dimension keys the original schema keeps, in its column order. */
@@ -28,6 +31,11 @@ const KNOWN = new Set<string>(DIMENSIONS);
 
 const QUOTE = 34;
 const BACKSLASH = 92;
+const NL = 10;
+const TAB = 9;
+const SPACE = 32;
+/** Unknown keys one line may have before the general path takes it. */
+const MAX_UNKNOWN = 8;
 const TWO32 = 4294967296;
 
 /** The output columns: the original 13 (README of mozaggregator2bq), then the typed histogram, sum, count. */
@@ -37,7 +45,7 @@ export const OUTPUT_SCHEMA: ColumnSpec[] = [
   { name: "ds_nodash", kind: "string", constant: true },
   { name: "channel", kind: "string", constant: true },
   { name: "version", kind: "string", constant: true },
-  ...DIMENSIONS.map((name): ColumnSpec => ({ name, kind: "string" })),
+  ...DIMENSIONS.map((name): ColumnSpec => ({ name, kind: "string", dictionary: true })),
   { name: "aggregate", kind: "string" },
   { name: "histogram", kind: "int64-list" },
   { name: "sum", kind: "int64" },
@@ -94,8 +102,17 @@ function keyIndex(buf: Buffer, s: number, e: number): number {
 
 export class RowConverter {
   rows = 0;
-  /** Dimension keys outside the seven columns (e10sEnabled, ...), with how many rows had each. */
-  readonly unknownKeys = new Map<string, number>();
+  /** Dimension keys outside the seven columns seen by the general path, with how many rows had each. */
+  private readonly slowUnknown = new Map<string, number>();
+  /** The same, from the fast path: the key's bytes and its count (a handful of keys, searched in order). */
+  private readonly fastUnknown: { key: Buffer; count: number }[] = [];
+  private readonly unknownStarts = new Int32Array(MAX_UNKNOWN);
+  private readonly unknownEnds = new Int32Array(MAX_UNKNOWN);
+  private readonly hashes = new Int32Array(7);
+  /** The current line's elements as numbers (fast path). */
+  private vals = new Float64Array(1024);
+  private lineNo = 0;
+  private ended = false;
   private readonly fields: number[] = [];
   private readonly pendingUnknown: string[] = [];
   private readonly starts = new Int32Array(7);
@@ -115,7 +132,192 @@ export class RowConverter {
     });
   }
 
-  /** Convert one COPY line into one row of the writer. */
+  /** Dimension keys outside the seven columns (e10sEnabled, ...), with how many rows had each. */
+  get unknownKeys(): Map<string, number> {
+    const all = new Map(this.slowUnknown);
+    for (const u of this.fastUnknown) {
+      const name = u.key.toString("utf8");
+      all.set(name, (all.get(name) ?? 0) + u.count);
+    }
+    return all;
+  }
+
+  /** Lines read so far (the number of the last one). */
+  get lines(): number {
+    return this.lineNo;
+  }
+
+  /**
+   * Convert the complete lines `buf[start, end)` (`buf[end - 1]` is their last newline). Stops converting at the
+   * end-of-data marker `\.` and then accepts only empty lines.
+   */
+  convertLines(buf: Buffer, start: number, end: number): void {
+    let p = start;
+    while (p < end) {
+      this.lineNo++;
+      if (!this.ended) {
+        const next = this.fastRow(buf, p);
+        if (next >= 0) {
+          p = next;
+          continue;
+        }
+      }
+      const nl = buf.indexOf(NL, p);
+      this.slowLine(buf, p, nl);
+      p = nl + 1;
+    }
+  }
+
+  /** At the end of the data: a missing `\.` marker means a truncated dump. */
+  finish(): void {
+    if (!this.ended) {
+      throw new CopyFormatError(
+        this.file,
+        this.lineNo,
+        "data ends without the end-of-data marker \\. (truncated dump file)",
+      );
+    }
+  }
+
+  private slowLine(buf: Buffer, start: number, end: number): void {
+    if (this.ended) {
+      if (end > start)
+        throw new CopyFormatError(this.file, this.lineNo, "data after the end-of-data marker \\.");
+      return;
+    }
+    if (end - start === 2 && buf[start] === BACKSLASH && buf[start + 1] === 46) {
+      this.ended = true;
+      return;
+    }
+    this.convert(buf, start, end, this.lineNo);
+  }
+
+  /**
+   * The common line: `{"key": "value", ...}<TAB>{i,i,...}<NL>` with plain string values (no escapes) and
+   * elements of up to 15 digits. Writes the row and returns the index after its newline, or returns -1 (having
+   * written nothing) for any other line. The scan cannot run past the line: every loop stops at a byte < 32.
+   */
+  private fastRow(buf: Buffer, p: number): number {
+    if (buf[p] !== 123) return -1;
+    const starts = this.starts;
+    const ends = this.ends;
+    const hashes = this.hashes;
+    let seen = 0;
+    let unknown = 0;
+    let i = p + 1;
+    let b = buf[i];
+    if (b === SPACE) b = buf[++i];
+    if (b !== 125) {
+      for (;;) {
+        if (b !== QUOTE) return -1;
+        const ks = ++i;
+        b = buf[i];
+        while (b !== QUOTE) {
+          if (b < 32 || b === BACKSLASH) return -1;
+          b = buf[++i];
+        }
+        const ke = i;
+        b = buf[++i];
+        if (b === SPACE) b = buf[++i];
+        if (b !== 58) return -1;
+        b = buf[++i];
+        if (b === SPACE) b = buf[++i];
+        if (b !== QUOTE) return -1;
+        const vs = ++i;
+        let h = HASH_SEED;
+        b = buf[i];
+        while (b !== QUOTE) {
+          if (b < 32 || b === BACKSLASH) return -1;
+          h = Math.imul(h ^ b, HASH_PRIME);
+          b = buf[++i];
+        }
+        const k = keyIndex(buf, ks, ke);
+        if (k >= 0) {
+          if ((seen & (1 << k)) !== 0) return -1;
+          seen |= 1 << k;
+          starts[k] = vs;
+          ends[k] = i;
+          hashes[k] = h;
+        } else {
+          if (unknown === MAX_UNKNOWN) return -1;
+          this.unknownStarts[unknown] = ks;
+          this.unknownEnds[unknown++] = ke;
+        }
+        b = buf[++i];
+        if (b === SPACE) b = buf[++i];
+        if (b === 44) {
+          b = buf[++i];
+          if (b === SPACE) b = buf[++i];
+          continue;
+        }
+        if (b === 125) break;
+        return -1;
+      }
+    }
+    if (buf[++i] !== TAB) return -1;
+    const as = ++i;
+    if (buf[i] !== 123) return -1;
+    let vals = this.vals;
+    let n = 0;
+    for (;;) {
+      b = buf[++i];
+      let neg = false;
+      if (b === 45) {
+        neg = true;
+        b = buf[++i];
+      }
+      const ds = i;
+      let v = 0;
+      while (b >= 48 && b <= 57) {
+        v = v * 10 + (b - 48);
+        b = buf[++i];
+      }
+      const digits = i - ds;
+      if (digits === 0 || digits > 15) return -1;
+      if (n === vals.length) {
+        const bigger = new Float64Array(vals.length * 2);
+        bigger.set(vals);
+        this.vals = vals = bigger;
+      }
+      vals[n++] = neg ? -v : v;
+      if (b === 44) continue;
+      if (b === 125) break;
+      return -1;
+    }
+    const ae = ++i;
+    if (buf[i] !== NL || n < 2) return -1;
+
+    const w = this.writer;
+    for (let k = 0; k < 7; k++) {
+      if ((seen & (1 << k)) !== 0) w.stringHashed(COL_DIMENSIONS + k, buf, starts[k], ends[k], hashes[k]);
+      else w.nullValue(COL_DIMENSIONS + k);
+    }
+    w.bracketed(COL_AGGREGATE, buf, as, ae);
+    w.listNumbers(COL_HISTOGRAM, vals, 0, n - 2);
+    w.int64Number(COL_SUM, vals[n - 2]);
+    w.int64Number(COL_COUNT, vals[n - 1]);
+    w.endRow();
+    for (let u = 0; u < unknown; u++) this.countUnknown(buf, this.unknownStarts[u], this.unknownEnds[u]);
+    this.rows++;
+    return i + 1;
+  }
+
+  private countUnknown(buf: Buffer, start: number, end: number): void {
+    const len = end - start;
+    for (const u of this.fastUnknown) {
+      const key = u.key;
+      if (key.length !== len) continue;
+      let j = 0;
+      while (j < len && key[j] === buf[start + j]) j++;
+      if (j === len) {
+        u.count++;
+        return;
+      }
+    }
+    this.fastUnknown.push({ key: Buffer.from(buf.subarray(start, end)), count: 1 });
+  }
+
+  /** Convert one COPY line into one row of the writer (the general path). */
   convert(buf: Buffer, start: number, end: number, line: number): void {
     const f = splitFields(buf, start, end, this.fields);
     if (f.length !== 4) {
@@ -217,7 +419,7 @@ export class RowConverter {
     i++;
     while (i < end && isSpace(buf[i])) i++;
     if (i !== end) return false;
-    for (const name of this.pendingUnknown) this.unknownKeys.set(name, (this.unknownKeys.get(name) ?? 0) + 1);
+    for (const name of this.pendingUnknown) this.slowUnknown.set(name, (this.slowUnknown.get(name) ?? 0) + 1);
     return true;
   }
 
@@ -233,7 +435,7 @@ export class RowConverter {
     }
     const d = obj as Record<string, unknown>;
     for (const key in d) {
-      if (!KNOWN.has(key)) this.unknownKeys.set(key, (this.unknownKeys.get(key) ?? 0) + 1);
+      if (!KNOWN.has(key)) this.slowUnknown.set(key, (this.slowUnknown.get(key) ?? 0) + 1);
     }
     return d;
   }
