@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative } from "node:path";
-import { build, type Metafile } from "esbuild";
+import { build, type Metafile, type Plugin } from "esbuild";
 import { NonRetriableError } from "../shared/core/errors.ts";
+import { FUNCTION_COMPILE_CACHE } from "../shared/pipelines/platform.ts";
 import type { PipelineDefinition } from "../shared/pipelines/types.ts";
 
 /**
@@ -24,10 +25,18 @@ import type { PipelineDefinition } from "../shared/pipelines/types.ts";
 
 /**
  * Packages never bundled, installed from the bundle's package.json instead: the framework that hosts the
- * bundle, native addons (DuckDB), and the Google Cloud client libraries, which read their proto
+ * bundle, native addons (DuckDB), AMD-style packages (compressjs), and the Google Cloud client libraries, which read their proto
  * descriptors from files next to their own modules at run time (and would be 1-2 MB each inlined).
  */
-export const EXTERNALS = ["@google-cloud/*", "@duckdb/*", "google-gax", "snowflake-sdk", "pg-native"];
+export const EXTERNALS = [
+  "@google-cloud/*",
+  "@duckdb/*",
+  "google-gax",
+  "snowflake-sdk",
+  "pg-native",
+  // Loads its modules through amdefine (`module.require`), which has no meaning inside an ESM bundle.
+  "compressjs",
+];
 
 const isExternal = (pkg: string) =>
   EXTERNALS.some((e) => (e.endsWith("/*") ? pkg.startsWith(e.slice(0, -1)) : pkg === e));
@@ -38,11 +47,111 @@ const isExternal = (pkg: string) =>
  */
 const OPTIONAL = new Set(["pg-native"]);
 
+/**
+ * Keeps the local twin's code out of deployed function bundles. A registry module
+ * (`shared/pipelines/<id>.ts`) reaches local-only code (seeders, generators, DuckDB, `describe`) through
+ * dynamic `import()` inside its `local` hooks only; the deployed graph never calls those hooks, so here each
+ * such import resolves to a module that throws, naming what was left out. Without this, the lazily loaded
+ * chunks of one function carried date-holidays' and moment-timezone's data (2.3 MB in all).
+ */
+export function localHooksOut(root = ROOT): Plugin {
+  const registryDir = join(root, "shared", "pipelines");
+  return {
+    name: "tessera-local-hooks-out",
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind !== "dynamic-import" || dirname(args.importer) !== registryDir) return undefined;
+        return {
+          path: `${relative(root, args.importer)} -> ${args.path}`,
+          namespace: "tessera-local-only",
+        };
+      });
+      b.onLoad({ filter: /.*/, namespace: "tessera-local-only" }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`${args.path} is local-twin code (a registry module's local hook) and is not in deployed bundles`)});`,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/**
+ * Zod re-exports every locale (`z.locales.*`, 258 KiB of a 490 KiB function bundle); Tessera's messages are
+ * English and nothing calls `z.config(z.locales.xx())`, so deployed bundles keep only `en`, the default
+ * Zod registers itself.
+ */
+export function zodEnglishOnly(): Plugin {
+  return {
+    name: "tessera-zod-english-only",
+    setup(b) {
+      b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+        if (!/[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)) return undefined;
+        return { path: join(args.resolveDir, "..", "locales", "en.js"), namespace: "tessera-zod-locales" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "tessera-zod-locales" }, (args) => ({
+        contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+        loader: "js",
+        resolveDir: dirname(args.path),
+      }));
+    },
+  };
+}
+
+export interface BundleOptions {
+  /** Replace registry modules' local-hook imports with a throwing stub (function bundles). */
+  deployedOnly?: boolean;
+  /** Repository root whose `containers/` hold the job sources (worker entries). Default: this repository. */
+  root?: string;
+}
+
+/** `new URL("./worker.ts", import.meta.url)`: a worker-thread entry module, as the job sources spell it. */
+const WORKER_URL = /new URL\(\s*(["'])(\.{1,2}\/[^"']+\.ts)\1\s*,\s*import\.meta\.url\s*\)/g;
+
+/** The bundled name of a worker entry: `containers/forecast/mozaic/worker.ts` -> `worker-forecast-mozaic-worker`. */
+export function workerEntryName(file: string, root = ROOT): string {
+  const rel = relative(join(root, "containers"), file).replace(/\.ts$/, "");
+  return `worker-${rel.replace(/[^A-Za-z0-9]+/g, "-")}`;
+}
+
+/**
+ * Worker threads in a job bundle. Job sources start workers from their TypeScript files
+ * (`new Worker(new URL("./worker.ts", import.meta.url))`, under tsx); in the bundle each such file is its own
+ * entry point (`worker-<path>.js`, beside `index.js`; job bundles are flat, so the relative URL holds from
+ * any output file) and the URL is rewritten to it. `import.meta.resolve("tsx")` (a worker's `--import` of
+ * the TypeScript loader) becomes an empty data: module: the bundle has no TypeScript left to load.
+ */
+export function workerEntries(found: Map<string, string>, root = ROOT): Plugin {
+  const containers = join(root, "containers");
+  return {
+    name: "tessera-worker-entries",
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, (args) => {
+        if (!args.path.startsWith(containers)) return undefined;
+        const text = readFileSync(args.path, "utf8");
+        if (!text.includes("import.meta.url") && !text.includes('import.meta.resolve("tsx")'))
+          return undefined;
+        const contents = text
+          .replace(WORKER_URL, (_m, _q, spec: string) => {
+            const file = join(dirname(args.path), spec);
+            const name = workerEntryName(file, root);
+            found.set(name, file);
+            return `new URL(${JSON.stringify(`./${name}.js`)}, import.meta.url)`;
+          })
+          .replaceAll('import.meta.resolve("tsx")', '"data:text/javascript,"');
+        return { contents, loader: "ts" };
+      });
+    },
+  };
+}
+
 export interface Bundle {
   name: string;
   dir: string;
-  /** Bytes of `index.js`. */
+  /** Bytes of the code: `index.js` and its chunks. */
   bytes: number;
+  /** Bytes of prebuilt static assets in the bundle (the console's client), when it has any. */
+  assets?: number;
+  /** Worker-thread entry files beside `index.js` (job bundles). */
+  workers: string[];
   dependencies: Record<string, string>;
 }
 
@@ -54,6 +163,13 @@ function rootVersions(root: string): Record<string, string> {
     Record<string, string>
   >;
   return { ...pkg.devDependencies, ...pkg.dependencies };
+}
+
+function installedVersion(pkg: string, root = ROOT): string | undefined {
+  const file = join(root, "node_modules", pkg, "package.json");
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version
+    : undefined;
 }
 
 /** The package name of an import path: `@scope/pkg/sub` -> `@scope/pkg`, `pkg/sub` -> `pkg`. */
@@ -78,38 +194,56 @@ function externalImports(meta: Metafile): string[] {
  * Bundle one entrypoint into `outDir` (emptied first): `index.js` + `package.json`. The bundle is ESM with a
  * `require` shim, because some bundled CommonJS dependencies call `require` for Node built-ins.
  */
-export async function bundle(entry: string, outDir: string, name: string): Promise<Bundle> {
+export async function bundle(
+  entry: string,
+  outDir: string,
+  name: string,
+  options: BundleOptions = {},
+): Promise<Bundle> {
   if (!existsSync(entry)) {
     throw new NonRetriableError(`${entry} does not exist`, { field: name, fix: "check the entrypoint path" });
   }
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-  const result = await build({
-    entryPoints: { index: entry },
-    outdir: outDir,
-    // Code behind a dynamic import (a client library used by one path only, a pipeline's local hooks) goes
-    // to its own chunk, with its external imports: a function's cold start loads only what it uses.
-    splitting: true,
-    chunkNames: "chunks/[name]-[hash]",
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    minify: true,
-    sourcemap: false,
-    legalComments: "none",
-    metafile: true,
-    external: EXTERNALS,
-    logLevel: "silent",
-    banner: {
-      js: "import{createRequire as __tesseraRequire}from'node:module';const require=__tesseraRequire(import.meta.url);",
-    },
-  });
+  // A job bundle is flat (chunks beside index.js) so that worker URLs resolve from any output file; its
+  // worker entries are known once the sources are read, so it is built again when new ones turn up.
+  const job = !options.deployedOnly;
+  const workers = new Map<string, string>();
+  let result: Awaited<ReturnType<typeof build<{ metafile: true }>>>;
+  for (;;) {
+    const before = workers.size;
+    rmSync(outDir, { recursive: true, force: true });
+    mkdirSync(outDir, { recursive: true });
+    result = await build({
+      entryPoints: { index: entry, ...Object.fromEntries(workers) },
+      outdir: outDir,
+      // Code behind a dynamic import (a client library used by one path only, a pipeline's local hooks) goes
+      // to its own chunk, with its external imports: a function's cold start loads only what it uses.
+      splitting: true,
+      chunkNames: job ? "[name]-[hash]" : "chunks/[name]-[hash]",
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node22",
+      minify: true,
+      sourcemap: false,
+      legalComments: "none",
+      metafile: true,
+      external: EXTERNALS,
+      plugins: options.deployedOnly
+        ? [localHooksOut(), zodEnglishOnly()]
+        : [workerEntries(workers, options.root)],
+      logLevel: "silent",
+      banner: {
+        js: "import{createRequire as __tesseraRequire}from'node:module';const require=__tesseraRequire(import.meta.url);",
+      },
+    });
+    if (workers.size === before) break;
+  }
   const versions = rootVersions(ROOT);
   const dependencies: Record<string, string> = {};
   for (const dep of externalImports(result.metafile)) {
     if (OPTIONAL.has(dep) || !isExternal(dep)) continue;
-    const version = versions[dep];
+    // A transitive package used directly (google-gax, beside the clients) is pinned to the installed version.
+    const version = versions[dep] ?? installedVersion(dep);
     if (!version) {
       throw new NonRetriableError(`${name} imports ${dep}, which is external but not in package.json`, {
         field: name,
@@ -124,12 +258,56 @@ export async function bundle(entry: string, outDir: string, name: string): Promi
     type: "module",
     main: "index.js",
     engines: { node: "22" },
+    ...(options.deployedOnly ? { scripts: { "gcp-build": `node ${WARM_CACHE_FILE}` } } : {}),
     dependencies,
   };
+  if (options.deployedOnly) writeFileSync(join(outDir, WARM_CACHE_FILE), WARM_CACHE);
   writeFileSync(join(outDir, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
   const bytes = Object.keys(result.metafile.outputs).reduce((sum, file) => sum + statSync(file).size, 0);
-  return { name, dir: outDir, bytes, dependencies };
+  return {
+    name,
+    dir: outDir,
+    bytes,
+    dependencies,
+    workers: [...workers.keys()].sort().map((w) => `${w}.js`),
+  };
 }
+
+export const WARM_CACHE_FILE = "warm-cache.mjs";
+
+/**
+ * The build step of a function bundle (`gcp-build`, which Cloud Build runs after installing the bundle's
+ * dependencies, in the runtime's own Node): load the framework's server modules, the bundle and each of its
+ * chunks once with the compile cache on, so that instances start from cached V8 code
+ * (`NODE_COMPILE_CACHE=/workspace/.compile-cache`, set by Pulumi). Loading a module only runs its top level:
+ * functions register, nothing is served or called. A module that fails to load is reported and skipped.
+ */
+export const WARM_CACHE = `import module, { createRequire } from "node:module";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+const here = import.meta.dirname;
+module.enableCompileCache?.(join(here, ${JSON.stringify(FUNCTION_COMPILE_CACHE)}));
+const require = createRequire(import.meta.url);
+const load = async (file) => {
+  try {
+    await import(pathToFileURL(file).href);
+  } catch (err) {
+    // A local-hook stub (see localHooksOut) refuses to load by design; anything else is worth a line.
+    if (!String(err && err.message).includes("is local-twin code"))
+      process.stderr.write("warm-cache: " + file + ": " + (err && err.message) + "\\n");
+  }
+};
+const framework = dirname(require.resolve("@google-cloud/functions-framework"));
+for (const m of ["options", "loader", "invoker", "server", "logger", "testing"])
+  if (existsSync(join(framework, m + ".js"))) await load(join(framework, m + ".js"));
+await load(join(here, "index.js"));
+const chunks = join(here, "chunks");
+if (existsSync(chunks)) for (const f of readdirSync(chunks).sort()) await load(join(chunks, f));
+module.flushCompileCache?.();
+process.stdout.write("warm-cache: compile cache filled\\n");
+process.exit(0);
+`;
 
 /** Every `<functionsDir>/<name>/index.ts`, bundled into `<outDir>/<name>/`. */
 export async function buildFunctions(functionsDir: string, outDir: string): Promise<Bundle[]> {
@@ -138,8 +316,31 @@ export async function buildFunctions(functionsDir: string, outDir: string): Prom
     .filter((n) => existsSync(join(functionsDir, n, "index.ts")))
     .sort();
   const out: Bundle[] = [];
-  for (const n of names) out.push(await bundle(join(functionsDir, n, "index.ts"), join(outDir, n), n));
+  for (const n of names) {
+    const b = await bundle(join(functionsDir, n, "index.ts"), join(outDir, n), n, { deployedOnly: true });
+    await addStaticAssets(functionsDir, n, b);
+    out.push(b);
+  }
   return out;
+}
+
+/**
+ * A function whose folder has `assets.ts` exporting `buildConsoleAssets({ outDir })` (the console) gets its
+ * static client built into the bundle at build time, under the folder that module names (`ASSETS_FOLDER`),
+ * so the deployed function serves them from disk: no CDN, no build at run time.
+ */
+async function addStaticAssets(functionsDir: string, name: string, b: Bundle): Promise<void> {
+  const file = join(functionsDir, name, "assets.ts");
+  if (!existsSync(file)) return;
+  const mod = (await import(file)) as {
+    ASSETS_FOLDER?: string;
+    buildConsoleAssets?: (o: { outDir: string; minify?: boolean }) => Promise<Map<string, unknown>>;
+  };
+  if (typeof mod.buildConsoleAssets !== "function") return;
+  const folder = mod.ASSETS_FOLDER ?? "static";
+  const outDir = join(b.dir, folder);
+  await mod.buildConsoleAssets({ outDir, minify: true });
+  b.assets = readdirSync(outDir).reduce((sum, f) => sum + statSync(join(outDir, f)).size, 0);
 }
 
 /** The bundle folder (and Cloud Run Job name) of a job: `<pipeline>-<job>`. */
@@ -155,43 +356,61 @@ export async function buildJobs(
   for (const p of pipelines) {
     for (const j of p.jobs) {
       const name = jobBundleName(p.id, j.name);
-      out.push(await bundle(join(root, j.entrypoint), join(outDir, name), name));
+      out.push(await bundle(join(root, j.entrypoint), join(outDir, name), name, { root }));
     }
   }
   return out;
 }
 
+/** One job image: the job bundles it holds and the Debian packages they need (the union of the registry's). */
+export interface ImageSpec {
+  jobs: string[];
+  packages: string[];
+}
+
 /** Jobs per image folder: `containers/<image>/Dockerfile` holds each of them. */
-export function jobsByImage(pipelines: PipelineDefinition[]): Map<string, string[]> {
-  const images = new Map<string, string[]>();
+export function jobsByImage(pipelines: PipelineDefinition[]): Map<string, ImageSpec> {
+  const images = new Map<string, ImageSpec>();
   for (const p of pipelines) {
-    for (const j of p.jobs)
-      images.set(j.image, [...(images.get(j.image) ?? []), jobBundleName(p.id, j.name)].sort());
+    for (const j of p.jobs) {
+      const spec = images.get(j.image) ?? { jobs: [], packages: [] };
+      spec.jobs = [...spec.jobs, jobBundleName(p.id, j.name)].sort();
+      spec.packages = [...new Set([...spec.packages, ...(j.systemPackages ?? [])])].sort();
+      images.set(j.image, spec);
+    }
   }
   return images;
 }
 
 /**
- * The Dockerfile of one image: `node:22-slim`, the job bundles under `/app/<job>/` (each with its external
- * dependencies installed), run as the unprivileged `node` user. The Cloud Run Job picks its bundle with
- * `command: node /app/<job>/index.js`; the image's default is the first job. Build context: the repository root.
+ * The Dockerfile of one image: `node:22-slim` plus the registry's system packages (apt, no recommends, lists
+ * removed), the job bundles under `/app/<job>/` (each with its external dependencies installed), run as the
+ * unprivileged `node` user. The Cloud Run Job picks its bundle with `command: node /app/<job>/index.js`;
+ * the image's default is the first job. Build context: the repository root.
  */
-export function renderDockerfile(image: string, jobs: string[]): string {
+export function renderDockerfile(image: string, spec: ImageSpec): string {
   const lines = [
     `# Generated by scripts/build.ts from the pipeline registry: image "${image}". Do not edit; run`,
     "# `npx tsx scripts/build.ts --dockerfiles` after changing the registry, and build from the repository root",
     "# after `npm run build`.",
     "FROM node:22-slim",
     "ENV NODE_ENV=production",
-    "WORKDIR /app",
   ];
-  for (const job of jobs) {
+  if (spec.packages.length > 0) {
+    lines.push(
+      "RUN apt-get update \\",
+      `  && apt-get install -y --no-install-recommends ${spec.packages.join(" ")} \\`,
+      "  && rm -rf /var/lib/apt/lists/*",
+    );
+  }
+  lines.push("WORKDIR /app");
+  for (const job of spec.jobs) {
     lines.push(`COPY --chown=node:node dist/jobs/${job}/ /app/${job}/`);
     lines.push(
       `RUN cd /app/${job} && npm install --omit=dev --no-audit --no-fund && npm cache clean --force`,
     );
   }
-  lines.push("USER node", `CMD ["node", "/app/${jobs[0]}/index.js"]`, "");
+  lines.push("USER node", `CMD ["node", "/app/${spec.jobs[0]}/index.js"]`, "");
   return lines.join("\n");
 }
 
@@ -213,7 +432,7 @@ export function checkDockerfiles(pipelines: PipelineDefinition[], root = ROOT): 
   const produced = new Set(
     pipelines.flatMap((p) => p.jobs.map((j) => `dist/jobs/${jobBundleName(p.id, j.name)}/`)),
   );
-  for (const [image, jobs] of jobsByImage(pipelines)) {
+  for (const [image, spec] of jobsByImage(pipelines)) {
     const file = join(root, "containers", image, "Dockerfile");
     if (!existsSync(file)) {
       problems.push(
@@ -222,7 +441,7 @@ export function checkDockerfiles(pipelines: PipelineDefinition[], root = ROOT): 
       continue;
     }
     const text = readFileSync(file, "utf8");
-    if (text !== renderDockerfile(image, jobs)) {
+    if (text !== renderDockerfile(image, spec)) {
       problems.push(
         `containers/${image}/Dockerfile differs from the registry's (run \`npx tsx scripts/build.ts --dockerfiles\`)`,
       );
@@ -237,10 +456,10 @@ export function checkDockerfiles(pipelines: PipelineDefinition[], root = ROOT): 
 
 export function writeDockerfiles(pipelines: PipelineDefinition[], root = ROOT): string[] {
   const written: string[] = [];
-  for (const [image, jobs] of jobsByImage(pipelines)) {
+  for (const [image, spec] of jobsByImage(pipelines)) {
     const file = join(root, "containers", image, "Dockerfile");
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, renderDockerfile(image, jobs));
+    writeFileSync(file, renderDockerfile(image, spec));
     written.push(relative(root, file));
   }
   return written;
@@ -286,8 +505,12 @@ async function main(argv: string[]): Promise<number> {
   const jobs = await buildJobs(pipelines, join(dist, "jobs"));
   for (const b of [...functions, ...jobs]) {
     const deps = Object.keys(b.dependencies).join(", ") || "none";
+    const extra = [
+      b.assets ? `static assets ${(b.assets / 1024).toFixed(1)} KiB` : "",
+      b.workers.length ? `workers: ${b.workers.join(", ")}` : "",
+    ].filter(Boolean);
     process.stdout.write(
-      `${relative(ROOT, b.dir).padEnd(36)} ${(b.bytes / 1024).toFixed(1).padStart(8)} KiB  deps: ${deps}\n`,
+      `${relative(ROOT, b.dir).padEnd(36)} ${(b.bytes / 1024).toFixed(1).padStart(8)} KiB  deps: ${deps}${extra.map((e) => `; ${e}`).join("")}\n`,
     );
   }
   process.stdout.write(`built ${functions.length} function(s) and ${jobs.length} job(s) into dist/\n`);

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { FUNCTION_COMPILE_CACHE } from "../../shared/pipelines/platform.ts";
 
 /**
  * One Cloud Function (gen2, nodejs22) deployed from its bundle (`dist/functions/<source>/`, built by
@@ -98,7 +99,8 @@ export function deployFunction(
         availableMemory: args.memory,
         timeoutSeconds: args.timeoutSeconds,
         allTrafficOnLatestRevision: true,
-        environmentVariables: args.env,
+        // The bundle's `gcp-build` step filled this cache in /workspace (scripts/build.ts WARM_CACHE).
+        environmentVariables: { ...args.env, NODE_COMPILE_CACHE: `/workspace/${FUNCTION_COMPILE_CACHE}` },
         secretEnvironmentVariables: args.secrets.map((s) => ({
           key: s.envName,
           projectId: args.project,

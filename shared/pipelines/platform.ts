@@ -53,3 +53,9 @@ export const SECRETS = ["snowflake-private-key", "postgres-dsn"] as const;
 
 /** The workflow that drives a backfill: `workflows-yaml/backfill.workflows.yaml`. */
 export const BACKFILL_WORKFLOW = "backfill.workflows.yaml";
+
+/**
+ * The V8 compile cache inside a function bundle: `npm run build` adds a `gcp-build` step that fills it when
+ * Cloud Build installs the bundle, and Pulumi sets `NODE_COMPILE_CACHE` to it on every function.
+ */
+export const FUNCTION_COMPILE_CACHE = ".compile-cache";

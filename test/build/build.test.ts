@@ -1,5 +1,13 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,9 +18,11 @@ import {
   dockerfileSources,
   jobsByImage,
   renderDockerfile,
+  WARM_CACHE_FILE,
   writeDockerfiles,
   writeLauncher,
 } from "../../scripts/build.ts";
+import { FUNCTION_COMPILE_CACHE } from "../../shared/pipelines/platform.ts";
 import type { PipelineDefinition } from "../../shared/pipelines/types.ts";
 import { fxDaily, fxModels } from "../pulumi/fixtures.ts";
 
@@ -25,7 +35,15 @@ const OUT = join(REPO, "node_modules", ".cache", `tessera-build-test-${process.p
 const fxJob: PipelineDefinition = {
   ...fxDaily,
   id: "fx-job",
-  jobs: [{ ...fxDaily.jobs[0], name: "check", entrypoint: "containers/fx-job/main.ts", image: "fx-job" }],
+  jobs: [
+    {
+      ...fxDaily.jobs[0],
+      name: "check",
+      entrypoint: "containers/fx-job/main.ts",
+      image: "fx-job",
+      systemPackages: ["bzip2"],
+    },
+  ],
 };
 
 const children: ChildProcess[] = [];
@@ -83,6 +101,7 @@ describe("function bundles", () => {
       type: "module",
       main: "index.js",
       engines: { node: "22" },
+      scripts: { "gcp-build": `node ${WARM_CACHE_FILE}` },
       dependencies: { "@google-cloud/functions-framework": "^5.0.5" },
     });
     expect(echo.bytes).toBeGreaterThan(1000);
@@ -118,6 +137,49 @@ describe("function bundles", () => {
   });
 });
 
+describe("deployed function bundles", () => {
+  it("keep the registry's local hooks and Zod's other locales out: dispatch is under 1 MB", async () => {
+    const dir = join(OUT, "real");
+    mkdirSync(join(dir, "src"), { recursive: true });
+    // Only dispatch is built (the other functions belong to other areas and may be mid-edit).
+    const src = join(dir, "src", "dispatch");
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, "index.ts"), 'import "../../../../../../functions/dispatch/index.ts";\n');
+    const [b] = await buildFunctions(join(dir, "src"), join(dir, "functions"));
+    expect(b.bytes).toBeLessThan(1024 * 1024);
+    const files = [
+      join(b.dir, "index.js"),
+      ...readdirSync(join(b.dir, "chunks")).map((f) => join(b.dir, "chunks", f)),
+    ];
+    const code = files.map((f) => readFileSync(f, "utf8")).join("\n");
+    // date-holidays' and moment-timezone's zone data, and Zod's Hebrew locale.
+    for (const marker of ["Africa/Abidjan", "\u05E2\u05E8\u05DA"])
+      expect(code.includes(marker), marker).toBe(false);
+    expect(code).toContain("shared/pipelines/mozaic-daily.ts -> ../../containers/mozaic-daily/generate.ts");
+    // A local hook's import now fails loudly, naming what was left out.
+    const stub = files.find((f) => readFileSync(f, "utf8").includes("is local-twin code"))!;
+    await expect(import(stub)).rejects.toThrow(/shared\/pipelines\/.+ -> .+ is local-twin code/);
+  }, 60_000);
+
+  it("fill the compile cache in their gcp-build step", () => {
+    const dir = join(OUT, "functions", "echo");
+    const run = spawnSync(process.execPath, [join(dir, WARM_CACHE_FILE)], { encoding: "utf8" });
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, "warm-cache: compile cache filled\n", ""]);
+    const cache = join(dir, FUNCTION_COMPILE_CACHE);
+    const files = readdirSync(cache, { recursive: true }).filter((f) => !String(f).endsWith("/"));
+    expect(files.length).toBeGreaterThan(1);
+  });
+
+  it("carry a function's prebuilt static assets (the console's client) in the bundle", async () => {
+    const [page] = await buildFunctions(join(FIXTURES, "assets-functions"), join(OUT, "assets"));
+    expect(page.assets).toBeGreaterThan(0);
+    expect(readFileSync(join(page.dir, "static", "index.html"), "utf8")).toContain("fixture page");
+    const { port } = await serve(page.dir, "page");
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(await res.text()).toContain("fixture page");
+  });
+});
+
 describe("job bundles and images", () => {
   it("bundles a registered job's entrypoint into dist/jobs/<pipeline>-<job>/ and the bundle runs --help", async () => {
     const [b] = await buildJobs([fxJob], join(OUT, "jobs"), FIXTURES);
@@ -134,14 +196,33 @@ describe("job bundles and images", () => {
     expect([run.status, run.stdout]).toEqual([0, "ok fx-job 3\n"]);
   });
 
+  it("bundles worker-thread entries beside index.js and the bundled job runs them without tsx", () => {
+    const dir = join(OUT, "jobs", "fx-job-check");
+    expect(readdirSync(dir).filter((f) => f.startsWith("worker-"))).toEqual([
+      "worker-fx-job-square-worker.js",
+    ]);
+    const all = readdirSync(dir)
+      .filter((f) => f.endsWith(".js"))
+      .map((f) => readFileSync(join(dir, f), "utf8"))
+      .join("\n");
+    expect(all).not.toMatch(/square-worker\.ts|resolve\("tsx"\)/);
+    // The pool is a lazily loaded chunk: the worker's URL must hold from there too. No tsx on the way.
+    const run = spawnSync(process.execPath, [join(dir, "index.js"), "--square", "7"], {
+      encoding: "utf8",
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, "squared 49\n", ""]);
+  });
+
   it("renders one non-root node:22-slim Dockerfile per image that copies only the built job bundles", () => {
     const images = jobsByImage([fxDaily, fxModels, fxJob]);
     expect([...images]).toEqual([
-      ["fx-daily", ["fx-daily-aggregate"]],
-      ["fx-models", ["fx-models-search", "fx-models-summarize"]],
-      ["fx-job", ["fx-job-check"]],
+      ["fx-daily", { jobs: ["fx-daily-aggregate"], packages: [] }],
+      ["fx-models", { jobs: ["fx-models-search", "fx-models-summarize"], packages: [] }],
+      ["fx-job", { jobs: ["fx-job-check"], packages: ["bzip2"] }],
     ]);
     const text = renderDockerfile("fx-models", images.get("fx-models")!);
+    expect(text).not.toMatch(/apt-get/);
     expect(text).toMatch(/^FROM node:22-slim$/m);
     expect(text).toMatch(/^USER node$/m);
     expect(text.indexOf("USER node")).toBeGreaterThan(text.lastIndexOf("RUN "));
@@ -152,8 +233,27 @@ describe("job bundles and images", () => {
     expect(text).toMatch(/^CMD \["node", "\/app\/fx-models-search\/index.js"\]$/m);
   });
 
+  it("installs the registry's system packages (union per image) before the bundles, as root", () => {
+    const both: PipelineDefinition = {
+      ...fxJob,
+      id: "fx-two",
+      jobs: [
+        { ...fxJob.jobs[0], name: "a", systemPackages: ["postgresql-client", "bzip2"] },
+        { ...fxJob.jobs[0], name: "b", systemPackages: ["bzip2"] },
+      ],
+    };
+    const spec = jobsByImage([both]).get("fx-job")!;
+    expect(spec).toEqual({ jobs: ["fx-two-a", "fx-two-b"], packages: ["bzip2", "postgresql-client"] });
+    const text = renderDockerfile("fx-job", spec);
+    expect(text).toContain(
+      "RUN apt-get update \\\n  && apt-get install -y --no-install-recommends bzip2 postgresql-client \\\n  && rm -rf /var/lib/apt/lists/*\n",
+    );
+    expect(text.indexOf("apt-get")).toBeLessThan(text.indexOf("COPY"));
+    expect(text.indexOf("apt-get")).toBeLessThan(text.indexOf("USER node"));
+  });
+
   it("every COPY source of a generated Dockerfile is a folder the build produced, with the CMD's index.js", () => {
-    const text = renderDockerfile("fx-job", ["fx-job-check"]);
+    const text = renderDockerfile("fx-job", { jobs: ["fx-job-check"], packages: ["bzip2"] });
     for (const src of dockerfileSources(text)) {
       const built = join(OUT, src.replace(/^dist\//, ""));
       expect(existsSync(join(built, "index.js"))).toBe(true);
@@ -171,7 +271,7 @@ describe("job bundles and images", () => {
       expect(checkDockerfiles([fxJob], root)).toEqual([]);
       writeFileSync(
         join(root, "containers/fx-job/Dockerfile"),
-        `${renderDockerfile("fx-job", ["fx-job-check"])}COPY shared/ /app/shared/\n`,
+        `${renderDockerfile("fx-job", { jobs: ["fx-job-check"], packages: ["bzip2"] })}COPY shared/ /app/shared/\n`,
       );
       expect(checkDockerfiles([fxJob], root)).toEqual([
         "containers/fx-job/Dockerfile differs from the registry's (run `npx tsx scripts/build.ts --dockerfiles`)",

@@ -308,6 +308,10 @@ describe("least privilege across the plan", () => {
       expect(f.inputs.buildConfig.runtime).toBe("nodejs22");
       expect(f.inputs.serviceConfig.ingressSettings).toBe("ALLOW_INTERNAL_ONLY");
       expect(f.inputs.serviceConfig.maxInstanceCount).toBeGreaterThan(0);
+      // Instances start from the V8 code cache the bundle's gcp-build step filled (scripts/build.ts).
+      expect(f.inputs.serviceConfig.environmentVariables.NODE_COMPILE_CACHE).toBe(
+        "/workspace/.compile-cache",
+      );
       expect(f.inputs.buildConfig.source.storageSource.bucket).toBe("tessera-test-01-tessera-sources");
       expect(f.inputs.buildConfig.source.storageSource.object).toMatch(
         new RegExp(`^functions/${f.inputs.name}-[a-z0-9]+\\.zip$`),
