@@ -1,7 +1,8 @@
 /**
  * The forecast engine as a library (used by mozaic-daily and the MMM baseline):
  *
- *   const model = fitProphet({ ds, y }, { growth: "linear" });          // MAP fit, throws on failure
+ *   const model = fitProphet({ ds, y }, { growth: "linear" });          // fit as R prophet does, throws on failure
+ *   fitProphet({ ds, y }, { optimizer: "exact" });                      // the exact MAP instead of Stan's stop
  *   const f = predictProphet(model, { periods: 365, samples: 1000, seed: 42, keepSamples: true });
  *   f.ds, f.yhat, f.yhatLower, f.yhatUpper, f.trend, f.components.weekly, f.samples (date-major)
  *
@@ -30,6 +31,12 @@ export {
   sumMatrices,
 } from "./mozaic/reconcile.ts";
 export { type LongRow, type Platform, populateTiles, type Tile, tileModel } from "./mozaic/tiles.ts";
+export {
+  type MinimizeResult,
+  minimizeStanLbfgs,
+  STAN_LBFGS_DEFAULTS,
+  type StanLbfgsOptions,
+} from "./optimizer.ts";
 export { createForecastPool, type ForecastPool } from "./pool.ts";
 export {
   type Forecast,
