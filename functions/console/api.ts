@@ -16,6 +16,7 @@ import type { ExecutionRecords } from "../../shared/console/records.ts";
 import {
   backfillDetail,
   backfillRows,
+  clearLedgerCache,
   overview,
   partitionPage,
   runTimeline,
@@ -246,9 +247,15 @@ const routes: Record<string, Handler> = {
       : cancelRun(ctx, b.runId as string, reason);
   },
 
-  "GET /outputs": async ({ ctx }) => {
+  "GET /outputs": async ({ ctx }, { query }) => {
+    if (query.kind && !OUTPUT_PIPELINES.includes(query.kind))
+      throw new NonRetriableError(`kind "${query.kind}" has no outputs page`, {
+        field: "kind",
+        fix: `use one of ${OUTPUT_PIPELINES.join(", ")}`,
+      });
     const out: Record<string, string[]> = {};
-    for (const p of OUTPUT_PIPELINES) out[p] = await succeededPartitions(ctx.ledger, p);
+    for (const p of query.kind ? [query.kind] : OUTPUT_PIPELINES)
+      out[p] = await succeededPartitions(ctx.ledger, p);
     return out;
   },
   "GET /outputs/mozaic-daily": async ({ data }, { query }) => mozaicCharts(data, need(query, "date")),
@@ -299,6 +306,8 @@ export async function handleApi(deps: ConsoleDeps, req: ApiRequest): Promise<Api
     };
   }
   try {
+    // An action changes the ledger: the next read must not reuse a listing from before it.
+    if (req.method !== "GET") clearLedgerCache();
     const out = await handle(deps, req);
     return isResponse(out) ? out : ok(out);
   } catch (err) {

@@ -93,18 +93,15 @@ function loadAssets(): Promise<Map<string, Asset>> {
 
 // ---------------------------------------------------------------- the MMM workbench
 
-type Workbench = {
-  handleWorkbench(
-    req: ApiRequest,
-    deps: { ctx: ConsoleDeps["ctx"] },
-  ): Promise<{ status: number; json?: unknown; body?: string | Uint8Array; contentType?: string }>;
-};
+type Workbench = typeof import("./workbench/api.ts");
 let workbench: Promise<Workbench | undefined> | undefined;
 
-function loadWorkbench(): Promise<Workbench | undefined> {
-  // The workbench (functions/console/workbench/) is written separately; until it is there, say so.
-  const module = "./workbench/api.ts";
-  workbench ??= (import(module) as Promise<Workbench>).catch(() => undefined);
+/** The workbench's API (functions/console/workbench/api.ts); if it cannot load, `/api/mmm/*` says so. */
+function loadWorkbench(log: ConsoleDeps["ctx"]["log"]): Promise<Workbench | undefined> {
+  workbench ??= import("./workbench/api.ts").catch((err: unknown) => {
+    log.error(`the MMM workbench could not be loaded: ${(err as Error).message}`);
+    return undefined;
+  });
   return workbench;
 }
 
@@ -163,7 +160,7 @@ export async function consoleHandler(req: Request, res: Response): Promise<void>
         return;
       }
       if (sub === "/mmm" || sub.startsWith("/mmm/")) {
-        const wb = await loadWorkbench();
+        const wb = await loadWorkbench(d.ctx.log);
         if (!wb) {
           send(res, { status: 404, json: { error: "MMM workbench not installed" } });
           return;

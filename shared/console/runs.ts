@@ -1,6 +1,12 @@
 import type { PartitionState } from "../core/backfill.ts";
 import { NonRetriableError } from "../core/errors.ts";
-import type { BackfillSummary, PartitionStatus, RunDetails, RunEventRecord } from "../ledger/ledger.ts";
+import type {
+  BackfillSummary,
+  Ledger,
+  PartitionStatus,
+  RunDetails,
+  RunEventRecord,
+} from "../ledger/ledger.ts";
 import { runIsLive } from "../ops/backfill.ts";
 import type { OpsContext } from "../ops/context.ts";
 import { backfillStatus } from "../ops/status.ts";
@@ -71,11 +77,40 @@ function countOf(rows: PartitionRow[]): Record<string, number> {
   return counts;
 }
 
+/**
+ * A page load asks for the same pipeline's states more than once (the overview, then its partitions), so a
+ * listing is shared for `LEDGER_CACHE_MS`; the console's own actions clear it (`clearLedgerCache`).
+ */
+export const LEDGER_CACHE_MS = 1000;
+let memo = new WeakMap<Ledger, Map<string, { at: number; states: Promise<Map<string, PartitionStatus>> }>>();
+
+export function partitionStatesShared(
+  ledger: Ledger,
+  pipeline: string,
+  now = Date.now(),
+): Promise<Map<string, PartitionStatus>> {
+  let byPipeline = memo.get(ledger);
+  if (!byPipeline) {
+    byPipeline = new Map();
+    memo.set(ledger, byPipeline);
+  }
+  const hit = byPipeline.get(pipeline);
+  if (hit && now - hit.at < LEDGER_CACHE_MS) return hit.states;
+  const states = ledger.partitionStates(pipeline);
+  byPipeline.set(pipeline, { at: now, states });
+  states.catch(() => byPipeline.delete(pipeline));
+  return states;
+}
+
+export function clearLedgerCache(): void {
+  memo = new WeakMap();
+}
+
 /** Every partition of a pipeline that has an attempt, newest partition first; running ones checked for life. */
 export async function partitionRows(ctx: OpsContext, pipeline: string): Promise<PartitionRow[]> {
   const def = ctx.registry.get(pipeline);
   const rows: PartitionRow[] = [];
-  for (const [partition, s] of await ctx.ledger.partitionStates(def.id)) {
+  for (const [partition, s] of await partitionStatesShared(ctx.ledger, def.id)) {
     const row = rowOf(partition, s);
     if (s.state === "running" && !(await runIsLive(ctx, { pipeline: def.id, partition, attempt: s.attempt })))
       row.state = "interrupted";

@@ -80,7 +80,12 @@ async function render(): Promise<void> {
     },
   };
   const root = h("div", { class: "page" });
+  // Move focus to the new content (when it was on the menu or nowhere) so keyboard and screen-reader users
+  // land on it.
+  const fromMenu =
+    document.activeElement === document.body || !!document.activeElement?.closest("header nav");
   main.replaceChildren(root);
+  if (fromMenu && generation > 1) main.focus();
   try {
     if (path === "/mmm" || path.startsWith("/mmm/")) {
       await mmmPage(root, raw.replace(/^\/mmm\/?/, ""));
@@ -99,8 +104,6 @@ async function render(): Promise<void> {
   if (mine !== generation) return;
   const title = root.querySelector("h1");
   document.title = `${title?.textContent ?? "Tessera"} - Tessera console`;
-  // Move focus to the new content so keyboard and screen-reader users land on it.
-  if (document.activeElement === document.body || document.activeElement?.closest("header nav")) main.focus();
 }
 
 window.addEventListener("hashchange", () => void render());

@@ -15,7 +15,6 @@ type MountWorkbench = (
 export async function mmmPage(root: HTMLElement, subpath: string): Promise<void> {
   const host = h("div", { class: "workbench" });
   root.append(host);
-  // @ts-expect-error -- written separately (the workbench); the client build substitutes a notice while it is absent
   const module = (await import("../../workbench/page.ts")) as { mountWorkbench: MountWorkbench };
   await module.mountWorkbench(host, subpath, (path: string, init?: RequestInit) =>
     api(`/mmm${path.startsWith("/") ? path : `/${path}`}`, init),

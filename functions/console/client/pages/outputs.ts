@@ -15,9 +15,9 @@ const fileUrl = (path: string) => `api/outputs/file${qs({ path })}`;
 /** `#/outputs?kind&partition`: what the pipelines published, by the partitions that succeeded. */
 export async function outputsPage(root: HTMLElement, params: URLSearchParams, live: Live): Promise<void> {
   root.append(h("h1", null, "Outputs"));
-  const available = await api<Record<string, string[]>>("/outputs");
+  const kind = params.get("kind") || "mozaic-daily";
+  const available = await api<Record<string, string[]>>(`/outputs${qs({ kind })}`);
   if (!live.active()) return;
-  const kind = params.get("kind") || KINDS.find(([k]) => available[k]?.length)?.[0] || "mozaic-daily";
   root.append(
     h(
       "nav",
@@ -32,7 +32,7 @@ export async function outputsPage(root: HTMLElement, params: URLSearchParams, li
             h(
               "a",
               { href: href("/outputs", { kind: k }), "aria-current": k === kind ? "page" : undefined },
-              `${t} (${available[k]?.length ?? 0})`,
+              k === kind ? `${t} (${available[k]?.length ?? 0})` : t,
             ),
           ),
         ),

@@ -491,6 +491,15 @@ function attemptCard(a: Attempt): HTMLElement {
   return card;
 }
 
+/** An execution's error as one line (`[tags] message`), the whole value kept for a details box. */
+function errorLine(error: unknown): string {
+  if (error && typeof error === "object" && typeof (error as { message?: unknown }).message === "string") {
+    const e = error as { message: string; tags?: unknown };
+    return `${Array.isArray(e.tags) ? `[${e.tags.join(", ")}] ` : ""}${e.message}`;
+  }
+  return text(error);
+}
+
 function executionBlock(e: Execution): HTMLElement {
   const retried = e.steps.filter((s) => s.entry > 1).length;
   const box = h(
@@ -499,8 +508,19 @@ function executionBlock(e: Execution): HTMLElement {
     h("h3", null, `Workflow execution ${e.name.split("/").pop()} `, stateBadge(e.state.toLowerCase())),
     h("p", { class: "muted" }, `${e.workflow} · ${when(e.startTime)} → ${when(e.endTime) || "running"}`),
   );
-  if (e.error) box.append(h("pre", { class: "error" }, text(e.error)));
-  if (e.jobs.length) for (const j of e.jobs) box.append(jobBlock(j));
+  if (e.error) box.append(h("pre", { class: "error" }, errorLine(e.error)));
+  if (e.error && typeof e.error === "object")
+    box.append(
+      h("details", null, h("summary", null, "Error details"), h("pre", { class: "log" }, text(e.error))),
+    );
+  const perJob = new Map<string, number>();
+  for (const j of e.jobs) perJob.set(j.job, (perJob.get(j.job) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  for (const j of e.jobs) {
+    const k = (seen.get(j.job) ?? 0) + 1;
+    seen.set(j.job, k);
+    box.append(jobBlock(j, k, perJob.get(j.job) ?? 1));
+  }
   if (e.steps.length)
     box.append(
       h(
@@ -542,9 +562,9 @@ function executionBlock(e: Execution): HTMLElement {
   return box;
 }
 
-function jobBlock(j: Job): HTMLElement {
+function jobBlock(j: Job, run: number, runs: number): HTMLElement {
   const retries = j.tasks.reduce((n, t) => n + Math.max(0, t.attempt), 0);
-  const logBox = h("div");
+  const logBox = h("div", { class: "task-log" });
   return h(
     "div",
     { class: "job" },
@@ -553,7 +573,8 @@ function jobBlock(j: Job): HTMLElement {
       null,
       `Job ${j.job} `,
       stateBadge(j.state.toLowerCase()),
-      retries ? ` (${retries} task retr${retries === 1 ? "y" : "ies"})` : "",
+      runs > 1 ? ` run ${run} of ${runs}${run > 1 ? " (retried by the workflow)" : ""}` : "",
+      retries ? `, ${retries} task retr${retries === 1 ? "y" : "ies"}` : "",
     ),
     h(
       "p",
