@@ -197,7 +197,7 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
 
   // Series: the text columns combined one at a time into dense ids (first appearance order), then (text id,
   // lat, lng) hashed.
-  let textOf = new Int32Array(total);
+  let textOf: Int32Array = new Int32Array(total);
   let textCount = 1;
   for (let i = 0; i < total; i++) textOf[i] = valid[i] ? 0 : -1;
   const featureLookup = new Int32Array(nf + 1);

@@ -12,7 +12,8 @@ import { exitCode, NonRetriableError, reasonOf } from "../../shared/core/errors.
 import { createLogger, type Logger } from "../../shared/core/log.ts";
 import { CausemosParams } from "./params.ts";
 import { mergeResults, type RunResults, type RunSummary, run, shardResultsName } from "./pipeline.ts";
-import { objectStoreWriter } from "./writer.ts";
+import { threadedWriter } from "./threaded-writer.ts";
+import { type OutputWriter, objectStoreWriter } from "./writer.ts";
 
 /**
  * The causemos job entrypoint (one Cloud Run Job, two steps):
@@ -114,6 +115,7 @@ export async function runStep(
   objects: Objects,
   shard: { index: number; count: number },
   log: Logger,
+  writerFor?: (bucket: string) => OutputWriter,
 ): Promise<RunSummary | { merged: RunResults; recordedResults: boolean }> {
   const params = args.params;
   const store = objects.bucket(outputBucket(params));
@@ -121,7 +123,8 @@ export async function runStep(
   const stage = await mkdtemp(join(tmpdir(), "causemos-"));
   try {
     const local = await stageInputs(params.data_paths, objects, stage);
-    return await run({ ...params, data_paths: local }, objectStoreWriter(store), { shard, logger: log });
+    const writer = writerFor ? writerFor(outputBucket(params)) : objectStoreWriter(store);
+    return await run({ ...params, data_paths: local }, writer, { shard, logger: log });
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
@@ -151,10 +154,16 @@ export async function main(argv: string[], env: Record<string, string | undefine
   try {
     const args = readJobArgs(argv, env);
     const config = parseConfig(ENV, env);
+    const root = join(config.stateDir, "objects");
     const objects =
-      config.mode === "gcp"
-        ? createGcpObjects({ projectId: config.project })
-        : createLocalObjects({ root: join(config.stateDir, "objects") });
+      config.mode === "gcp" ? createGcpObjects({ projectId: config.project }) : createLocalObjects({ root });
+    // Outputs are put from a writer thread through the same adapter, overlapping the computing.
+    const writerFor = (bucket: string) =>
+      threadedWriter(
+        config.mode === "gcp"
+          ? { kind: "gcs", projectId: config.project, bucket }
+          : { kind: "local", root, bucket },
+      );
     // The merge step runs as one task over the run step's shard count (passed as CLOUD_RUN_TASK_COUNT).
     const shard = { index: config.taskIndex, count: config.taskCount };
     const result = await runStep(
@@ -162,6 +171,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       objects,
       args.step === "merge" ? { index: 0, count: config.taskCount } : shard,
       log.child({ partition: args.partition, runId: args.runId }),
+      writerFor,
     );
     process.stdout.write(`${JSON.stringify({ step: args.step, shard, ...summaryOf(result) })}\n`);
     return 0;

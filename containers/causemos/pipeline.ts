@@ -96,6 +96,19 @@ export async function run(
   writer: OutputWriter,
   options: RunOptions = {},
 ): Promise<RunSummary> {
+  try {
+    return await runSteps(input, writer, options);
+  } catch (err) {
+    await writer.abort?.();
+    throw err;
+  }
+}
+
+async function runSteps(
+  input: CausemosParamsInput,
+  writer: OutputWriter,
+  options: RunOptions,
+): Promise<RunSummary> {
   const params = CausemosParams.parse(input);
   const log =
     options.logger ??

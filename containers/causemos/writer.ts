@@ -8,6 +8,8 @@ export interface OutputWriter {
   write(name: string, body: string | Uint8Array): void;
   drain(): Promise<void>;
   close(): Promise<void>;
+  /** Stop without finishing (a failed run): drops what is queued, releases threads. */
+  abort?(): Promise<void>;
   readonly files: number;
   readonly bytes: number;
 }

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { generate, SCENARIOS, writeParquet } from "../../containers/causemos/generator.ts";
 import { run } from "../../containers/causemos/pipeline.ts";
-import { nullWriter, objectStoreWriter } from "../../containers/causemos/writer.ts";
-import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
+import { threadedWriter } from "../../containers/causemos/threaded-writer.ts";
+import { nullWriter } from "../../containers/causemos/writer.ts";
 import { createLogger, memorySink } from "../../shared/core/log.ts";
 
 /**
@@ -53,6 +53,8 @@ async function child(kind: Kind, name: Name): Promise<Measurement> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let out: Partial<Measurement> = {};
+  let end: number | undefined;
+  let cpuEnd: NodeJS.CpuUsage | undefined;
   let rows = 0;
   if (kind === "duckdb") {
     rows = await duckdbAggregations(path);
@@ -60,9 +62,7 @@ async function child(kind: Kind, name: Name): Promise<Measurement> {
     const dir = mkdtempSync(join(tmpdir(), "causemos-bench-out-"));
     try {
       const writer =
-        kind === "tessera"
-          ? objectStoreWriter(createLocalObjects({ root: dir }).bucket("models"))
-          : nullWriter();
+        kind === "tessera" ? threadedWriter({ kind: "local", root: dir, bucket: "models" }) : nullWriter();
       const summary = await run({ ...PARAMS, data_paths: [path] }, writer, { frame, logger: quiet });
       rows = summary.results.data_info.num_rows;
       out = {
@@ -73,11 +73,13 @@ async function child(kind: Kind, name: Name): Promise<Measurement> {
         cpuSteps: summary.cpuTimings,
       };
     } finally {
+      end = performance.now();
+      cpuEnd = process.cpuUsage(cpu0);
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const seconds = ((end ?? performance.now()) - t0) / 1000;
+  const cpu = cpuEnd ?? process.cpuUsage(cpu0);
   return {
     kind,
     rows,

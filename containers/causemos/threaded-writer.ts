@@ -1,0 +1,133 @@
+import { Worker } from "node:worker_threads";
+import { NonRetriableError } from "../../shared/core/errors.ts";
+import type { OutputWriter } from "./writer.ts";
+
+/**
+ * An {@link OutputWriter} whose puts run on a worker thread (write-worker.ts), so the file system or network
+ * work of thousands of small objects overlaps the job's computing on the other core. Files are copied into
+ * batches (about 4 MiB or 512 files) and posted with their buffer transferred; `drain` waits while more than
+ * `maxBatches` batches are unanswered, `close` waits for all and stops the thread.
+ */
+
+export type StoreSpec =
+  | { kind: "local"; root: string; bucket: string }
+  | { kind: "gcs"; projectId?: string; bucket: string };
+
+export interface WriteBatch {
+  id: number;
+  names: string[];
+  offsets: number[];
+  data: ArrayBuffer;
+}
+
+export type WriteReply =
+  | { id: number; files: number; bytes: number; error?: undefined }
+  | { id: number; error: { name: string; message: string } };
+
+const BATCH_BYTES = 4 << 20;
+const BATCH_FILES = 512;
+
+export function threadedWriter(spec: StoreSpec, options: { maxBatches?: number } = {}): OutputWriter {
+  const maxBatches = options.maxBatches ?? 8;
+  // The thread starts with the first batch (a run that fails before writing never starts it) and keeps the
+  // process alive only while writes are in flight.
+  let worker: Worker | undefined;
+  let names: string[] = [];
+  let bodies: Uint8Array[] = [];
+  let size = 0;
+  let nextId = 0;
+  let pending = 0;
+  let files = 0;
+  let bytes = 0;
+  let failure: Error | undefined;
+  let waiters: (() => void)[] = [];
+  const wake = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  const start = (): Worker => {
+    const w = new Worker(new URL("./write-worker.ts", import.meta.url), { workerData: spec });
+    w.on("message", (reply: WriteReply) => {
+      pending--;
+      if (pending === 0) w.unref();
+      if (reply.error) {
+        const { name, message } = reply.error;
+        failure ??=
+          name === "NonRetriableError"
+            ? new NonRetriableError(message, {
+                field: "outputs",
+                fix: "check the output bucket and object names",
+              })
+            : Object.assign(new Error(message), { name });
+      } else {
+        files += reply.files;
+        bytes += reply.bytes;
+      }
+      wake();
+    });
+    w.on("error", (err) => {
+      failure ??= err;
+      wake();
+    });
+    return w;
+  };
+  const flush = () => {
+    if (names.length === 0) return;
+    const data = new Uint8Array(size);
+    const offsets = new Array<number>(names.length + 1);
+    let o = 0;
+    for (let k = 0; k < bodies.length; k++) {
+      offsets[k] = o;
+      data.set(bodies[k], o);
+      o += bodies[k].length;
+    }
+    offsets[names.length] = o;
+    const batch: WriteBatch = { id: nextId++, names, offsets, data: data.buffer };
+    worker ??= start();
+    if (pending++ === 0) worker.ref();
+    worker.postMessage(batch, [data.buffer]);
+    names = [];
+    bodies = [];
+    size = 0;
+  };
+  const settled = (limit: number) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (failure !== undefined) reject(failure);
+        else if (pending <= limit) resolve();
+        else waiters.push(check);
+      };
+      check();
+    });
+  return {
+    write(name, body) {
+      if (failure !== undefined) throw failure;
+      const b = typeof body === "string" ? Buffer.from(body) : body;
+      names.push(name);
+      bodies.push(b);
+      size += b.length;
+      if (size >= BATCH_BYTES || names.length >= BATCH_FILES) flush();
+    },
+    drain: () => settled(maxBatches),
+    async close() {
+      flush();
+      try {
+        await settled(0);
+      } finally {
+        await worker?.terminate();
+      }
+    },
+    async abort() {
+      names = [];
+      bodies = [];
+      await worker?.terminate();
+    },
+    get files() {
+      return files;
+    },
+    get bytes() {
+      return bytes;
+    },
+  };
+}

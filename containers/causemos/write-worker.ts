@@ -1,0 +1,45 @@
+import { parentPort, workerData } from "node:worker_threads";
+import type { ObjectStore } from "../../shared/adapters/ports.ts";
+import type { StoreSpec, WriteBatch, WriteReply } from "./threaded-writer.ts";
+
+/**
+ * The writer thread of `threadedWriter`: builds the objects port's adapter named by `workerData` and puts every
+ * file of each batch it is sent (a bounded number at once), answering each batch when all its puts are done.
+ */
+
+const spec = workerData as StoreSpec;
+const CONCURRENCY = 64;
+
+async function openStore(): Promise<ObjectStore> {
+  if (spec.kind === "local") {
+    const { createLocalObjects } = await import("../../shared/adapters/local/objects.ts");
+    return createLocalObjects({ root: spec.root }).bucket(spec.bucket);
+  }
+  const { createGcpObjects } = await import("../../shared/adapters/gcp/objects.ts");
+  return createGcpObjects({ projectId: spec.projectId }).bucket(spec.bucket);
+}
+
+const store = openStore();
+const port = parentPort;
+if (!port) throw new Error("write-worker.ts runs as a worker thread");
+
+port.on("message", async (batch: WriteBatch) => {
+  let reply: WriteReply;
+  try {
+    const s = await store;
+    const data = Buffer.from(batch.data);
+    let next = 0;
+    const lane = async () => {
+      while (next < batch.names.length) {
+        const k = next++;
+        await s.put(batch.names[k], data.subarray(batch.offsets[k], batch.offsets[k + 1]));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.names.length) }, lane));
+    reply = { id: batch.id, files: batch.names.length, bytes: data.length };
+  } catch (err) {
+    const e = err as Error;
+    reply = { id: batch.id, error: { name: e.name, message: e.message } };
+  }
+  port.postMessage(reply);
+});
