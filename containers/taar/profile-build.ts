@@ -104,37 +104,51 @@ function typeOf(schema: string): avro.Type {
   return t;
 }
 
-/** The records of some blocks of one container (as avsc's BlockDecoder would decode them). */
-export function decodeBlocks(schema: string, codec: string, blocks: AvroBlock[], what: string): Row[] {
+/**
+ * Call `fn` with each record of some blocks of one container, as avsc's BlockDecoder would decode it. Records
+ * are not collected: each dies young, which keeps the garbage collector's work per row small (holding a job's
+ * 5,000 decoded rows at once cost ~14 us per row in promotions, measured).
+ */
+export function forEachRecord(
+  schema: string,
+  codec: string,
+  blocks: AvroBlock[],
+  what: string,
+  fn: (row: Row) => void,
+): void {
   const type = typeOf(schema);
-  const rows: Row[] = [];
   for (const block of blocks) {
     const data = codec === "deflate" ? inflateRawSync(block.data) : Buffer.from(block.data);
     let pos = 0;
     for (let i = 0; i < block.count; i++) {
       const r = type.decode(data, pos);
       if (r.offset < 0) throw corrupt(what, "a record runs past its block");
-      rows.push(r.value as Row);
+      fn(r.value as Row);
       pos = r.offset;
     }
   }
+}
+
+export function decodeBlocks(schema: string, codec: string, blocks: AvroBlock[], what: string): Row[] {
+  const rows: Row[] = [];
+  forEachRecord(schema, codec, blocks, what, (r) => rows.push(r));
   return rows;
 }
 
 const zlib = createZlibEncoder();
 
+const newWriter = (rows: number, timestampMicros: number) =>
+  new EntryWriter(PROFILE_FAMILY.name, "payload", timestampMicros, Math.max(4096, rows * 700));
+
+function addRow(w: EntryWriter, row: Row): void {
+  const { key, record } = profilePayload(row);
+  w.add(key, zlib.encode(JSON.stringify(record)));
+}
+
 /** The `profile:payload` entry bytes of every row, all with one timestamp. */
 export function buildEntries(rows: Row[], timestampMicros: number): EncodedEntries {
-  const w = new EntryWriter(
-    PROFILE_FAMILY.name,
-    "payload",
-    timestampMicros,
-    Math.max(4096, rows.length * 700),
-  );
-  for (const row of rows) {
-    const { key, record } = profilePayload(row);
-    w.add(key, zlib.encode(JSON.stringify(record)));
-  }
+  const w = newWriter(rows.length, timestampMicros);
+  for (const row of rows) addRow(w, row);
   return w.finish();
 }
 
@@ -156,7 +170,12 @@ export function buildJobEntries(job: BuildJob): EncodedEntries {
     blocks.push({ count: job.counts[i], data: job.data.subarray(pos, pos + job.sizes[i]) });
     pos += job.sizes[i];
   }
-  return buildEntries(decodeBlocks(job.schema, job.codec, blocks, job.what), job.timestampMicros);
+  const w = newWriter(
+    job.counts.reduce((a, b) => a + b, 0),
+    job.timestampMicros,
+  );
+  forEachRecord(job.schema, job.codec, blocks, job.what, (row) => addRow(w, row));
+  return w.finish();
 }
 
 /** Group a container's blocks into jobs of about `rows` records each (whole blocks; data copied). */

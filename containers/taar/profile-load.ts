@@ -1,8 +1,9 @@
 /**
- * The profile load's fast path to Bigtable: Avro files are split into block groups on this thread, worker
- * threads decode them and build the MutateRows entry bytes (key, zlib JSON payload), and this thread only
- * sends them as pre-encoded requests (bigtable-bulk.ts) with a bound on the streams in flight and on the
- * chunks built ahead of the writes. The embedded store of the local twin keeps the port path (`loadAvro`).
+ * The profile load's fast path to Bigtable: Avro files are split into block groups on this thread, builders
+ * (worker threads from 3 CPUs, else this thread) decode them and build the MutateRows entry bytes (key, zlib
+ * JSON payload), and this thread sends them as pre-encoded requests (bigtable-bulk.ts) with a bound on the
+ * streams in flight and on the chunks built ahead of the writes. The embedded store of the local twin keeps
+ * the port path (`loadAvro`).
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -16,8 +17,10 @@ import { BIGTABLE_TABLE } from "./tables.ts";
 export interface BulkLoadOptions {
   table?: string;
   /**
-   * Builder threads; 0 builds on this thread. Default: one less than the CPUs available (this thread keeps one
-   * for sending), at most 4: 0 on a 1-CPU Cloud Run task, 1 on 2 CPUs.
+   * Builder threads; 0 builds on this thread. Default: 0 with up to 2 CPUs, else one less than the CPUs (this
+   * thread keeps one for sending), at most 4. Measured on 2 cores: sending pre-encoded entries costs this
+   * thread ~4 us per row, so one builder thread can only take that much off it, while each thread costs
+   * ~1 CPU-s to start and warm up and competes with everything else for the same two cores.
    */
   workers?: number;
   /** Rows per MutateRows request (whole Avro blocks). Default 5000. */
@@ -91,7 +94,10 @@ export function createBuilder(workers: number): Builder {
   };
 }
 
-const defaultWorkers = () => Math.min(4, Math.max(0, availableParallelism() - 1));
+const defaultWorkers = () => {
+  const cpus = availableParallelism();
+  return cpus <= 2 ? 0 : Math.min(4, cpus - 1);
+};
 
 /**
  * Load Avro container files (already read) into Bigtable. Builds run up to `streams + workers` chunks ahead of
