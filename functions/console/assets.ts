@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import { ASSETS_FOLDER, contentTypeOf } from "./static.ts";
 
 /**
  * The console's client: `client/main.ts` (plain TypeScript and DOM) bundled by esbuild into ES modules, with
@@ -13,23 +14,10 @@ export interface Asset {
   contentType: string;
 }
 
-/** Folder next to the function's bundle that holds the prebuilt assets. */
-export const ASSETS_FOLDER = "static";
+export { ASSETS_FOLDER, contentTypeOf };
 
 const HERE = import.meta.dirname;
 export const WORKBENCH_PAGE = join(HERE, "workbench", "page.ts");
-
-const TYPES: Record<string, string> = {
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".html": "text/html; charset=utf-8",
-  ".map": "application/json",
-};
-
-export function contentTypeOf(name: string): string {
-  const ext = name.slice(name.lastIndexOf("."));
-  return TYPES[ext] ?? "application/octet-stream";
-}
 
 export function indexHtml(): string {
   return `<!doctype html>

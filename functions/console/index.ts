@@ -8,6 +8,7 @@ import "../../shared/runtime/deployed.ts";
 import { type ApiRequest, type ApiResponse, type ConsoleDeps, handleApi } from "./api.ts";
 import type { Asset } from "./assets.ts";
 import { type AuthSettings, authenticate, authSettingsFromEnv } from "./auth.ts";
+import { ASSETS_FOLDER, contentTypeOf } from "./static.ts";
 
 /**
  * `console` (HTTP): the web console and its JSON API.
@@ -72,7 +73,6 @@ let assets: Promise<Map<string, Asset>> | undefined;
 /** Prebuilt assets next to the bundle (deployed), else built once in memory (the local twin). */
 function loadAssets(): Promise<Map<string, Asset>> {
   assets ??= (async () => {
-    const { ASSETS_FOLDER, contentTypeOf } = await import("./assets.ts");
     const dir = join(import.meta.dirname, ASSETS_FOLDER);
     if (existsSync(dir)) {
       const out = new Map<string, Asset>();
