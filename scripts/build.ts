@@ -231,6 +231,7 @@ export async function bundle(
       plugins: options.deployedOnly
         ? [localHooksOut(), zodEnglishOnly()]
         : [workerEntries(workers, options.root)],
+      inject: options.deployedOnly ? [join(ROOT, "scripts", "zod-jitless.ts")] : [],
       logLevel: "silent",
       banner: {
         js: "import{createRequire as __tesseraRequire}from'node:module';const require=__tesseraRequire(import.meta.url);",

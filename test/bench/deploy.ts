@@ -1,34 +1,39 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { type Bundle, buildFunctions, writeLauncher } from "../../scripts/build.ts";
+import { type Bundle, buildFunctions, WARM_CACHE_FILE, writeLauncher } from "../../scripts/build.ts";
 import { registry } from "../../shared/pipelines/index.ts";
-import { PLATFORM_FUNCTIONS } from "../../shared/pipelines/platform.ts";
+import { FUNCTION_COMPILE_CACHE, PLATFORM_FUNCTIONS } from "../../shared/pipelines/platform.ts";
 
 /**
  * Deployment bench: each function bundle's size and its cold start, from process start to the first
- * answered request on 127.0.0.1 (a Pub/Sub CloudEvent for event functions, a POST for HTTP ones), served
- * by the bundle through the functions framework as Cloud Run would load it. Targets from issue #5:
- * bundle < 1 MB, cold start < 300 ms. The fixture `echo` function (framework + zod + contracts only) runs
- * side by side as the floor.
+ * answered request on 127.0.0.1 (a Pub/Sub CloudEvent for event functions, a GET for HTTP ones), served by
+ * the bundle through the functions framework as Cloud Run loads it. Targets from issue #5: bundle < 1 MB,
+ * cold start < 300 ms.
+ *
+ * Side by side in the same run, interleaved start by start: `bare`, a function that is nothing but the
+ * functions framework (the floor no bundle can go under), and `echo` (framework + zod + contracts). Each is
+ * started without and with the V8 compile cache that the bundle's `gcp-build` step fills in the cloud
+ * (`node warm-cache.mjs`, then `NODE_COMPILE_CACHE=<bundle>/.compile-cache`, as Pulumi sets it).
  *
  * Offline there is no cloud to reach, so the platform functions answer with their "no context" error: the
- * figure covers process start, module loading (bundle and its installed dependencies), framework setup and
- * one request, which is what a cold start costs before any cloud call.
+ * figure covers process start, module loading, framework setup and one request, which is what a cold start
+ * costs before any cloud call. The CPU column (the process's user+system time until it answered, 10 ms
+ * ticks) is what a loaded machine distorts least.
  *
- * `npx tsx test/bench/deploy.ts` (BENCH_QUICK=1: one start per function instead of 7).
+ * `npx tsx test/bench/deploy.ts` (7 starts per function and mode); `BENCH_QUICK=1` (2 starts, the compile
+ * cache measured for `bare` and dispatch only).
  */
 const REPO = join(import.meta.dirname, "..", "..");
 const OUT = join(REPO, "node_modules", ".cache", `tessera-bench-deploy-${process.pid}`);
-const RUNS = process.env.BENCH_QUICK ? 1 : 7;
+const QUICK = Boolean(process.env.BENCH_QUICK);
+const RUNS = QUICK ? 2 : 7;
 const SIZE_TARGET = 1024 * 1024;
 const COLD_TARGET_MS = 300;
 
 interface Start {
-  listeningMs: number;
   answeredMs: number;
-  /** CPU time (user + system) the process used until it answered: less sensitive to a loaded machine. */
   cpuMs: number;
   status: number;
 }
@@ -54,16 +59,31 @@ function pubsubEvent(): { headers: Record<string, string>; body: string } {
       "ce-source": "//pubsub.googleapis.com/projects/p/topics/tessera-schedule-ticks",
     },
     body: JSON.stringify({
-      message: { data: Buffer.from('{"pipeline":"bench"}').toString("base64"), messageId: "bench-1" },
+      message: {
+        data: Buffer.from('{"pipeline":"bench","schedule":"daily"}').toString("base64"),
+        messageId: "bench-1",
+      },
     }),
   };
 }
 
-async function coldStart(launcher: string, bundle: Bundle, target: string, http: boolean): Promise<Start> {
+interface Subject {
+  bundle: Bundle;
+  target: string;
+  http: boolean;
+  floor?: string;
+  /** Whether the compile-cache mode is measured for it. */
+  cached: boolean;
+}
+
+async function coldStart(launcher: string, s: Subject, cache: boolean): Promise<Start> {
+  const env: Record<string, string | undefined> = { ...process.env, TESSERA_MODE: "local" };
+  delete env.NODE_COMPILE_CACHE;
+  if (cache) env.NODE_COMPILE_CACHE = join(s.bundle.dir, FUNCTION_COMPILE_CACHE);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [launcher, join(bundle.dir, "index.js"), target, "0"], {
+  const child = spawn(process.execPath, [launcher, join(s.bundle.dir, "index.js"), s.target, "0"], {
     stdio: ["ignore", "pipe", "ignore"],
-    env: { ...process.env, TESSERA_MODE: "local" },
+    env,
   });
   try {
     const port = await new Promise<number>((resolve, reject) => {
@@ -73,18 +93,14 @@ async function coldStart(launcher: string, bundle: Bundle, target: string, http:
         const m = /listening (\d+)/.exec(out);
         if (m) resolve(Number(m[1]));
       });
-      child.on("exit", (code) => reject(new Error(`${bundle.name} exited ${code} before listening`)));
+      child.on("exit", (code) => reject(new Error(`${s.bundle.name} exited ${code} before listening`)));
     });
-    const listeningMs = performance.now() - t0;
-    const e = http ? { headers: { "content-type": "application/json" }, body: "{}" } : pubsubEvent();
-    const res = await fetch(`http://127.0.0.1:${port}/`, {
-      method: "POST",
-      headers: e.headers,
-      body: e.body,
-    });
+    const res = s.http
+      ? await fetch(`http://127.0.0.1:${port}/`)
+      : await fetch(`http://127.0.0.1:${port}/`, { method: "POST", ...pubsubEvent() });
     await res.arrayBuffer();
     const answeredMs = performance.now() - t0;
-    return { listeningMs, answeredMs, cpuMs: cpuMsOf(child.pid!), status: res.status };
+    return { answeredMs, cpuMs: cpuMsOf(child.pid!), status: res.status };
   } finally {
     if (child.pid && child.exitCode === null) process.kill(child.pid, "SIGTERM");
     await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r(null)));
@@ -92,50 +108,93 @@ async function coldStart(launcher: string, bundle: Bundle, target: string, http:
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
+  const loadBefore = loadavg()[0];
   try {
     const launcher = writeLauncher(OUT);
-    const bundles = [
-      ...(await buildFunctions(join(REPO, "functions"), join(OUT, "functions"))),
+    const functions = await buildFunctions(join(REPO, "functions"), join(OUT, "functions"));
+    const floors = [
+      ...(await buildFunctions(join(REPO, "test", "build", "fixtures", "bare-functions"), join(OUT, "bare"))),
       ...(await buildFunctions(join(REPO, "test", "build", "fixtures", "functions"), join(OUT, "fixtures"))),
     ];
+    const subjects: Subject[] = [
+      ...floors.map((b) => ({
+        bundle: b,
+        target: b.name,
+        http: false,
+        floor: b.name === "bare" ? "functions framework only" : "framework + zod + contracts",
+        cached: !QUICK || b.name === "bare",
+      })),
+      ...functions.map((b) => {
+        const def =
+          PLATFORM_FUNCTIONS.find((f) => f.source === b.name) ??
+          registry
+            .list()
+            .flatMap((d) => d.functions)
+            .find((f) => f.source === b.name);
+        return {
+          bundle: b,
+          target: def?.target ?? b.name,
+          http: def?.trigger.kind === "http",
+          cached: !QUICK || b.name === "dispatch",
+        };
+      }),
+    ];
+    // What Cloud Build's gcp-build step does for each deployed bundle.
+    for (const s of subjects.filter((x) => x.cached)) {
+      const warm = spawnSync(process.execPath, [join(s.bundle.dir, WARM_CACHE_FILE)], { encoding: "utf8" });
+      if (warm.status !== 0) throw new Error(`${s.bundle.name}: warm-cache failed: ${warm.stderr}`);
+    }
+    const starts = new Map<string, Start[]>();
+    const key = (s: Subject, cache: boolean) => `${s.bundle.name}${cache ? "+cache" : ""}`;
+    for (let i = 0; i < RUNS; i++) {
+      for (const s of subjects) {
+        for (const cache of s.cached ? [false, true] : [false]) {
+          const k = key(s, cache);
+          starts.set(k, [...(starts.get(k) ?? []), await coldStart(launcher, s, cache)]);
+        }
+      }
+    }
+    const med = (s: Subject, cache: boolean, f: (x: Start) => number) => {
+      const xs = starts.get(key(s, cache));
+      return xs ? median(xs.map(f)) : Number.NaN;
+    };
+    const bare = subjects.find((s) => s.bundle.name === "bare")!;
     const lines = [
       "## Deploy: function bundles and cold starts",
       "",
-      `Bundles by \`scripts/build.ts\` (esbuild, minified ESM; Google Cloud clients, DuckDB and the functions framework installed from package.json). Cold start = process start to the first answered request on 127.0.0.1, median of ${RUNS}.`,
+      `Bundles by \`scripts/build.ts\` (esbuild, minified ESM, the registry's local hooks and Zod's non-English locales left out, Zod jitless; Google Cloud clients, DuckDB and the functions framework installed from package.json). Cold start = process start to the first answered request on 127.0.0.1, median of ${RUNS}, all subjects interleaved start by start; "cache" = with the V8 compile cache the bundle's gcp-build step fills.`,
       "",
-      "| function | bundle | vs 1 MB | to listening | cold start | vs 300 ms | CPU used | status | installed deps |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| function | code | static assets | vs 1 MB | cold start | with cache | vs 300 ms (cache) | vs bare (cache) | CPU | CPU with cache | status |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
-    let worst = 0;
-    for (const b of bundles) {
-      const platform =
-        PLATFORM_FUNCTIONS.find((f) => f.source === b.name) ??
-        registry
-          .list()
-          .flatMap((d) => d.functions)
-          .find((f) => f.source === b.name);
-      const target = platform?.target ?? b.name;
-      const http = platform?.trigger.kind === "http";
-      const starts: Start[] = [];
-      for (let i = 0; i < RUNS; i++) starts.push(await coldStart(launcher, b, target, http));
-      const cold = median(starts.map((s) => s.answeredMs));
-      worst = Math.max(worst, cold);
+    for (const s of subjects) {
+      const cold = med(s, false, (x) => x.answeredMs);
+      const cached = med(s, true, (x) => x.answeredMs);
+      const best = Number.isNaN(cached) ? cold : cached;
+      const vsBare =
+        best /
+        (Number.isNaN(cached) ? med(bare, false, (x) => x.answeredMs) : med(bare, true, (x) => x.answeredMs));
+      const ms = (v: number) => (Number.isNaN(v) ? "-" : `${v.toFixed(0)} ms`);
       lines.push(
-        `| ${b.name}${platform ? "" : " (fixture floor)"} | ${(b.bytes / 1024).toFixed(0)} KiB | ${(b.bytes / SIZE_TARGET).toFixed(2)} | ` +
-          `${median(starts.map((s) => s.listeningMs)).toFixed(0)} ms | ${cold.toFixed(0)} ms | ${(cold / COLD_TARGET_MS).toFixed(2)} | ` +
-          `${median(starts.map((s) => s.cpuMs)).toFixed(0)} ms | ` +
-          `${starts[0].status} | ${Object.keys(b.dependencies).length} |`,
+        `| ${s.bundle.name}${s.floor ? ` (floor: ${s.floor})` : ""} | ${kib(s.bundle.bytes)} | ${s.bundle.assets ? kib(s.bundle.assets) : "-"} | ` +
+          `${(s.bundle.bytes / SIZE_TARGET).toFixed(2)} | ${ms(cold)} | ${ms(cached)} | ${(best / COLD_TARGET_MS).toFixed(2)} | ` +
+          `${vsBare.toFixed(2)} | ${ms(med(s, false, (x) => x.cpuMs))} | ${ms(med(s, true, (x) => x.cpuMs))} | ` +
+          `${starts.get(key(s, false))![0].status} |`,
       );
     }
-    const over = bundles.filter((b) => b.bytes >= SIZE_TARGET).map((b) => b.name);
+    const over = functions.filter((b) => b.bytes >= SIZE_TARGET).map((b) => b.name);
+    const worst = Math.max(
+      ...subjects.filter((s) => !s.floor).map((s) => med(s, s.cached, (x) => x.answeredMs)),
+    );
     lines.push(
       "",
-      `Sizes: ${over.length ? `over 1 MB: ${over.join(", ")}` : "every bundle under 1 MB"}. Slowest cold start ${worst.toFixed(0)} ms ` +
-        `(${(worst / COLD_TARGET_MS).toFixed(2)} of the 300 ms target) with a load average of ${loadavg()[0].toFixed(1)} on ${cpus().length} cores; ` +
-        "the CPU column is the process's own user+system time until it answered.",
+      `Sizes (code, without the console's prebuilt static assets): ${over.length ? `over 1 MB: ${over.join(", ")}` : "every function bundle under 1 MB"}. ` +
+        `Slowest function cold start ${worst.toFixed(0)} ms (${(worst / COLD_TARGET_MS).toFixed(2)} of the 300 ms target); ` +
+        `load average ${loadBefore.toFixed(1)} before and ${loadavg()[0].toFixed(1)} after, on ${cpus().length} cores.`,
       "",
     );
     process.stdout.write(`${lines.join("\n")}\n`);
