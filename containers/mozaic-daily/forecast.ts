@@ -10,6 +10,7 @@ import {
   type GranularRow,
   type LongRow,
   populateTiles,
+  type ProphetOptions,
 } from "../forecast/index.ts";
 import type { MozaicPool } from "../forecast/mozaic/pool.ts";
 import { populationOf } from "../forecast/mozaic/tiles.ts";
@@ -33,7 +34,12 @@ export async function forecastSource(
   source: DataSource,
   raw: Partial<Record<Metric, PackedRow[]>>,
   dates: { forecastStartDate: string; forecastEndDate: string },
-  options: { pool?: ForecastPool | MozaicPool; logger?: Logger; samples?: number },
+  options: {
+    pool?: ForecastPool | MozaicPool;
+    logger?: Logger;
+    samples?: number;
+    optimizer?: ProphetOptions["optimizer"];
+  },
 ): Promise<SourceRun> {
   const long: LongRow[] = [];
   const platform = PLATFORM_OF[source];
@@ -64,6 +70,7 @@ export async function forecastSource(
           seed: 42,
           pool: options.pool,
           logger: options.logger,
+          optimizer: options.optimizer,
         },
       ),
     ),

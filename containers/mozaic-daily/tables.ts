@@ -86,14 +86,12 @@ export function mobileFormat(row: Row): Row {
   return { ...row, app_name: row.population === "ALL" ? "ALL MOBILE" : row.population, segment: "{}" };
 }
 
-const compareRows = (a: Row, b: Row) => {
-  for (const k of KEY_COLUMNS) {
-    const x = String(a[k]);
-    const y = String(b[k]);
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
-};
+/** Sort rows by the 9 non-metric columns: one key string per row (fields joined by NUL, which sorts first). */
+export function sortRows(rows: Row[]): Row[] {
+  const keyed = rows.map((r) => ({ k: KEY_COLUMNS.map((c) => String(r[c])).join("\u0000"), r }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((e) => e.r);
+}
 
 /** The final 13-column rows of every source, sorted. */
 export function formatOutputTable(
@@ -122,5 +120,5 @@ export function formatOutputTable(
       });
     }
   }
-  return out.sort(compareRows);
+  return sortRows(out);
 }

@@ -139,7 +139,15 @@ export function checkOutput(rows: Row[], ctx: ValidationContext): RuleFailure[] 
     fail("timestamp_format", "forecast_run_timestamp", "must be an ISO date-time with 'T' or ' '", bad);
   bad = firstBad(rows, (r) => typeof r.mozaic_hash !== "string" || !/^[0-9a-fA-F]{40}$/.test(r.mozaic_hash));
   if (bad) fail("mozaic_hash_format", "mozaic_hash", "must be 40 hexadecimal characters", bad);
-  bad = firstBad(rows, (r) => !isDay(r.target_date));
+  const dayOk = new Map<unknown, boolean>();
+  bad = firstBad(rows, (r) => {
+    let ok = dayOk.get(r.target_date);
+    if (ok === undefined) {
+      ok = isDay(r.target_date);
+      dayOk.set(r.target_date, ok);
+    }
+    return !ok;
+  });
   if (bad) fail("target_date_format", "target_date", "must be a YYYY-MM-DD date with no time part", bad);
   const inSet = (rule: string, column: string, allowed: string[]) => {
     const set = new Set(allowed);
@@ -150,14 +158,25 @@ export function checkOutput(rows: Row[], ctx: ValidationContext): RuleFailure[] 
   inSet("country_values", "country", [...VALIDATION_COUNTRIES]);
   inSet("app_name_values", "app_name", [...APP_NAMES, ...OPTIONAL_APP_NAMES]);
   inSet("data_source_values", "data_source", [...DATA_SOURCES]);
+  // A full run has about a million rows but only a handful of distinct segments: parse each once.
+  const segmentBad = new Map<string, boolean>();
   bad = firstBad(rows, (r) => {
-    try {
-      const j = JSON.parse(String(r.segment));
-      if (typeof j !== "object" || j === null || Array.isArray(j)) return true;
-      return j.os !== undefined && !OS_VALUES.includes(j.os);
-    } catch {
-      return true;
+    const text = String(r.segment);
+    let verdict = segmentBad.get(text);
+    if (verdict === undefined) {
+      try {
+        const j = JSON.parse(text);
+        verdict =
+          typeof j !== "object" ||
+          j === null ||
+          Array.isArray(j) ||
+          (j.os !== undefined && !OS_VALUES.includes(j.os));
+      } catch {
+        verdict = true;
+      }
+      segmentBad.set(text, verdict);
     }
+    return verdict;
   });
   if (bad)
     fail(

@@ -8,6 +8,8 @@
  *   BENCH_QUICK=1 npx tsx test/bench/mozaic-daily.ts  # testing mode only, 3 countries, 200 samples
  *   MOZAIC_BENCH_DIR=/tmp/x ...                      # reuse a seeded state directory
  *   MOZAIC_BENCH_ONLY=testing ...                    # full data, testing mode only
+ *   MOZAIC_BENCH_ONLY=full ...                       # the full run only (no baseline)
+ * Progress goes to stderr step by step; the Markdown summary to stdout at the end.
  */
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -38,12 +40,22 @@ const seeded = await seedSources(warehouse, {
 const seedMs = Date.now() - t0;
 const sourceRows = seeded.reduce((s, t) => s + t.rows, 0);
 
+const loadAtStart = loadavg()[0];
+const progress = (what: string, ms: number, cpu0: NodeJS.CpuUsage) => {
+  const c = process.cpuUsage(cpu0);
+  process.stderr.write(
+    `mozaic-daily bench: ${what} ${secs(ms)} s wall, ${secs((c.user + c.system) / 1000)} CPU-s so far, load ${loadavg()[0].toFixed(1)}\n`,
+  );
+};
+
 async function run(testingMode: boolean) {
+  const name = testingMode ? "testing mode" : "full run";
   const times: Record<string, number> = {};
   const cpu0 = process.cpuUsage();
   let t = Date.now();
   await extractStep({ warehouse, store, partition, params: { testingMode }, now, log });
   times.extract = Date.now() - t;
+  progress(`${name} extract`, times.extract, cpu0);
   t = Date.now();
   await forecastStep({
     store,
@@ -55,9 +67,11 @@ async function run(testingMode: boolean) {
     log,
   });
   times.forecast = Date.now() - t;
+  progress(`${name} forecast`, times.forecast, cpu0);
   t = Date.now();
   const published = await publishStep({ warehouse, store, partition, log });
   times.publish = Date.now() - t;
+  progress(`${name} validate + publish`, times.publish, cpu0);
   times.total = times.extract + times.forecast + times.publish;
   const cpu = process.cpuUsage(cpu0);
   // CPU of every thread of this process (main + forecast workers): robust to other load on the machine.
@@ -65,8 +79,9 @@ async function run(testingMode: boolean) {
   return { times, rows: published.rows };
 }
 
-const baseline = await run(true);
-const full = quick || process.env.MOZAIC_BENCH_ONLY === "testing" ? undefined : await run(false);
+const only = process.env.MOZAIC_BENCH_ONLY;
+const baseline = only === "full" ? undefined : await run(true);
+const full = quick || only === "testing" ? undefined : await run(false);
 await warehouse.close();
 
 const line = (name: string, r: { times: Record<string, number>; rows: number }) =>
@@ -76,15 +91,20 @@ const out = [
   "",
   `Forecast start ${partition}; ${sourceRows} source rows (${seeded.some((s) => !s.skipped) ? `generated in ${secs(seedMs)} s` : "reused"}); ${poolSize} worker threads; ${quick ? "quick mode: 3 countries, 200 samples" : "1000 samples per tile"}. Times in seconds.`,
   "",
-  `Machine load average at the end: ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores (wall times stretch with it; CPU seconds do not).`,
+  `Machine load average (1 min) at the start ${loadAtStart.toFixed(1)}, at the end ${loadavg()[0].toFixed(1)}, on ${availableParallelism()} cores (wall times stretch with it; CPU seconds do not, and CPU-s / ${availableParallelism()} is the wall time the run needs on idle cores if it keeps them all busy).`,
   "",
   "| run | extract | forecast | validate + publish | total (wall) | CPU (all threads) | rows |",
   "|---|---|---|---|---|---|---|",
-  line("testing mode (Desktop Glean DAU; baseline)", baseline),
+  ...(baseline ? [line("testing mode (Desktop Glean DAU; baseline)", baseline)] : []),
   ...(full ? [line("full (3 sources x 4 metrics)", full)] : []),
   "",
+  ...(full && baseline
+    ? [
+        `Full run / testing mode: ${(full.times.total / baseline.times.total).toFixed(1)}x (wall), ${(full.times.cpu / baseline.times.cpu).toFixed(1)}x (CPU).`,
+      ]
+    : []),
   full
-    ? `Full run / testing mode: ${(full.times.total / baseline.times.total).toFixed(1)}x. Target: full run < 180 s on 2 cores: ${full.times.total < 180_000 ? "met" : "NOT met"}.`
+    ? `Target: full run < 180 s on ${availableParallelism()} cores: ${full.times.total < 180_000 ? "met" : "NOT met"} by the wall clock; ${full.times.cpu / availableParallelism() < 180_000 ? "within" : "over"} it by CPU-s / cores (${secs(full.times.cpu / availableParallelism())} s).`
     : "This run measured the testing-mode baseline only.",
 ];
 console.log(out.join("\n"));

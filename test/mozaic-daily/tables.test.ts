@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { GranularRow } from "../../containers/forecast/index.ts";
-import { formatOutputTable, OUTPUT_COLUMNS } from "../../containers/mozaic-daily/tables.ts";
+import {
+  formatOutputTable,
+  KEY_COLUMNS,
+  OUTPUT_COLUMNS,
+  sortRows,
+} from "../../containers/mozaic-daily/tables.ts";
 
 const stamp = {
   forecastStartDate: "2024-03-01",
@@ -90,5 +95,30 @@ describe("mozaic-daily output table", () => {
       'legacy_desktop/DE/{"os": "win10"}',
       'legacy_desktop/DE/{"os": "win11"}',
     ]);
+  });
+
+  it("sorts by the 9 non-metric columns in order, a shorter value before its extensions", () => {
+    const pick = <T>(xs: T[], i: number) => xs[i % xs.length];
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      forecast_start_date: "2024-03-01",
+      forecast_run_timestamp: "2024-03-02 07:00:00",
+      mozaic_hash: "a".repeat(40),
+      data_source: pick(["glean_desktop", "glean_mobile", "legacy_desktop"], i * 7),
+      target_date: pick(["2024-01-01", "2024-01-02", "2023-12-31"], i * 5),
+      data_type: pick(["training", "forecast"], i * 3),
+      country: pick(["A", "AB", "ALL", "US"], i * 11),
+      app_name: pick(["desktop", "ALL MOBILE", "fenix_android"], i * 13),
+      segment: pick(['{"os": "win10"}', "{}", '{"os": "ALL"}'], i),
+      dau: i,
+    }));
+    const reference = [...rows].sort((a, b) => {
+      for (const k of KEY_COLUMNS) {
+        const x = String(a[k as keyof typeof a]);
+        const y = String(b[k as keyof typeof b]);
+        if (x !== y) return x < y ? -1 : 1;
+      }
+      return a.dau - b.dau;
+    });
+    expect(sortRows(rows).map((r) => r.dau)).toEqual(reference.map((r) => r.dau));
   });
 });

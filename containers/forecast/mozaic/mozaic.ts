@@ -1,5 +1,6 @@
 import { createLogger, type Logger } from "../../../shared/core/log.ts";
 import type { ForecastPool } from "../pool.ts";
+import type { ProphetOptions } from "../prophet.ts";
 import { parseDs } from "../time.ts";
 import { detrendHolidays } from "./detrend.ts";
 import { holidayEffects } from "./effects.ts";
@@ -29,6 +30,8 @@ export interface MozaicOptions {
   forecastEnd: string;
   quantile?: number;
   samples?: number;
+  /** The Prophet optimizer of every node (ProphetOptions.optimizer); default the engine's. */
+  optimizer?: ProphetOptions["optimizer"];
   seed?: number;
   /**
    * Where nodes are fitted: a MozaicPool summarises their paths on its workers; a plain ForecastPool or none
@@ -108,7 +111,11 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
             ? { cap: y.map(() => spec.cap as number), floor: y.map(() => spec.floor as number) }
             : {}),
         },
-        options: { ...spec.options, uncertaintySamples: nSamples },
+        options: {
+          ...spec.options,
+          uncertaintySamples: nSamples,
+          ...(options.optimizer ? { optimizer: options.optimizer } : {}),
+        },
         predict: {
           dates: forecastDates,
           samples: nSamples,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { forecastMozaic } from "../../../containers/forecast/mozaic/mozaic.ts";
+import { createMozaicPool } from "../../../containers/forecast/mozaic/pool.ts";
+import { fitTile } from "../../../containers/forecast/mozaic/tilefit.ts";
 import {
   type LongRow,
   populateTiles,
@@ -120,7 +122,7 @@ describe("Mozaic end to end", () => {
     ).toHaveLength(20);
   });
 
-  it("gives the same rows when the tiles are fitted on a worker pool", async () => {
+  it("gives the same rows when the tiles are fitted on a worker pool (plain or Mozaic)", async () => {
     const tiles = populateTiles(rows(120)).slice(0, 2);
     const opts = {
       platform: "mobile" as const,
@@ -130,10 +132,48 @@ describe("Mozaic end to end", () => {
       logger: memoryLogger(),
     };
     const local = await forecastMozaic(tiles, opts);
-    const pool = createForecastPool({ size: 2 });
+    for (const pool of [createForecastPool({ size: 1 }), createMozaicPool({ size: 1 })]) {
+      try {
+        const pooled = await forecastMozaic(tiles, { ...opts, pool });
+        expect(pooled.rows).toEqual(local.rows);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+});
+
+describe("Mozaic pool", () => {
+  it("summarises on its workers, runs plain fits, and rejects only the task that fails", async () => {
+    const ds = Array.from({ length: 90 }, (_, i) =>
+      new Date(Date.UTC(2023, 0, 1 + i)).toISOString().slice(0, 10),
+    );
+    const y = ds.map((_, i) => Math.log(1000 + 5 * i + 50 * Math.sin((2 * Math.PI * i) / 7)));
+    const dates = ["2023-04-01", "2023-04-02", "2023-04-03"];
+    const task = {
+      fit: {
+        id: "t",
+        series: { ds, y },
+        options: { weeklySeasonality: true, yearlySeasonality: false, dailySeasonality: false },
+        predict: { dates, samples: 60, seed: 7, keepSamples: true },
+      },
+      transform: "log1p" as const,
+      band: [0.4, 0.6] as [number, number],
+    };
+    const pool = createMozaicPool({ size: 2 });
     try {
-      const pooled = await forecastMozaic(tiles, { ...opts, pool });
-      expect(pooled.rows).toEqual(local.rows);
+      const [onPool, plain, bad] = await Promise.allSettled([
+        pool.fitTile(task),
+        pool.fit({ id: "p", series: { ds, y }, predict: { periods: 2 } }),
+        pool.fitTile({ ...task, fit: { ...task.fit, id: "bad", series: { ds: ["nope"], y: [1] } } }),
+      ]);
+      expect(onPool.status).toBe("fulfilled");
+      const local = fitTile(task, memoryLogger());
+      const got = (onPool as PromiseFulfilledResult<typeof local>).value;
+      expect(Array.from(got.summary.band)).toEqual(Array.from(local.summary.band));
+      expect(got.summary.mean[0]).toBeGreaterThan(900);
+      expect(plain.status === "fulfilled" && plain.value.yhat.length).toBe(92);
+      expect(bad.status === "rejected" && String(bad.reason)).toMatch(/ds\[0\]/);
     } finally {
       await pool.close();
     }
