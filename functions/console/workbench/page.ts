@@ -162,7 +162,7 @@ async function connectStep(root: HTMLElement, api: Api): Promise<void> {
       "label",
       { class: "inline" },
       h("input", { type: "radio", name: "wb-kind", value: k, checked: k === kind }),
-      ` ${{ warehouse: "Warehouse table", "snowflake-table": "Snowflake table", "snowflake-query": "Snowflake SQL" }[k]}`,
+      ` ${{ warehouse: "Warehouse", "snowflake-table": "Snowflake (a table)", "snowflake-query": "Snowflake (an SQL query)" }[k]}`,
     ),
   );
   const table = input(
@@ -234,9 +234,9 @@ async function connectStep(root: HTMLElement, api: Api): Promise<void> {
     h(
       "div",
       { class: "form-grid" },
-      row("Account", sf.account),
+      row("Snowflake account", sf.account),
       row("User", sf.user),
-      row("Warehouse", sf.warehouse),
+      row("Compute warehouse", sf.warehouse),
       row("Database", sf.database),
       row("Schema", sf.schema),
       row("Role", sf.role),
