@@ -35,12 +35,16 @@ async function parquetOf(rows: Row[], path: string, extra: { name: string; type:
   );
 }
 
+/** The file read by the columnar reader (default) and by DuckDB, and the frame in memory. */
 async function both(params: Record<string, unknown>, path: string, frame: DojoFrame) {
   const base = { model_id: "m", run_id: "r", data_paths: [path], ...params };
   const fromFile = memoryWriter();
+  const fromDuckDB = memoryWriter();
   const fromFrame = memoryWriter();
   await run(base, fromFile, { logger: quiet() });
+  await run(base, fromDuckDB, { logger: quiet(), reader: "duckdb" });
   await run(base, fromFrame, { frame, logger: quiet() });
+  expectSameOutputs(fromFile.output, fromDuckDB.output);
   return { fromFile: fromFile.output, fromFrame: fromFrame.output };
 }
 
@@ -53,7 +57,7 @@ function expectSameOutputs(a: Map<string, Buffer>, b: Map<string, Buffer>) {
     });
 }
 
-describe("the DuckDB scan path equals the in-memory path", () => {
+describe("the columnar file path and the DuckDB scan path equal the in-memory path", () => {
   it("on edge cases: missing and invalid timestamps, missing values, nulls, // in names, NaN values", async () => {
     const P1 = {
       country: "A",

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { threadedWriter } from "../../containers/causemos/threaded-writer.ts";
+import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
+import { tempDir } from "./helpers.ts";
+
+describe("threaded writer", () => {
+  it("puts every file through the local objects adapter from its thread", async () => {
+    const dir = tempDir();
+    try {
+      const writer = threadedWriter({ kind: "local", root: dir.path, bucket: "models" });
+      const big = new Uint8Array(3 << 20).map((_, k) => k % 251);
+      for (let k = 0; k < 700; k++) writer.write(`m/r/files/${k}.txt`, `file ${k}\n`);
+      writer.write("m/r/big.bin", big);
+      await writer.drain();
+      await writer.close();
+      expect(writer.files).toBe(701);
+      const store = createLocalObjects({ root: dir.path }).bucket("models");
+      expect((await store.get("m/r/files/699.txt")).toString()).toBe("file 699\n");
+      expect(Buffer.compare(await store.get("m/r/big.bin"), Buffer.from(big))).toBe(0);
+      expect((await store.list("m/r/files/")).length).toBe(700);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("fails close() with the adapter's error for an invalid object name", async () => {
+    const dir = tempDir();
+    try {
+      const writer = threadedWriter({ kind: "local", root: dir.path, bucket: "models" });
+      writer.write("m/r/ok.txt", "ok");
+      writer.write("m/r/../escape.txt", "bad");
+      await expect(writer.close()).rejects.toThrow(/escape|\.\./);
+    } finally {
+      dir.remove();
+    }
+  });
+});
