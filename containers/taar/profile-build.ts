@@ -118,10 +118,20 @@ export function forEachRecord(
 ): void {
   const type = typeOf(schema);
   for (const block of blocks) {
-    const data = codec === "deflate" ? inflateRawSync(block.data) : Buffer.from(block.data);
+    let data: Buffer;
+    try {
+      data = codec === "deflate" ? inflateRawSync(block.data) : Buffer.from(block.data);
+    } catch (err) {
+      throw corrupt(what, `a block does not inflate (${(err as Error).message})`);
+    }
     let pos = 0;
     for (let i = 0; i < block.count; i++) {
-      const r = type.decode(data, pos);
+      let r: { value: unknown; offset: number };
+      try {
+        r = type.decode(data, pos);
+      } catch (err) {
+        throw corrupt(what, `record ${i} of a block does not decode (${(err as Error).message})`);
+      }
       if (r.offset < 0) throw corrupt(what, "a record runs past its block");
       fn(r.value as Row);
       pos = r.offset;

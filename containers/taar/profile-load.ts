@@ -62,15 +62,21 @@ export function createBuilder(workers: number): Builder {
         );
       }
     });
-    w.on("error", (err) => {
+    const t = { worker: w, busy: 0, dead: undefined as Error | undefined };
+    // A thread that crashed or exited fails what it holds; jobs for it fail at once (they would never answer).
+    const die = (err: Error) => {
+      t.dead ??= err;
       for (const p of pending.values()) p.reject(err);
       pending.clear();
-    });
-    return { worker: w, busy: 0 };
+    };
+    w.on("error", die);
+    w.on("exit", (code) => die(new RetryableError(`a profile builder thread exited with code ${code}`)));
+    return t;
   });
   return {
     build(job) {
       const t = threads.reduce((a, b) => (b.busy < a.busy ? b : a));
+      if (t.dead) return Promise.reject(t.dead);
       t.busy++;
       const id = nextId++;
       return new Promise<EncodedEntries>((resolve, reject) => {

@@ -334,6 +334,33 @@ describe("bulk profile load into bttest", () => {
     }, 60_000);
   }
 
+  it("a corrupt block fails the load naming the file, from a builder thread too", async () => {
+    const table = tableName("corrupt");
+    await ensureProfileTable(store, table);
+    const file = Buffer.from(
+      await encodeAvroFile(
+        avroSchemaOf(PROFILE_TMP_SCHEMA),
+        Array.from({ length: 50 }, (_, i) => profileRow(i)),
+      ),
+    );
+    const block = splitAvro(file, "x").blocks[0];
+    const start = block.data.byteOffset - file.byteOffset;
+    for (let k = 2; k < 40; k++) file[start + k] ^= 0x5a;
+    const bulk = await openBigtableBulk({ projectId, instanceId });
+    try {
+      for (const workers of [0, 1])
+        await expect(
+          loadAvroBuffersBulk(bulk, [{ name: "taar-profile.avro.000003", data: file }], { table, workers }),
+        ).rejects.toMatchObject({
+          name: "NonRetriableError",
+          field: "taar-profile.avro.000003",
+          message: expect.stringMatching(/taar-profile.avro.000003 is not a readable Avro file/),
+        });
+    } finally {
+      await bulk.close();
+    }
+  }, 60_000);
+
   it("fails naming the table when it does not exist", async () => {
     const bulk = await openBigtableBulk({ projectId, instanceId });
     try {
