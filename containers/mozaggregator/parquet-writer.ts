@@ -565,6 +565,7 @@ class Dictionary {
 
 /** One page body at a time is encoded (and compressed right away), so they share one buffer. */
 const pageScratch = new Bytes();
+const headerScratch = new Bytes();
 
 class Column {
   readonly spec: ColumnSpec;
@@ -589,7 +590,8 @@ class Column {
   /** Entries (level pairs) in the current page and the current row group. */
   pageEntries = 0;
   chunkEntries = 0;
-  pages: Buffer[] = [];
+  /** The row group's data pages so far (headers and compressed bodies), written out when the row group is. */
+  readonly chunk = new Bytes();
   chunkCompressed = 0;
   chunkUncompressed = 0;
   private readonly compressor: Compressor;
@@ -711,7 +713,8 @@ class Column {
     } else body.bytes(this.values.buf, 0, this.values.len);
     const raw = body.view();
     const packed = this.compressor.compress(raw);
-    const header = new Bytes();
+    const header = headerScratch;
+    header.len = 0;
     writeStruct(header, [
       [1, T_I32, 0],
       [2, T_I32, raw.length],
@@ -727,9 +730,9 @@ class Column {
         ],
       ],
     ]);
-    const page = Buffer.concat([header.view(), packed]);
-    this.pages.push(page);
-    this.chunkCompressed += page.length;
+    this.chunk.bytes(header.buf, 0, header.len);
+    this.chunk.bytes(packed);
+    this.chunkCompressed += header.len + packed.length;
     this.chunkUncompressed += header.len + raw.length;
     this.chunkEntries += this.pageEntries;
     this.pageEntries = 0;
@@ -1102,20 +1105,26 @@ export class ParquetWriter {
     const start = this.offset;
     for (const c of this.columns) {
       const constant = c.spec.constant === true;
+      const pageOffset = this.offset;
+      let dataOffset = pageOffset;
       let dictionary = constant;
-      if (constant) c.pages = this.constantPages(c, this.rowGroupRows);
-      else {
+      if (constant) {
+        const [dict, data] = this.constantPages(c, this.rowGroupRows);
+        this.write(dict);
+        dataOffset = this.offset;
+        this.write(data);
+      } else {
         c.finishPage();
         const dict = c.dictionaryPage();
         if (dict !== null) {
-          c.pages.unshift(dict);
+          this.write(dict);
+          dataOffset = this.offset;
           dictionary = true;
         }
         c.resetDictionary();
+        this.write(c.chunk.view());
+        c.chunk.len = 0;
       }
-      const pageOffset = this.offset;
-      const dataOffset = dictionary ? pageOffset + c.pages[0].length : pageOffset;
-      for (const p of c.pages) this.write(p);
       const kind = c.spec.kind;
       const type = kind === "string" ? TYPE_BYTE_ARRAY : kind === "date" ? TYPE_INT32 : TYPE_INT64;
       const path = kind === "int64-list" ? [c.spec.name, "list", "element"] : [c.spec.name];
@@ -1148,7 +1157,6 @@ export class ParquetWriter {
       ]);
       total += c.chunkUncompressed;
       totalCompressed += c.chunkCompressed;
-      c.pages = [];
       c.chunkEntries = 0;
       c.chunkCompressed = 0;
       c.chunkUncompressed = 0;

@@ -3,9 +3,12 @@ import { NonRetriableError, RetryableError } from "../../shared/core/errors.ts";
 import { convertTableFile, type TableFileResult, type TableFileTask } from "./table-file.ts";
 
 /**
- * A fixed pool of worker threads converting table files in parallel (with one thread: in this thread). The first failure stops handing out
- * work and is rethrown with its type (NonRetriableError keeps its field and fix); the workers are always
- * terminated before `run` returns.
+ * Converts table files on `threads` threads: this thread and `threads - 1` worker threads. Every thread takes
+ * the next table from a shared counter (Atomics), so a worker never waits for this thread to hand out work
+ * while this thread is busy converting; each thread holds one table's buffers at a time, so memory is bounded
+ * by the thread count, not by the number of tables. The first failure stops every thread from taking more
+ * tables and is rethrown with its type (NonRetriableError keeps its field and fix); the workers are always
+ * terminated before `runPool` returns.
  */
 
 interface SerializedError {
@@ -15,6 +18,19 @@ interface SerializedError {
   fix?: string;
   retryable?: boolean;
 }
+
+/** What a worker is started with (`workerData`). */
+export interface PoolWorkerData {
+  tasks: TableFileTask[];
+  /** [0]: the next table to take; [1]: 1 once a thread has failed. */
+  shared: Int32Array;
+}
+
+/** A worker's messages: one per table, then `done`. */
+export type PoolMessage =
+  | { id: number; result: TableFileResult }
+  | { id: number; error: SerializedError }
+  | { done: true };
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof NonRetriableError)
@@ -30,6 +46,26 @@ function revive(e: SerializedError): Error {
   return err;
 }
 
+/** Take tables from the shared counter until there are none left or a thread has failed. */
+export async function takeTables(
+  tasks: TableFileTask[],
+  shared: Int32Array,
+  onResult: (id: number, result: TableFileResult) => void,
+  onError: (id: number, err: unknown) => void,
+): Promise<void> {
+  while (Atomics.load(shared, 1) === 0) {
+    const id = Atomics.add(shared, 0, 1);
+    if (id >= tasks.length) return;
+    try {
+      onResult(id, await convertTableFile(tasks[id]));
+    } catch (err) {
+      Atomics.store(shared, 1, 1);
+      onError(id, err);
+      return;
+    }
+  }
+}
+
 export async function runPool(
   tasks: TableFileTask[],
   threads: number,
@@ -37,69 +73,56 @@ export async function runPool(
 ): Promise<TableFileResult[]> {
   const results: TableFileResult[] = new Array(tasks.length);
   if (tasks.length === 0) return results;
-  if (threads <= 1) {
-    // One thread: convert in this thread, without a worker's start-up cost.
-    for (let i = 0; i < tasks.length; i++) {
-      results[i] = await convertTableFile(tasks[i]);
-      onDone?.(results[i]);
-    }
-    return results;
-  }
-  const n = Math.max(1, Math.min(threads, tasks.length));
-  const workers: Worker[] = [];
-  let next = 0;
+  const shared = new Int32Array(new SharedArrayBuffer(8));
   let failure: Error | undefined;
+  const accept = (id: number, result: TableFileResult) => {
+    results[id] = result;
+    onDone?.(result);
+  };
+  const workers: Worker[] = [];
   try {
-    await Promise.all(
-      Array.from({ length: n }, async () => {
-        // A converter thread keeps a few MB live (streams, one row group's pages); capping its heap makes V8
-        // collect (and free zstd contexts) early, which keeps the job's RSS flat.
-        const worker = new Worker(new URL("./worker.ts", import.meta.url), {
-          resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
-        });
-        workers.push(worker);
-        while (failure === undefined && next < tasks.length) {
-          const id = next++;
-          try {
-            results[id] = await send(worker, id, tasks[id]);
-            onDone?.(results[id]);
-          } catch (err) {
-            failure ??= err as Error;
-          }
-        }
-      }),
-    );
+    const finished: Promise<void>[] = [];
+    for (let i = 0; i < Math.min(threads, tasks.length) - 1; i++) {
+      // A converter thread keeps a few MB live (buffers, one row group's pages); capping its heap makes V8
+      // collect early, which keeps the job's RSS flat.
+      const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+        workerData: { tasks, shared } satisfies PoolWorkerData,
+        resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
+      });
+      workers.push(worker);
+      finished.push(
+        new Promise<void>((resolve) => {
+          let settled = false;
+          const stop = (err: Error) => {
+            Atomics.store(shared, 1, 1);
+            failure ??= err;
+            settled = true;
+            resolve();
+          };
+          worker.on("message", (msg: PoolMessage) => {
+            if ("done" in msg) {
+              settled = true;
+              resolve();
+            } else if ("error" in msg) stop(revive(msg.error));
+            else accept(msg.id, msg.result);
+          });
+          worker.on("error", (err) => {
+            if (!settled)
+              stop(new RetryableError(`converter thread crashed: ${err.message}`, { cause: err }));
+          });
+          worker.on("exit", (code) => {
+            if (!settled) stop(new RetryableError(`converter thread exited (${code}) before it finished`));
+          });
+        }),
+      );
+    }
+    await takeTables(tasks, shared, accept, (_id, err) => {
+      failure ??= err as Error;
+    });
+    await Promise.all(finished);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
   if (failure) throw failure;
   return results;
-}
-
-function send(worker: Worker, id: number, task: TableFileTask): Promise<TableFileResult> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg: { id: number; result?: TableFileResult; error?: SerializedError }) => {
-      if (msg.id !== id) return;
-      cleanup();
-      if (msg.error) reject(revive(msg.error));
-      else resolve(msg.result as TableFileResult);
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(new RetryableError(`converter thread crashed on ${task.input}: ${err.message}`, { cause: err }));
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new RetryableError(`converter thread exited (${code}) while converting ${task.input}`));
-    };
-    const cleanup = () => {
-      worker.off("message", onMessage);
-      worker.off("error", onError);
-      worker.off("exit", onExit);
-    };
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.on("exit", onExit);
-    worker.postMessage({ id, task });
-  });
 }

@@ -1,14 +1,14 @@
-import { parentPort } from "node:worker_threads";
-import { serializeError } from "./pool.ts";
-import { convertTableFile, type TableFileTask } from "./table-file.ts";
+import { parentPort, workerData } from "node:worker_threads";
+import { type PoolMessage, type PoolWorkerData, serializeError, takeTables } from "./pool.ts";
 
-/** Worker thread: converts the table files it is sent, one at a time, and answers each with its result. */
+/** Worker thread: converts tables from the pool's shared counter, answering each with its result. */
 
-parentPort?.on("message", async ({ id, task }: { id: number; task: TableFileTask }) => {
-  try {
-    const result = await convertTableFile(task);
-    parentPort?.postMessage({ id, result });
-  } catch (err) {
-    parentPort?.postMessage({ id, error: serializeError(err) });
-  }
-});
+const { tasks, shared } = workerData as PoolWorkerData;
+const post = (msg: PoolMessage) => parentPort?.postMessage(msg);
+await takeTables(
+  tasks,
+  shared,
+  (id, result) => post({ id, result }),
+  (id, err) => post({ id, error: serializeError(err) }),
+);
+post({ done: true });
