@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { scanColumns } from "../../containers/causemos/columns.ts";
+import type { OutputTask } from "../../containers/causemos/params.ts";
 import {
   readNumbers,
   readParquetMetadata,
