@@ -11,6 +11,7 @@ const MIN_MATCH = 3;
 const MAX_MATCH = 258;
 const HASH_BITS = 14;
 const HASH_SIZE = 1 << HASH_BITS;
+const HASH_SHIFT = 32 - HASH_BITS;
 
 const LENGTH_BASE = [
   3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195,
@@ -98,29 +99,20 @@ export function createZlibEncoder(): ZlibEncoder {
       let op = 0;
       o[op++] = 0x78; // CM 8, 32 KiB window
       o[op++] = 0x01; // FLEVEL 0; (0x78 * 256 + 0x01) % 31 === 0
+      // Bits go out LSB first; every write below keeps bitBuf under 2^26 (at most 7 pending + 18 new).
       let bitBuf = 3; // BFINAL 1, BTYPE 01 (fixed Huffman)
       let bitCount = 3;
-      const put = (value: number, bits: number) => {
-        bitBuf |= value << bitCount;
-        bitCount += bits;
-        while (bitCount >= 8) {
-          o[op++] = bitBuf & 0xff;
-          bitBuf >>>= 8;
-          bitCount -= 8;
-        }
-      };
       let i = 0;
       while (i < n) {
         let matchLen = 0;
         let dist = 0;
         if (i + MIN_MATCH <= n) {
-          const h = Math.imul((src[i] << 16) | (src[i + 1] << 8) | src[i + 2], 0x9e3779b1);
-          const slot = h >>> (32 - HASH_BITS);
+          const slot = Math.imul((src[i] << 16) | (src[i + 1] << 8) | src[i + 2], 0x9e3779b1) >>> HASH_SHIFT;
           const cand = head[slot] - base;
           head[slot] = i + base;
           if (cand >= 0 && i - cand <= WINDOW && src[cand] === src[i] && src[cand + 1] === src[i + 1]) {
             const max = Math.min(MAX_MATCH, n - i);
-            let len = 0;
+            let len = 2;
             while (len < max && src[cand + len] === src[i + len]) len++;
             if (len >= MIN_MATCH) {
               matchLen = len;
@@ -129,24 +121,45 @@ export function createZlibEncoder(): ZlibEncoder {
           }
         }
         if (matchLen > 0) {
-          put(LEN_CODE[matchLen], LEN_BITS[matchLen]);
+          bitBuf |= LEN_CODE[matchLen] << bitCount;
+          bitCount += LEN_BITS[matchLen];
+          while (bitCount >= 8) {
+            o[op++] = bitBuf & 0xff;
+            bitBuf >>>= 8;
+            bitCount -= 8;
+          }
           const ds = DIST_SYM[dist];
-          put(DIST_CODE[ds], 5);
-          if (DIST_EXTRA[ds] > 0) put(dist - DIST_BASE[ds], DIST_EXTRA[ds]);
+          bitBuf |= (DIST_CODE[ds] | ((dist - DIST_BASE[ds]) << 5)) << bitCount;
+          bitCount += 5 + DIST_EXTRA[ds];
+          while (bitCount >= 8) {
+            o[op++] = bitBuf & 0xff;
+            bitBuf >>>= 8;
+            bitCount -= 8;
+          }
           // Index the positions inside the match (short matches only: long runs gain little from it).
           const stop = matchLen <= 32 ? Math.min(i + matchLen, n - MIN_MATCH + 1) : i + 1;
-          for (let k = i + 1; k < stop; k++) {
-            const h = Math.imul((src[k] << 16) | (src[k + 1] << 8) | src[k + 2], 0x9e3779b1);
-            head[h >>> (32 - HASH_BITS)] = k + base;
-          }
+          for (let k = i + 1; k < stop; k++)
+            head[Math.imul((src[k] << 16) | (src[k + 1] << 8) | src[k + 2], 0x9e3779b1) >>> HASH_SHIFT] =
+              k + base;
           i += matchLen;
         } else {
           const lit = src[i++];
-          put(LIT_CODE[lit], LIT_BITS[lit]);
+          bitBuf |= LIT_CODE[lit] << bitCount;
+          bitCount += LIT_BITS[lit];
+          while (bitCount >= 8) {
+            o[op++] = bitBuf & 0xff;
+            bitBuf >>>= 8;
+            bitCount -= 8;
+          }
         }
       }
-      put(LIT_CODE[256], LIT_BITS[256]);
-      if (bitCount > 0) o[op++] = bitBuf & 0xff;
+      // End of block (symbol 256: seven zero bits), then the last partial byte.
+      bitCount += LIT_BITS[256];
+      while (bitCount > 0) {
+        o[op++] = bitBuf & 0xff;
+        bitBuf >>>= 8;
+        bitCount -= 8;
+      }
       // Adler-32 of the input, big-endian.
       let a = 1;
       let b = 0;
