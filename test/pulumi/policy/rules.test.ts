@@ -114,6 +114,16 @@ describe("tessera-no-public-principals", () => {
       { role: "roles/run.invoker", member: "domain:example.com" },
       0,
     ],
+    [
+      "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember",
+      { role: "roles/iap.httpsResourceAccessor", member: "principalSet://goog/public:all" },
+      1,
+    ],
+    [
+      "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember",
+      { role: "roles/iap.httpsResourceAccessor", member: "domain:example.com" },
+      0,
+    ],
   ])("%s %j -> %i violation(s)", async (type, props, n) => {
     expect(await violationsOf(noPublicPrincipals, type, props)).toHaveLength(n);
   });
