@@ -125,11 +125,11 @@ describe("columnar Parquet reader", () => {
     const quiet = createLogger({ sink: memorySink() });
     const outputs = async (path: string) => {
       const w = memoryWriter();
-      const selected_output_tasks = [
+      const selected_output_tasks: OutputTask[] = [
         "compute_global_timeseries",
         "compute_regional_stats",
         "compute_tiles",
-      ] as const;
+      ];
       await run({ model_id: "m", run_id: "r", data_paths: [path], selected_output_tasks }, w, {
         logger: quiet,
       });
