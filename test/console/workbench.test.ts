@@ -389,3 +389,61 @@ describe("workbench API: results and best models", () => {
     expect((await call("GET", "/train")).status).toBe(404);
   });
 });
+
+describe("workbench mapping: roles to the job config", () => {
+  it("pairs exposures with their spends in order, adds factors to context, and names each problem", async () => {
+    const { rolesToConfig, suggestRoles } = await import("../../functions/console/workbench/mapping.ts");
+    const roles = {
+      DATE: "date",
+      REVENUE: "dep_var",
+      TV_S: "paid_media_spends",
+      SEARCH_S: "paid_media_spends",
+      SEARCH_CLICKS_P: "paid_media_vars",
+      EVENTS: "factor_vars",
+      NEWSLETTER: "organic_vars",
+      COUNTRY: "ignore",
+    } as const;
+    const r = rolesToConfig({ ...roles });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        date_var: "DATE",
+        dep_var: "REVENUE",
+        paid_media_spends: ["TV_S", "SEARCH_S"],
+        paid_media_vars: ["TV_S", "SEARCH_CLICKS_P"],
+        organic_vars: ["NEWSLETTER"],
+        context_vars: ["EVENTS"],
+        factor_vars: ["EVENTS"],
+      },
+    });
+    expect(rolesToConfig({ ...roles, DATE: "ignore" })).toMatchObject({ ok: false, field: "date" });
+    expect(rolesToConfig({ ...roles, NEWSLETTER: "dep_var" })).toMatchObject({ ok: false, field: "dep_var" });
+    expect(rolesToConfig({ ...roles, TV_S: "ignore", SEARCH_S: "ignore" })).toMatchObject({
+      ok: false,
+      field: "paid_media_spends",
+    });
+    expect(rolesToConfig({ ...roles, RADIO_I: "paid_media_vars" })).toMatchObject({
+      ok: false,
+      field: "RADIO_I",
+    });
+    expect(rolesToConfig({ ...roles, SEARCH_I: "paid_media_vars" })).toMatchObject({
+      ok: false,
+      field: "SEARCH_I",
+    });
+    // Type decides where the name does not: a date-typed column of another name, a lone number as dep_var.
+    const s = suggestRoles([
+      { name: "WHEN", type: "date", distinct: 10, missing: 0, sample: [] },
+      { name: "KPI", type: "number", distinct: 10, missing: 0, sample: [] },
+      { name: "RADIO_COST", type: "number", distinct: 10, missing: 0, sample: [] },
+      { name: "RADIO_GRPS", type: "number", distinct: 10, missing: 0, sample: [] },
+      { name: "FLAG", type: "text", distinct: 1, missing: 0, sample: [] },
+    ]);
+    expect(s).toEqual({
+      WHEN: "date",
+      KPI: "dep_var",
+      RADIO_COST: "paid_media_spends",
+      RADIO_GRPS: "paid_media_vars",
+      FLAG: "ignore",
+    });
+  });
+});

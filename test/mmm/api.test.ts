@@ -83,32 +83,35 @@ describe("mmm API on the local twin", () => {
     expect(await store.exists("model_summary/de/summary.json")).toBe(true);
   }, 120_000);
 
-  it("records FAILED with the step and message, and starts the next queued run when one ends with no API call in between (run events -> mmm-queue)", async () => {
-    // Valid configs, but the data has no such column: prepare fails, the except branch runs the fail job,
-    // the run's end is a run event, and the mmm-queue function starts the next run of the queue.
+  it("records FAILED with the step and message, SKIPPED by the skip rules, and starts the next queued run when one ends with no API call in between (run events -> mmm-queue)", async () => {
+    // A: a context variable the data lacks: prepare fails, the except branch runs the fail job.
+    // B: a dependent variable the data lacks: the original's skip rule, SKIPPED and the run succeeds.
+    // Each run's end is a run event, and the mmm-queue function starts the next run of the queue.
     const config = { ...tinyConfig, queue: "twin-q" };
-    const a = await train(deps, { ...config, dep_var: "sales" });
+    const a = await train(deps, { ...config, context_vars: ["weather"] });
     const b = await train(deps, { ...config, dep_var: "units" });
     expect(b.state).toBe("QUEUED");
     expect((await runStatus(deps, b.job_id)).message).toBe("position 1 in queue twin-q");
     // Only read status.json and the queue; runStatus never advances the queue itself.
     let sb = await runStatus(deps, b.job_id);
-    const deadline = Date.now() + 100_000;
-    while (Date.now() < deadline && !(sb.state === "FAILED" && sb.execution === "failed")) {
+    const deadline = Date.now() + 140_000;
+    while (Date.now() < deadline && !(sb.state === "SKIPPED" && sb.execution === "succeeded")) {
       await new Promise((res) => setTimeout(res, 200));
       sb = await runStatus(deps, b.job_id);
     }
-    expect(sb.state, JSON.stringify(sb)).toBe("FAILED");
-    expect(String(sb.message)).toContain("UNITS");
+    expect(sb.state, JSON.stringify(sb)).toBe("SKIPPED");
+    expect(sb.skip_reason).toBe("dep_var UNITS is not in the data");
+    const rb = await readRunRecord(deps.store, b.job_id);
+    expect((await deps.store.get(`${rb.prefix}SKIPPED.txt`)).toString()).toContain("UNITS");
+    expect(rb.config.dep_var).toBe("UNITS");
     const sa = (await request(api.url).get("/").query({ api: "status", job_id: a.job_id })).body.data;
     expect(sa.state, JSON.stringify(sa)).toBe("FAILED");
     expect(sa.step).toBe("prepare");
-    expect(String(sa.message)).toContain("SALES");
+    expect(String(sa.message)).toContain("WEATHER");
     expect(sa.execution).toBe("failed");
     // One at a time: b started after a ended.
     expect(Date.parse(sb.start_time as string)).toBeGreaterThanOrEqual(Date.parse(sa.end_time as string));
-    expect((await readRunRecord(deps.store, b.job_id)).config.dep_var).toBe("UNITS");
-  }, 150_000);
+  }, 180_000);
 
   it("rejects bad configs naming the field, in the envelope", async () => {
     const cases: [Record<string, unknown>, string][] = [
