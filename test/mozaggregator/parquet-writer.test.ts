@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ColumnSpec, ParquetWriter } from "../../containers/mozaggregator/parquet-writer.ts";
+import {
+  type ColumnSpec,
+  DICT_MAX_ENTRIES,
+  hashBytes,
+  ParquetWriter,
+} from "../../containers/mozaggregator/parquet-writer.ts";
 
 function halves(v: bigint): [number, number] {
   const u = BigInt.asUintN(64, v);
@@ -124,6 +129,51 @@ describe("ParquetWriter", () => {
     w.close();
     const { rows } = await readBack(path);
     expect(rows.map((r) => r.h)).toEqual(expected);
+  });
+
+  it("dictionary-encodes string columns, falling back to PLAIN when a row group's dictionary is full", async () => {
+    const path = join(dir, "dict.parquet");
+    const dictSchema: ColumnSpec[] = [
+      { name: "few", kind: "string", dictionary: true },
+      { name: "many", kind: "string", dictionary: true },
+      { name: "nulls", kind: "string", dictionary: true },
+    ];
+    const w = new ParquetWriter(path, dictSchema, { rowGroupRows: 50_000, pageBytes: 8192 });
+    const rows = DICT_MAX_ENTRIES + 30_000;
+    const expected: { few: string | null; many: string; nulls: string | null }[] = [];
+    const hash = (s: string) => {
+      const b = Buffer.from(s, "utf8");
+      return { b, h: hashBytes(b, 0, b.length) };
+    };
+    for (let i = 0; i < rows; i++) {
+      const few = i % 13 === 0 ? null : i % 5 === 0 ? "" : `ü${i % 7}`;
+      // distinct values: the first row group's dictionary fills up and the rest of it goes PLAIN
+      const many = `value-${i}`;
+      w.string(0, few);
+      const { b, h } = hash(many);
+      w.stringHashed(1, b, 0, b.length, h);
+      w.nullValue(2);
+      w.endRow();
+      expected.push({ few, many, nulls: null });
+    }
+    w.close();
+    const db = await DuckDBInstance.create();
+    const c = await db.connect();
+    try {
+      const r = await c.runAndReadAll(`SELECT few, many, nulls FROM read_parquet('${path}')`);
+      expect(r.getRowObjectsJson()).toEqual(expected);
+      const m = await c.runAndReadAll(
+        `SELECT path_in_schema, row_group_id, encodings FROM parquet_metadata('${path}') ORDER BY ALL`,
+      );
+      const encodings = m.getRows().map((x) => `${x[0]} ${x[1]} ${x[2]}`);
+      expect(encodings).toContain("few 0 PLAIN, RLE, RLE_DICTIONARY");
+      expect(encodings).toContain("many 0 PLAIN, RLE, RLE_DICTIONARY");
+      // row group 1 starts a fresh dictionary
+      expect(encodings).toContain("many 1 PLAIN, RLE, RLE_DICTIONARY");
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
   });
 
   it("writes a valid file with no rows", async () => {

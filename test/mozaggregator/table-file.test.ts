@@ -90,6 +90,31 @@ describe("one table's COPY data -> Parquet", () => {
     expect(existsSync(b.output)).toBe(false);
   });
 
+  it("fails on bytes after the end of the gzip data", async () => {
+    const c = await run(Buffer.concat([gz([row("{1,2}")]), Buffer.from([0, 0, 0, 0])]));
+    await expect(c.result).rejects.toThrow(
+      new RegExp(`^${c.input}:\\d+: gzip data is truncated or corrupt \\(unexpected bytes after the end`),
+    );
+    expect(existsSync(c.output)).toBe(false);
+  });
+
+  it("reads concatenated gzip members and lines longer than the parse buffer, as gzip -dc does", async () => {
+    // 400,000 elements: a line of ~1.6 MB, longer than the 1 MB buffer the lines are parsed from
+    const long = Array.from({ length: 400_000 }, (_, i) => i % 1000);
+    const first = gzipSync(Buffer.from(`${row(`{${long.join(",")}}`)}\n${row("{1,2}")}\n`));
+    const second = gzipSync(Buffer.from(`${row("{3,4,5}")}\n\\.\n`));
+    const { output, result } = await run(Buffer.concat([first, second]));
+    const r = await result;
+    expect(r.rows).toBe(3);
+    const rows = await readParquetRows([output]);
+    expect(rows.map((x) => [x.histogram?.length, x.sum, x.count])).toEqual([
+      [399_998, String(long[399_998]), String(long[399_999])],
+      [0, "1", "2"],
+      [1, "4", "5"],
+    ]);
+    expect(rows[0].aggregate).toBe(`[${long.join(",")}]`);
+  });
+
   it("decodes escapes and non-string JSON values, and counts unknown keys", async () => {
     const lines = [
       '{"os": "Lin\\\\tux", "child": true, "label": "a\\\\"b", "metric": "M1", "osVersion": null, "x": 1}\t{5,6,7}',
