@@ -839,7 +839,7 @@ export class ParquetWriter {
     this.columns = specs.map((s) => new Column(s, this.compressor));
     this.options = {
       rowGroupRows: options.rowGroupRows ?? 1_000_000,
-      rowGroupBytes: options.rowGroupBytes ?? 48 << 20,
+      rowGroupBytes: options.rowGroupBytes ?? 32 << 20,
       pageBytes: options.pageBytes ?? 256 << 10,
       createdBy: options.createdBy ?? "tessera mozaggregator",
     };
