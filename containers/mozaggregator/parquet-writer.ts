@@ -7,14 +7,16 @@ import zlib from "node:zlib";
  *
  * - file: "PAR1", column chunks of each row group, FileMetaData (Thrift compact protocol), its length (u32 LE),
  *   "PAR1";
- * - data pages v1 (PLAIN values; repetition and definition levels in the RLE/bit-packed hybrid, run-length
- *   runs only, each prefixed with its u32 byte length), each page compressed whole (ZSTD, or GZIP when this
- *   Node has no zstd);
+ * - data pages v1 (repetition and definition levels in the RLE/bit-packed hybrid, run-length runs only, each
+ *   prefixed with its u32 byte length; values PLAIN, DELTA_BINARY_PACKED for the list's INT64s, or
+ *   RLE_DICTIONARY indices for dictionary columns, whose chunk then starts with a PLAIN dictionary page), each
+ *   page compressed whole (ZSTD through one reused context per writer, or GZIP when this Node has no zstd);
  * - a list column is the standard 3-level `optional group (LIST) { repeated group list { required int64
  *   element } }`: max definition level 2, max repetition level 1; an empty list is one entry at level 1.
  *
- * Pages are compressed as they fill (~256 KB), so a row group is buffered compressed; a row group is written out
- * when its compressed pages reach `rowGroupBytes` or its rows reach `rowGroupRows`.
+ * Pages are compressed as they fill (~256 KB), so a row group is buffered compressed, in one growing buffer per
+ * column; a row group is written out when its compressed pages reach `rowGroupBytes` (32 MB) or its rows reach
+ * `rowGroupRows` (1M).
  */
 
 export type ColumnKind = "string" | "date" | "int64" | "int64-list";
