@@ -98,6 +98,19 @@ export async function writeStatus(
   return next;
 }
 
+/**
+ * The run's `console.log` artifact (as the original's): one timestamped line per event of the sequential steps,
+ * also logged. Trials run in parallel tasks, so merge writes their lines as it reads their candidates.
+ */
+async function consoleLine(c: StepContext, prefix: string, message: string, warn = false): Promise<void> {
+  if (warn) c.log.warn(`mmm ${c.runId}: ${message}`);
+  else c.log.info(`mmm ${c.runId}: ${message}`);
+  const name = `${prefix}console.log`;
+  const prev = (await c.store.exists(name)) ? (await c.store.get(name)).toString("utf8") : "";
+  const at = (c.now ?? (() => new Date()))().toISOString();
+  await c.store.put(name, `${prev}${at} ${message}\n`, { contentType: "text/plain; charset=utf-8" });
+}
+
 /** The original's CET timestamp `%m%d_%H%M%S`. */
 export function cetTimestamp(now: Date): string {
   const p = Object.fromEntries(
@@ -159,6 +172,11 @@ export async function prepareStep(
   await c.store.put(runRecordName(c.runId), json(rec));
   await writeStatus(c.store, rec, { state: "RUNNING", step: "prepare", progress: 0.02 }, now);
   await c.store.put(`${rec.prefix}debug/job_config.copy.json`, json(config));
+  await consoleLine(
+    c,
+    rec.prefix,
+    `run ${c.runId}: ${config.country} ${config.revision}, ${config.iterations} iterations x ${config.trials} trials, source ${config.source.kind}`,
+  );
 
   const rows = await readSourceRows(config.source, c);
   const { prepareRows, SkipRun } = await import("./source.ts");
@@ -175,7 +193,7 @@ export async function prepareStep(
       { state: "SKIPPED", step: "prepare", progress: 1, message: err.message, skip_reason: err.message },
       now,
     );
-    c.log.warn(`mmm ${c.runId}: skipped: ${err.message}`);
+    await consoleLine(c, rec.prefix, `SKIPPED: ${err.message}`, true);
     return rec;
   }
   const baseline = prophetBaseline(raw, config.dep_var, config.country);
@@ -231,8 +249,10 @@ export async function prepareStep(
     },
     now,
   );
-  c.log.info(
-    `mmm ${c.runId}: prepared ${frame.dates.length} rows into ${c.store.uri(`${rec.prefix}status.json`)}`,
+  await consoleLine(
+    c,
+    rec.prefix,
+    `prepared ${frame.dates.length} rows (${raw.dates[0]} to ${raw.dates[raw.dates.length - 1]}), ${Object.keys(prepared.ranges).length} hyperparameters`,
   );
   return rec;
 }
@@ -310,7 +330,9 @@ export async function mergeStep(c: StepContext): Promise<ParetoModel[]> {
     const name = `${rec.prefix}candidates/trial_${t}.json`;
     if (!(await c.store.exists(name)))
       throw new NonRetriableError(`trial ${t} wrote no candidates (${name})`, { field: "trials" });
-    all.push(...(await readJson<Candidate[]>(c.store, name)));
+    const got = await readJson<Candidate[]>(c.store, name);
+    all.push(...got);
+    await consoleLine(c, rec.prefix, `trial ${t}: ${got.length} candidates`);
   }
   const { models, fronts } = selectPareto(all, { fronts: 2, minCandidates: 5, tsValidation: true });
   if (models.length === 0)
@@ -340,7 +362,7 @@ export async function mergeStep(c: StepContext): Promise<ParetoModel[]> {
     contentType: "image/svg+xml",
   });
   await writeStatus(c.store, rec, { state: "RUNNING", step: "onepagers", progress: 0.85 }, now());
-  c.log.info(`mmm ${c.runId}: ${models.length} Pareto models of ${all.length}; best ${best.solID}`);
+  await consoleLine(c, rec.prefix, `${models.length} Pareto models of ${all.length}; best ${best.solID}`);
   return models;
 }
 
@@ -398,8 +420,14 @@ export async function reportStep(c: StepContext): Promise<Record<string, unknown
     );
     await c.store.put(`${rec.prefix}allocator_results.csv`, [head, ...rows].join("\n"));
     await c.store.put(`${rec.prefix}allocator.json`, json(allocator), { contentType: "application/json" });
+    await consoleLine(
+      c,
+      rec.prefix,
+      `allocator ${cfg.budget_scenario} on ${best.solID}: ${plan.length} channels`,
+    );
   } catch (err) {
     await c.store.put(`${rec.prefix}allocator_error.txt`, (err as Error).message);
+    await consoleLine(c, rec.prefix, `allocator failed: ${(err as Error).message}`, true);
   }
   const startedAt = Date.parse((await readStatus(c.store, rec.prefix))?.start_time ?? now().toISOString());
   const sum = (k: "optimalSpend" | "optimalResponse") =>
@@ -472,6 +500,7 @@ export async function reportStep(c: StepContext): Promise<Record<string, unknown
     { state: "SUCCEEDED", step: "done", progress: 1, message: `best model ${best.solID}` },
     now(),
   );
+  await consoleLine(c, rec.prefix, `SUCCEEDED: best model ${best.solID}, summary in model_summary.json`);
   return summary;
 }
 
@@ -548,6 +577,7 @@ export async function failStep(
     { state: "FAILED", step: c.step, error: c.message, message: c.message },
     now,
   );
+  await consoleLine(c, rec.prefix, `FAILED in ${c.step}: ${c.message}`, true);
   if (!(await c.store.exists(runRecordName(c.runId))))
     await c.store.put(runRecordName(c.runId), json({ ...rec, timestamp: "", config: c.params ?? null }));
 }

@@ -230,6 +230,20 @@ describe("tessera mmm evaluate", () => {
       "allocator_total_spend",
     ]);
     expect(metrics[1].split(",")[0]).toBe(best);
+    // The console log artifact: the steps in order, timestamped.
+    const lines = readFileSync(join(prefix, "console.log"), "utf8").trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^\d{4}-\d{2}-\d{2}T\S+ run cli-run: de test, 15 iterations x 2 trials, source warehouse$/,
+    );
+    expect(lines.map((l) => l.replace(/^\S+ /, "").split(":")[0])).toEqual([
+      "run cli-run",
+      "prepared 208 rows (2015-11-23 to 2019-11-11), 18 hyperparameters",
+      "trial 1",
+      "trial 2",
+      expect.stringMatching(/Pareto models of 30; best /),
+      "allocator target_efficiency on " + best,
+      "SUCCEEDED",
+    ]);
   });
 
   it("train --config names the bad field of a job config, and refuses --config with --frame", async () => {

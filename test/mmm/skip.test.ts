@@ -47,5 +47,8 @@ describe("the original's skip rules", () => {
     expect((await store.get(`${record.prefix}SKIPPED.txt`)).toString()).toMatch(/REVENUE/);
     expect(await store.exists(`${record.prefix}model_summary.json`)).toBe(false);
     expect(steps.at(-1)).toBe("skipped");
+    expect((await store.get(`${record.prefix}console.log`)).toString()).toMatch(
+      /SKIPPED: dep_var REVENUE has 1/,
+    );
   });
 });
