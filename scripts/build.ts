@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { build, type Metafile, type Plugin } from "esbuild";
 import { NonRetriableError } from "../shared/core/errors.ts";
 import { FUNCTION_COMPILE_CACHE } from "../shared/pipelines/platform.ts";
@@ -92,6 +92,24 @@ export function zodEnglishOnly(): Plugin {
         loader: "js",
         resolveDir: dirname(args.path),
       }));
+    },
+  };
+}
+
+/**
+ * Pipeline code (`containers/`) reached by a deployed function is library code: marked free of side
+ * effects, a module whose exports the function never uses is dropped with its imports (the mmm API reads run
+ * records through `containers/mmm/run.ts`, which also imports the Prophet baseline and date-holidays' data).
+ */
+export function containersPure(root = ROOT): Plugin {
+  const containers = join(root, "containers") + sep;
+  return {
+    name: "tessera-containers-pure",
+    setup(b) {
+      b.onResolve({ filter: /^\.{1,2}\/.*\.ts$/ }, (args) => {
+        const path = join(args.resolveDir, args.path);
+        return path.startsWith(containers) ? { path, sideEffects: false } : undefined;
+      });
     },
   };
 }
@@ -229,7 +247,7 @@ export async function bundle(
       metafile: true,
       external: EXTERNALS,
       plugins: options.deployedOnly
-        ? [localHooksOut(), zodEnglishOnly()]
+        ? [localHooksOut(), zodEnglishOnly(), containersPure()]
         : [workerEntries(workers, options.root)],
       inject: options.deployedOnly ? [join(ROOT, "scripts", "zod-jitless.ts")] : [],
       logLevel: "silent",

@@ -138,15 +138,25 @@ describe("function bundles", () => {
 });
 
 describe("deployed function bundles", () => {
-  it("keep the registry's local hooks and Zod's other locales out: dispatch is under 1 MB", async () => {
+  it("keep the registry's local hooks, unused pipeline code and Zod's other locales out: dispatch and mmm under 1 MB", async () => {
     const dir = join(OUT, "real");
-    mkdirSync(join(dir, "src"), { recursive: true });
-    // Only dispatch is built (the other functions belong to other areas and may be mid-edit).
-    const src = join(dir, "src", "dispatch");
-    mkdirSync(src, { recursive: true });
-    writeFileSync(join(src, "index.ts"), 'import "../../../../../../functions/dispatch/index.ts";\n');
-    const [b] = await buildFunctions(join(dir, "src"), join(dir, "functions"));
+    // dispatch and the mmm API, whose run-record reader sits beside the Prophet baseline (date-holidays).
+    for (const name of ["dispatch", "mmm"]) {
+      const src = join(dir, "src", name);
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, "index.ts"), `import "../../../../../../functions/${name}/index.ts";\n`);
+    }
+    const [b, mmm] = await buildFunctions(join(dir, "src"), join(dir, "functions"));
+    expect([b.name, mmm.name]).toEqual(["dispatch", "mmm"]);
     expect(b.bytes).toBeLessThan(1024 * 1024);
+    expect(mmm.bytes).toBeLessThan(1024 * 1024);
+    const mmmCode = [
+      join(mmm.dir, "index.js"),
+      ...readdirSync(join(mmm.dir, "chunks")).map((f) => join(mmm.dir, "chunks", f)),
+    ]
+      .map((f) => readFileSync(f, "utf8"))
+      .join("\n");
+    expect(mmmCode.includes("Africa/Abidjan")).toBe(false);
     const files = [
       join(b.dir, "index.js"),
       ...readdirSync(join(b.dir, "chunks")).map((f) => join(b.dir, "chunks", f)),
