@@ -114,7 +114,7 @@ export const mmm = definePipeline({
       try {
         const rec = await readRunRecord(store, partition);
         const status = await readStatus(store, rec.prefix);
-        const svgs = (await store.list(rec.prefix)).filter((o) => o.name.endsWith(".svg"));
+        const svgs = (await store.list(rec.prefix)).filter((o) => /\.(svg|png)$/.test(o.name));
         return [
           `  run ${partition}: ${status?.state ?? "?"} (${status?.message ?? ""})`,
           `  summary: ${store.uri(`${rec.prefix}model_summary.json`)}`,
