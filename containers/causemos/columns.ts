@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { compareText, periodStart, type Series, type Temporal } from "./aggregate.ts";
 import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextColumn } from "./frame.ts";
@@ -26,7 +27,7 @@ import { MAX_TIMESTAMP } from "./validate.ts";
  * text and coordinates directly. Returns undefined when a file uses a Parquet feature the reader does not
  * decode; the caller then scans with DuckDB (scan.ts). The outputs equal the in-memory path's, byte for byte.
  */
-export function scanColumns(paths: readonly string[], options: ScanOptions): Scan | undefined {
+export async function scanColumns(paths: readonly string[], options: ScanOptions): Promise<Scan | undefined> {
   const { files } = numericFiles(paths);
   let metas: ParquetFile[];
   try {
@@ -36,12 +37,75 @@ export function scanColumns(paths: readonly string[], options: ScanOptions): Sca
     throw err;
   }
   try {
-    return reduce(metas, options);
+    return await reduce(metas, options);
   } catch (err) {
     if (err instanceof NonRetriableError) throw err;
     // Anything the reader could not decode (or a corrupt file): DuckDB reads it and names the problem.
     return undefined;
   }
+}
+
+/** Below this many rows a reader thread's start costs more than it saves. */
+const PARALLEL_READ_ROWS = 500_000;
+
+export interface ColumnRequest {
+  name: string;
+  kind: "numbers" | "text";
+  /** Text of files without the column (null = null). */
+  missing?: string | null;
+}
+
+export interface ColumnResult {
+  name: string;
+  numbers?: Float64Array;
+  text?: { codes: Int32Array; values: string[] };
+}
+
+/**
+ * Decode the requested columns; with `parallel`, every other one (heaviest first) on a reader thread while
+ * this thread decodes the rest. Undefined when a file needs DuckDB.
+ */
+async function readColumns(
+  metas: ParquetFile[],
+  requests: ColumnRequest[],
+  total: number,
+  parallel: boolean,
+): Promise<Map<string, ColumnResult> | undefined> {
+  const out = new Map<string, ColumnResult>();
+  const local = parallel ? requests.filter((_, k) => k % 2 === 0) : requests;
+  const remote = parallel ? requests.filter((_, k) => k % 2 === 1) : [];
+  let fromThread:
+    | Promise<{ results?: ColumnResult[]; error?: { name: string; message: string } }>
+    | undefined;
+  if (remote.length > 0) {
+    const worker = new Worker(new URL("./read-worker.ts", import.meta.url), {
+      workerData: { paths: metas.map((m) => m.path), requests: remote },
+    });
+    fromThread = new Promise((resolve) => {
+      worker.once("message", (m) => {
+        resolve(m);
+        void worker.terminate();
+      });
+      worker.once("error", (err) => resolve({ error: { name: err.name, message: err.message } }));
+    });
+  }
+  let localError: unknown;
+  try {
+    for (const r of local) {
+      if (r.kind === "numbers") out.set(r.name, { name: r.name, numbers: readNumbers(metas, r.name, total) });
+      else out.set(r.name, { name: r.name, text: readText(metas, r.name, total, r.missing ?? null) });
+    }
+  } catch (err) {
+    localError = err;
+  }
+  const reply = fromThread ? await fromThread : undefined;
+  if (localError !== undefined) throw localError;
+  if (reply?.error) {
+    if (reply.error.name === "UnsupportedParquet" || reply.error.name === "RangeError") return undefined;
+    throw Object.assign(new Error(reply.error.message), { name: reply.error.name });
+  }
+  for (const r of reply?.results ?? []) out.set(r.name, r);
+  return out;
 }
 
 const REQUIRED = new Set([
@@ -56,7 +120,7 @@ const REQUIRED = new Set([
   "value",
 ]);
 
-function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
+async function reduce(metas: ParquetFile[], options: ScanOptions): Promise<Scan | undefined> {
   const columns: string[] = [];
   for (const m of metas) for (const c of m.columns) if (!columns.includes(c.name)) columns.push(c.name);
   for (const need of ["timestamp", "feature", "value"])
@@ -80,8 +144,27 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
   const hasLatColumns = columns.includes("lat") && columns.includes("lng");
   const hasWeight = weightColumn !== "" && columns.includes(weightColumn);
 
-  const readT = (name: string) => readText(metas, name, total, multi && !REQUIRED.has(name) ? "" : null);
-  const feature = readT("feature");
+  // Every column needed, decoded on two threads when the files are large enough to pay a thread's start.
+  const missingText = (name: string) => (multi && !REQUIRED.has(name) ? "" : null);
+  const requests: ColumnRequest[] = [
+    { name: "timestamp", kind: "numbers" },
+    { name: "value", kind: "numbers" },
+  ];
+  if (hasLatColumns) requests.push({ name: "lat", kind: "numbers" }, { name: "lng", kind: "numbers" });
+  if (hasWeight) requests.push({ name: weightColumn, kind: "numbers" });
+  for (const name of textNames) requests.push({ name, kind: "text", missing: missingText(name) });
+  const read = await readColumns(
+    metas,
+    requests,
+    total,
+    (options.threads ?? 2) > 1 && total >= PARALLEL_READ_ROWS,
+  );
+  if (!read) return undefined;
+  const numbers = (name: string) => read.get(name)?.numbers as Float64Array;
+  const texts = new Map<string, { codes: Int32Array; values: string[] }>();
+  for (const name of textNames)
+    texts.set(name, read.get(name)?.text as { codes: Int32Array; values: string[] });
+  const feature = texts.get("feature") as { codes: Int32Array; values: string[] };
 
   // Shards keep the features dealt to them (sorted by name, round-robin).
   let keep: Uint8Array | undefined;
@@ -98,13 +181,11 @@ function reduce(metas: ParquetFile[], options: ScanOptions): Scan | undefined {
     for (let i = 0; i < total; i++) keep[i] = mine[feature.codes[i] + 1];
   }
 
-  const timestamp = readNumbers(metas, "timestamp", total);
-  const value = readNumbers(metas, "value", total);
-  const lat = hasLatColumns ? readNumbers(metas, "lat", total) : undefined;
-  const lng = hasLatColumns ? readNumbers(metas, "lng", total) : undefined;
-  const weight = hasWeight ? readNumbers(metas, weightColumn, total) : undefined;
-  const texts = new Map<string, { codes: Int32Array; values: string[] }>([["feature", feature]]);
-  for (const name of textNames) if (!texts.has(name)) texts.set(name, readT(name));
+  const timestamp = numbers("timestamp");
+  const value = numbers("value");
+  const lat = hasLatColumns ? numbers("lat") : undefined;
+  const lng = hasLatColumns ? numbers("lng") : undefined;
+  const weight = hasWeight ? numbers(weightColumn) : undefined;
 
   // validate_and_fix's counters, per-feature row counts.
   const fill = Number(options.fillTimestamp);

@@ -182,7 +182,7 @@ async function runSteps(
       threads: options.threads,
     };
     const scan =
-      (options.reader !== "duckdb" ? scanColumns(params.data_paths, scanOptions) : undefined) ??
+      (options.reader !== "duckdb" ? await scanColumns(params.data_paths, scanOptions) : undefined) ??
       (await scanDojo(params.data_paths, scanOptions));
     ({ frame, series, counters, numRows, raw } = scan);
     month = scan.month;

@@ -117,7 +117,9 @@ describe("columnar Parquet reader", () => {
     }
     // DuckDB's v2 writer uses DELTA_BINARY_PACKED for integers: unsupported here.
     expect(refused).toBe(true);
-    expect(scanColumns([v2], { weightColumn: "", fillTimestamp: 0, rawCountThreshold: 10 })).toBeUndefined();
+    expect(
+      await scanColumns([v2], { weightColumn: "", fillTimestamp: 0, rawCountThreshold: 10 }),
+    ).toBeUndefined();
 
     // The job still reads it, through DuckDB, to the same outputs as the v1 file.
     const v1 = join(dir.path, "v1.parquet");
