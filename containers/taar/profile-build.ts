@@ -106,8 +106,8 @@ function typeOf(schema: string): avro.Type {
 
 /**
  * Call `fn` with each record of some blocks of one container, as avsc's BlockDecoder would decode it. Records
- * are not collected: each dies young, which keeps the garbage collector's work per row small (holding a job's
- * 5,000 decoded rows at once cost ~14 us per row in promotions, measured).
+ * are not collected, so each dies young (decoding a whole file into one array measured ~13 us per row against
+ * ~3 us for decoding alone, the difference being the garbage collector moving live rows).
  */
 export function forEachRecord(
   schema: string,
