@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ObjectStore } from "../../shared/adapters/ports.ts";
+import { clearLedgerCache, consoleView } from "../../shared/console/cache.ts";
 import {
   causemosRun,
   causemosTileSvg,
@@ -16,7 +17,6 @@ import type { ExecutionRecords } from "../../shared/console/records.ts";
 import {
   backfillDetail,
   backfillRows,
-  clearLedgerCache,
   overview,
   partitionPage,
   runTimeline,
@@ -308,7 +308,7 @@ export async function handleApi(deps: ConsoleDeps, req: ApiRequest): Promise<Api
   try {
     // An action changes the ledger: the next read must not reuse a listing from before it.
     if (req.method !== "GET") clearLedgerCache();
-    const out = await handle(deps, req);
+    const out = await handle({ ...deps, ctx: consoleView(deps.ctx) }, req);
     return isResponse(out) ? out : ok(out);
   } catch (err) {
     const e = err as { field?: string; fix?: string; retryAfterSeconds?: number; name?: string };

@@ -1,7 +1,6 @@
 import type { ObjectStore } from "../adapters/ports.ts";
 import { NonRetriableError } from "../core/errors.ts";
 import type { Ledger } from "../ledger/ledger.ts";
-import { partitionStatesShared } from "./runs.ts";
 
 /**
  * Read-only views of what the pipelines publish in the data bucket (see each pipeline's README section):
@@ -20,7 +19,7 @@ export const OUTPUT_PIPELINES = ["mozaic-daily", "causemos", "taar-daily", "taar
 /** The partitions of a pipeline whose latest attempt succeeded, newest first (one ledger listing). */
 export async function succeededPartitions(ledger: Ledger, pipeline: string, limit = 400): Promise<string[]> {
   const out: string[] = [];
-  for (const [partition, s] of await partitionStatesShared(ledger, pipeline))
+  for (const [partition, s] of await ledger.partitionStates(pipeline))
     if (s.state === "succeeded") out.push(partition);
   return out.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)).slice(0, limit);
 }

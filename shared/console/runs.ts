@@ -11,6 +11,7 @@ import { runIsLive } from "../ops/backfill.ts";
 import type { OpsContext } from "../ops/context.ts";
 import { backfillStatus } from "../ops/status.ts";
 import type { PipelineDefinition } from "../pipelines/types.ts";
+import { uncached } from "./cache.ts";
 import type { ExecutionRecords, ExecutionView } from "./records.ts";
 
 /**
@@ -77,40 +78,11 @@ function countOf(rows: PartitionRow[]): Record<string, number> {
   return counts;
 }
 
-/**
- * A page load asks for the same pipeline's states more than once (the overview, then its partitions), so a
- * listing is shared for `LEDGER_CACHE_MS`; the console's own actions clear it (`clearLedgerCache`).
- */
-export const LEDGER_CACHE_MS = 1000;
-let memo = new WeakMap<Ledger, Map<string, { at: number; states: Promise<Map<string, PartitionStatus>> }>>();
-
-export function partitionStatesShared(
-  ledger: Ledger,
-  pipeline: string,
-  now = Date.now(),
-): Promise<Map<string, PartitionStatus>> {
-  let byPipeline = memo.get(ledger);
-  if (!byPipeline) {
-    byPipeline = new Map();
-    memo.set(ledger, byPipeline);
-  }
-  const hit = byPipeline.get(pipeline);
-  if (hit && now - hit.at < LEDGER_CACHE_MS) return hit.states;
-  const states = ledger.partitionStates(pipeline);
-  byPipeline.set(pipeline, { at: now, states });
-  states.catch(() => byPipeline.delete(pipeline));
-  return states;
-}
-
-export function clearLedgerCache(): void {
-  memo = new WeakMap();
-}
-
 /** Every partition of a pipeline that has an attempt, newest partition first; running ones checked for life. */
 export async function partitionRows(ctx: OpsContext, pipeline: string): Promise<PartitionRow[]> {
   const def = ctx.registry.get(pipeline);
   const rows: PartitionRow[] = [];
-  for (const [partition, s] of await partitionStatesShared(ctx.ledger, def.id)) {
+  for (const [partition, s] of await ctx.ledger.partitionStates(def.id)) {
     const row = rowOf(partition, s);
     if (s.state === "running" && !(await runIsLive(ctx, { pipeline: def.id, partition, attempt: s.attempt })))
       row.state = "interrupted";
@@ -251,8 +223,11 @@ export function progressOf(partitions: { state: string; action?: string }[]): {
 
 /** A backfill's status (plan joined with the ledger), its request and its progress. */
 export async function backfillDetail(ctx: OpsContext, backfillId: string) {
-  const status = await backfillStatus(ctx, backfillId);
+  let status = await backfillStatus(ctx, backfillId);
   if (!status) return undefined;
+  // Its driver has ended: the last word on its partitions must not come from a cached listing.
+  if (status.driver && status.driver.state !== "ACTIVE" && uncached(ctx.ledger) !== ctx.ledger)
+    status = (await backfillStatus({ ...ctx, ledger: uncached(ctx.ledger) }, backfillId)) ?? status;
   const record = await ctx.ledger.getBackfill(backfillId);
   const progress = progressOf(status.partitions);
   return {

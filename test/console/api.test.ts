@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiResponse, handleApi } from "../../functions/console/api.ts";
 import { buildConsoleAssets } from "../../functions/console/assets.ts";
-import { clearLedgerCache } from "../../shared/console/runs.ts";
+import { clearLedgerCache } from "../../shared/console/cache.ts";
 import { registry } from "../fixtures/twin/registry.ts";
 import { CAUSEMOS_RUN, OUTPUT_DAY, seedOutputs } from "./outputs-fixture.ts";
 import { type ReadOnlyConsole, readOnlyConsole, resetCounts, seedYear } from "./year-fixture.ts";
