@@ -9,8 +9,8 @@ import {
   forecastMozaic,
   type GranularRow,
   type LongRow,
-  populateTiles,
   type ProphetOptions,
+  populateTiles,
 } from "../forecast/index.ts";
 import type { MozaicPool } from "../forecast/mozaic/pool.ts";
 import { populationOf } from "../forecast/mozaic/tiles.ts";

@@ -1,13 +1,18 @@
 /**
- * The mozaic-daily job entrypoint. Env: MOZAIC_STEP (extract | forecast | publish, set per job in the
- * registry), MOZAIC_PARTITION (the forecast_start_date), MOZAIC_PARAMS (JSON: testingMode, forecastStartDate),
- * CLOUD_RUN_TASK_INDEX/COUNT (forecast shards data sources over tasks), MOZAIC_POOL_SIZE (worker threads per
- * task; default cores / tasks), MOZAIC_SAMPLES (sample paths per tile, default 1000), TESSERA_MODE and the bucket settings (adapters.ts).
+ * The mozaic-daily job entrypoint. Env:
+ * - MOZAIC_STEP: extract | forecast | publish, set per job in the registry;
+ * - MOZAIC_PARTITION: the forecast_start_date; MOZAIC_PARAMS: JSON (testingMode, forecastStartDate);
+ * - CLOUD_RUN_TASK_INDEX/COUNT: the forecast job shards the data sources over its tasks;
+ * - MOZAIC_POOL_SIZE: worker threads per task (default: the task's cores on GCP, cores / tasks locally, where
+ *   the tasks share the machine); MOZAIC_SAMPLES: sample paths per tile (default 1000);
+ * - MOZAIC_OPTIMIZER: auto | stan | exact | owlqn, the Prophet optimizer of every tile (default the engine's);
+ * - TESSERA_MODE and the bucket settings (adapters.ts).
  * Exit 0 on success; on failure the error (with its field and fix) goes to stderr and the exit code is 2 for
  * bad input (never worth retrying) and 1 otherwise.
  */
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { createLogger } from "../../shared/core/log.ts";
+import type { ProphetOptions } from "../forecast/index.ts";
 import { openJobAdapters } from "./adapters.ts";
 import { extractStep, forecastStep, publishStep, type RunParams } from "./run.ts";
 
@@ -27,17 +32,26 @@ try {
     case "extract":
       await extractStep({ warehouse: adapters.warehouse, store, partition, params, now: new Date(), log });
       break;
-    case "forecast":
+    case "forecast": {
+      const optimizer = env.MOZAIC_OPTIMIZER || undefined;
+      if (optimizer && !["auto", "stan", "exact", "owlqn"].includes(optimizer))
+        throw new NonRetriableError(`MOZAIC_OPTIMIZER "${optimizer}" is not auto, stan, exact or owlqn`, {
+          field: "MOZAIC_OPTIMIZER",
+          fix: "leave it unset for the engine's default",
+        });
       await forecastStep({
         store,
         partition,
         taskIndex: Number(env.CLOUD_RUN_TASK_INDEX ?? 0),
         taskCount: Number(env.CLOUD_RUN_TASK_COUNT ?? 1),
         poolSize: env.MOZAIC_POOL_SIZE ? Number(env.MOZAIC_POOL_SIZE) : undefined,
+        sharedCores: (env.TESSERA_MODE ?? "local") === "local",
         samples: env.MOZAIC_SAMPLES ? Number(env.MOZAIC_SAMPLES) : undefined,
+        optimizer: optimizer as ProphetOptions["optimizer"],
         log,
       });
       break;
+    }
     case "publish":
       await publishStep({ warehouse: adapters.warehouse, store, partition, log });
       break;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { ObjectStore, Row, Warehouse } from "../../shared/adapters/ports.ts";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import type { Logger } from "../../shared/core/log.ts";
-import { runTask } from "../forecast/index.ts";
+import { type ProphetOptions, runTask } from "../forecast/index.ts";
 import { createMozaicPool } from "../forecast/mozaic/pool.ts";
 import { DATA_SOURCES, type DataSource, type Metric, runtimeDates, TESTING_SCOPE } from "./config.ts";
 import { fanCharts, forecastSource } from "./forecast.ts";
@@ -128,16 +128,24 @@ export async function forecastStep(input: {
   taskIndex: number;
   taskCount: number;
   poolSize?: number;
+  /** Whether the other tasks run on this machine's cores (default true, as in the local twin). */
+  sharedCores?: boolean;
   samples?: number;
+  /** The Prophet optimizer of every tile (MOZAIC_OPTIMIZER); default the engine's ("auto": Stan's L-BFGS). */
+  optimizer?: ProphetOptions["optimizer"];
   log: Logger;
 }): Promise<DataSource[]> {
   const dir = dirOf(input.partition);
   const manifest = await readJson<Manifest>(input.store, `${dir}manifest.json`);
   const mine = manifest.sources.filter((_, i) => i % input.taskCount === input.taskIndex);
   if (mine.length === 0) return [];
+  // Tasks that share this machine's cores (the local twin's child processes) split them; a Cloud Run task
+  // has its own CPUs (`sharedCores: false`).
   const poolSize =
     input.poolSize ??
-    Math.max(1, Math.floor(availableParallelism() / Math.min(input.taskCount, manifest.sources.length)));
+    (input.sharedCores === false
+      ? availableParallelism()
+      : Math.max(1, Math.floor(availableParallelism() / Math.min(input.taskCount, manifest.sources.length))));
   // The pool's workers load containers/forecast/mozaic/worker.ts; a bundled job without it fits on this thread.
   const workerSource = existsSync(join(import.meta.dirname, "..", "forecast", "mozaic", "worker.ts"));
   const pool = poolSize > 1 && workerSource ? createMozaicPool({ size: poolSize }) : undefined;
@@ -162,6 +170,7 @@ export async function forecastStep(input: {
       pool,
       logger: input.log,
       samples: input.samples,
+      optimizer: input.optimizer,
     });
     const output = formatOutputTable([{ source, rows: result.rows }], manifest);
     await input.store.put(

@@ -9,6 +9,7 @@
  *   MOZAIC_BENCH_DIR=/tmp/x ...                      # reuse a seeded state directory
  *   MOZAIC_BENCH_ONLY=testing ...                    # full data, testing mode only
  *   MOZAIC_BENCH_ONLY=full ...                       # the full run only (no baseline)
+ *   MOZAIC_OPTIMIZER=exact ...                       # the tiles' Prophet optimizer (default the engine's)
  * Progress goes to stderr step by step; the Markdown summary to stdout at the end.
  */
 import { mkdirSync, mkdtempSync } from "node:fs";
@@ -64,6 +65,7 @@ async function run(testingMode: boolean) {
     taskCount: 1,
     poolSize,
     samples: quick ? 200 : 1000,
+    optimizer: (process.env.MOZAIC_OPTIMIZER || undefined) as "auto" | "stan" | "exact" | undefined,
     log,
   });
   times.forecast = Date.now() - t;
@@ -89,7 +91,7 @@ const line = (name: string, r: { times: Record<string, number>; rows: number }) 
 const out = [
   "## mozaic-daily",
   "",
-  `Forecast start ${partition}; ${sourceRows} source rows (${seeded.some((s) => !s.skipped) ? `generated in ${secs(seedMs)} s` : "reused"}); ${poolSize} worker threads; ${quick ? "quick mode: 3 countries, 200 samples" : "1000 samples per tile"}. Times in seconds.`,
+  `Forecast start ${partition}; ${sourceRows} source rows (${seeded.some((s) => !s.skipped) ? `generated in ${secs(seedMs)} s` : "reused"}); ${poolSize} worker threads; ${quick ? "quick mode: 3 countries, 200 samples" : "1000 samples per tile"}; Prophet optimizer ${process.env.MOZAIC_OPTIMIZER || "the engine's default"}. Times in seconds.`,
   "",
   `Machine load average (1 min) at the start ${loadAtStart.toFixed(1)}, at the end ${loadavg()[0].toFixed(1)}, on ${availableParallelism()} cores (wall times stretch with it; CPU seconds do not, and CPU-s / ${availableParallelism()} is the wall time the run needs on idle cores if it keeps them all busy).`,
   "",
