@@ -14,9 +14,10 @@ import { dayString, type Platform, type Tile, tileModel } from "./tiles.ts";
 /**
  * One Mozaic run for one data source (mozaic/core.py, mozaic/utils.py `curate_mozaics`), per metric:
  * detrend every tile's history around its country's holidays, fit each tile and the metric's top node (the sum
- * of the tiles' detrended histories) with the platform's Prophet settings, keep 1000 sample paths (negatives
- * clipped to 0), reconcile the tiles top-down against the top node, rebuild country and population nodes
- * bottom-up, and emit the granular rows at the requested quantile.
+ * of the tiles' detrended histories) with the platform's Prophet settings, draw 1000 sample paths (negatives
+ * clipped to 0) and summarise them where they were drawn (summary.ts: the order statistics, mean and variance
+ * that reconciliation reads), reconcile the tiles top-down against the top node, rebuild country and population
+ * nodes bottom-up (sums of the tiles' quantiles), and emit the granular rows at the requested quantile.
  * Holiday effects are estimated per country (effects.ts) and applied to each tile's paths as
  * forecast x (1 + effect); the top node's impact is the sum of its tiles' median impacts. Because that impact is
  * aggregated upward from the same tiles, it cancels out of the top-down gap, so reconciliation runs on the
