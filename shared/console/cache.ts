@@ -16,7 +16,7 @@ import type { OpsContext } from "../ops/context.ts";
  */
 
 export const FRESH_MS = 1000;
-export const STALE_MS = 60_000;
+export const STALE_MS = 15_000;
 
 let generation = 0;
 

@@ -83,9 +83,16 @@ export async function partitionRows(ctx: OpsContext, pipeline: string): Promise<
   const def = ctx.registry.get(pipeline);
   const rows: PartitionRow[] = [];
   for (const [partition, s] of await ctx.ledger.partitionStates(def.id)) {
-    const row = rowOf(partition, s);
-    if (s.state === "running" && !(await runIsLive(ctx, { pipeline: def.id, partition, attempt: s.attempt })))
-      row.state = "interrupted";
+    let row = rowOf(partition, s);
+    if (
+      s.state === "running" &&
+      !(await runIsLive(ctx, { pipeline: def.id, partition, attempt: s.attempt }))
+    ) {
+      // The listing may be the console's last one: the run may have ended since. Read this partition afresh.
+      const now = await ctx.ledger.partitionState(def.id, partition);
+      if (now && now.state !== "running") row = rowOf(partition, now);
+      else row.state = "interrupted";
+    }
     rows.push(row);
   }
   return rows.sort((a, b) => (a.partition < b.partition ? 1 : a.partition > b.partition ? -1 : 0));

@@ -87,32 +87,36 @@ export async function runsPage(root: HTMLElement, params: URLSearchParams, live:
   root.append(h("h1", null, "Runs"));
   const [all, ov] = await Promise.all([pipelines(), api<Overview[]>("/overview")]);
   if (!live.active()) return;
-  root.append(
-    table(
-      "Pipelines",
-      ["pipeline", "partitions by state", "newest partition", "active backfills"],
-      ov.map((o) => [
-        h("a", { href: href("/runs", { pipeline: o.pipeline }) }, o.pipeline),
-        counts(o.counts, o.pipeline),
-        o.latest
-          ? h(
-              "span",
-              null,
-              h(
-                "a",
-                { href: href("/run", { pipeline: o.pipeline, partition: o.latest.partition }) },
-                o.latest.partition,
-              ),
-              " ",
-              stateBadge(o.latest.state),
-            )
-          : "",
-        o.activeBackfills
-          ? h("a", { href: href("/backfills", { pipeline: o.pipeline }) }, String(o.activeBackfills))
-          : "0",
-      ]),
-    ),
-  );
+  const overviewBox = h("div");
+  root.append(overviewBox);
+  const drawOverview = (ov: Overview[]) =>
+    overviewBox.replaceChildren(
+      table(
+        "Pipelines",
+        ["pipeline", "partitions by state", "newest partition", "active backfills"],
+        ov.map((o) => [
+          h("a", { href: href("/runs", { pipeline: o.pipeline }) }, o.pipeline),
+          counts(o.counts, o.pipeline),
+          o.latest
+            ? h(
+                "span",
+                null,
+                h(
+                  "a",
+                  { href: href("/run", { pipeline: o.pipeline, partition: o.latest.partition }) },
+                  o.latest.partition,
+                ),
+                " ",
+                stateBadge(o.latest.state),
+              )
+            : "",
+          o.activeBackfills
+            ? h("a", { href: href("/backfills", { pipeline: o.pipeline }) }, String(o.activeBackfills))
+            : "0",
+        ]),
+      ),
+    );
+  drawOverview(ov);
   if (all.length === 0) {
     root.append(h("p", { class: "muted" }, "No pipelines are registered."));
     return;
@@ -178,42 +182,57 @@ export async function runsPage(root: HTMLElement, params: URLSearchParams, live:
   });
   root.append(form);
 
-  const page = await api<{ counts: Record<string, number>; total: number; rows: Row[] }>(
-    `/partitions${qs({ ...filter, limit: PAGE, offset })}`,
-  );
-  if (!live.active()) return;
   const msg = status();
-  root.append(
-    h("p", null, `${page.total} partition(s) match. `, counts(page.counts, pipeline)),
-    table(
-      `Partitions of ${pipeline}`,
-      ["partition", "state", "attempt", "updated", "reason", "backfill", "actions"],
-      page.rows.map((r) => [
-        h("a", { href: href("/run", { pipeline, partition: r.partition }) }, r.partition),
-        stateBadge(r.state),
-        String(r.attempt),
-        when(r.updated),
-        r.reason ? h("span", { class: "reason", title: r.reason }, r.reason.slice(0, 160)) : "",
-        r.backfillId ? h("a", { href: href("/backfill", { id: r.backfillId }) }, r.backfillId) : "",
-        rowActions(pipeline, r, msg),
-      ]),
-    ),
-    msg,
-  );
-  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
-  if (offset > 0)
-    pager.append(
-      h(
-        "a",
-        { class: "btn", href: href("/runs", { ...filter, offset: Math.max(0, offset - PAGE) }) },
-        "Newer",
+  const listBox = h("div");
+  root.append(listBox, msg, runForm(def, msg));
+  // Redrawn every few seconds while something runs, unless the keyboard is inside the list.
+  const draw = async (first: boolean): Promise<boolean> => {
+    const [page, overviewNow] = await Promise.all([
+      api<{ counts: Record<string, number>; total: number; rows: Row[] }>(
+        `/partitions${qs({ ...filter, limit: PAGE, offset })}`,
       ),
+      first ? Promise.resolve(ov) : api<Overview[]>("/overview"),
+    ]);
+    if (!live.active()) return false;
+    const busy =
+      page.rows.some((r) => r.state === "running") ||
+      overviewNow.some((o) => o.activeBackfills > 0 || (o.counts.running ?? 0) > 0);
+    if (!first && (listBox.contains(document.activeElement) || overviewBox.contains(document.activeElement)))
+      return busy;
+    if (!first) drawOverview(overviewNow);
+    const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+    if (offset > 0)
+      pager.append(
+        h(
+          "a",
+          { class: "btn", href: href("/runs", { ...filter, offset: Math.max(0, offset - PAGE) }) },
+          "Newer",
+        ),
+      );
+    if (offset + PAGE < page.total)
+      pager.append(
+        h("a", { class: "btn", href: href("/runs", { ...filter, offset: offset + PAGE }) }, "Older"),
+      );
+    listBox.replaceChildren(
+      h("p", null, `${page.total} partition(s) match. `, counts(page.counts, pipeline)),
+      table(
+        `Partitions of ${pipeline}`,
+        ["partition", "state", "attempt", "updated", "reason", "backfill", "actions"],
+        page.rows.map((r) => [
+          h("a", { href: href("/run", { pipeline, partition: r.partition }) }, r.partition),
+          stateBadge(r.state),
+          String(r.attempt),
+          when(r.updated),
+          r.reason ? h("span", { class: "reason", title: r.reason }, r.reason.slice(0, 160)) : "",
+          r.backfillId ? h("a", { href: href("/backfill", { id: r.backfillId }) }, r.backfillId) : "",
+          rowActions(pipeline, r, msg),
+        ]),
+      ),
+      pager,
     );
-  if (offset + PAGE < page.total)
-    pager.append(
-      h("a", { class: "btn", href: href("/runs", { ...filter, offset: offset + PAGE }) }, "Older"),
-    );
-  root.append(pager, runForm(def, msg));
+    return busy;
+  };
+  if (await draw(true)) live.every(3000, () => draw(false));
 }
 
 function rowActions(pipeline: string, r: Row, msg: HTMLElement): HTMLElement {
