@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { AlreadyExistsError, type ObjectStore } from "../../shared/adapters/ports.ts";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { type JobConfig, parseJobConfig } from "./jobconfig.ts";
@@ -49,6 +50,20 @@ const leaseName = (q: string) => `mmm/queue/${q}/lease.json`;
 let counter = 0;
 
 export class NotFound extends NonRetriableError {}
+
+/**
+ * Locally, the state directory of the twin whose state bucket this is: a local bucket is the directory
+ * `<stateDir>/objects/<bucket>/`. Lets functions hosted by a twin on another directory than `.tessera` follow it.
+ */
+export function localStateDirOf(state: Pick<ObjectStore, "uri">): string | undefined {
+  try {
+    const uri = state.uri("probe");
+    if (!uri.startsWith("file:")) return undefined;
+    return /^(.*)[\\/]objects[\\/][^\\/]+[\\/]probe$/.exec(fileURLToPath(uri))?.[1];
+  } catch {
+    return undefined;
+  }
+}
 
 export function envelope<T>(data: T | null, message: string, now: Date, ok = true): Envelope<T> {
   return { status: ok ? "success" : "error", timestamp: now.toISOString(), data, message };

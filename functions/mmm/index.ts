@@ -4,6 +4,7 @@ import {
   type ApiDeps,
   advanceOnRunEnd,
   envelope,
+  localStateDirOf,
   metadata,
   NotFound,
   status,
@@ -25,7 +26,7 @@ import "../../shared/runtime/deployed.ts";
  */
 
 let override: ApiDeps | undefined;
-let made: Promise<ApiDeps> | undefined;
+const made = new WeakMap<object, Promise<ApiDeps>>();
 
 /** The twin and tests give the data bucket and the starter; deployed, they come from the environment. */
 export function setMmmApiDeps(deps: ApiDeps | undefined): void {
@@ -35,9 +36,12 @@ export function setMmmApiDeps(deps: ApiDeps | undefined): void {
 /** The API's dependencies (also the workbench's, which queues through the same queue). */
 export async function mmmApiDeps(): Promise<ApiDeps> {
   if (override) return override;
-  made ??= (async () => {
+  // One set per context: a process hosts one deployed function, or (tests) one twin after another.
+  const ctx = await currentContext();
+  let ready = made.get(ctx);
+  if (ready) return ready;
+  ready = (async () => {
     const config = loadRuntimeConfig(process.env);
-    const ctx = await currentContext();
     const objects =
       config.mode === "gcp"
         ? (
@@ -46,7 +50,8 @@ export async function mmmApiDeps(): Promise<ApiDeps> {
             ).createGcpAdapters({ projectId: config.project as string, region: config.region })
           ).objects
         : (await import("../../shared/adapters/local/objects.ts")).createLocalObjects({
-            root: `${config.stateDir}/objects`,
+            // Hosted by a twin: its state directory, not necessarily TESSERA_STATE_DIR's.
+            root: `${localStateDirOf(ctx.state) ?? config.stateDir}/objects`,
           });
     return {
       store: objects.bucket(config.dataBucket),
@@ -56,7 +61,8 @@ export async function mmmApiDeps(): Promise<ApiDeps> {
       executionState: async (runId) => (await ctx.ledger.partitionState("mmm", runId))?.state,
     };
   })();
-  return made;
+  made.set(ctx, ready);
+  return ready;
 }
 
 function numbers(q: Record<string, unknown>): Record<string, unknown> {

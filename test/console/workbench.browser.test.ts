@@ -1,13 +1,6 @@
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setWorkbenchDeps } from "../../functions/console/workbench/api.ts";
-import { localSecretWriter } from "../../functions/console/workbench/secrets.ts";
-import { createLocalSecrets } from "../../shared/adapters/local/secrets.ts";
-import { createLocalWarehouse } from "../../shared/adapters/local/warehouse.ts";
-import type { Warehouse } from "../../shared/adapters/ports.ts";
 import { createLogger, memorySink } from "../../shared/core/log.ts";
 import { mmm } from "../../shared/pipelines/mmm.ts";
-import { TOPICS } from "../../shared/pipelines/platform.ts";
 import { createRegistry } from "../../shared/pipelines/types.ts";
 import {
   type Browser,
@@ -31,7 +24,6 @@ describe.skipIf(!hasChromium)(
   () => {
     let c: ConsoleTwin;
     let b: Browser;
-    let warehouse: Warehouse;
     const pageErrors: string[] = [];
     let runId = "";
 
@@ -45,34 +37,13 @@ describe.skipIf(!hasChromium)(
         log,
         now: new Date(),
       });
-      const store = c.twin.adapters.objects.bucket(c.twin.buckets.data);
-      warehouse = createLocalWarehouse({ path: join(c.stateDir, "warehouse.duckdb"), releaseAfterMs: 0 });
-      const file = join(c.stateDir, "secrets.json");
-      setWorkbenchDeps({
-        store,
-        warehouse,
-        secrets: createLocalSecrets({ env: {}, file }),
-        secretWriter: localSecretWriter(file),
-        env: {},
-      });
-      // The queue's run-events function advances the same store.
-      const { setMmmApiDeps } = await import("../../functions/mmm/index.ts");
-      setMmmApiDeps({
-        store,
-        start: async (id, config) => {
-          await c.twin.bus.publish(TOPICS.scheduleTicks, { pipeline: "mmm", partition: id, params: config });
-        },
-        executionState: async (id) => (await c.twin.ctx.ledger.partitionState("mmm", id))?.state,
-      });
+      // No setWorkbenchDeps / setMmmApiDeps: the workbench and the mmm functions find the twin's state
+      // directory from its context, as under `npm start`.
       b.page.on("pageerror", (e) => pageErrors.push(String(e)));
     }, 120_000);
 
     afterAll(async () => {
-      setWorkbenchDeps(undefined);
-      const { setMmmApiDeps } = await import("../../functions/mmm/index.ts");
-      setMmmApiDeps(undefined);
       await b?.close();
-      await warehouse?.close();
       await c?.close();
     });
 

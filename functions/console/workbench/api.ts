@@ -1,5 +1,12 @@
 import { join } from "node:path";
-import { type ApiDeps, NotFound, runStatus, status, train } from "../../../containers/mmm/api.ts";
+import {
+  type ApiDeps,
+  localStateDirOf,
+  NotFound,
+  runStatus,
+  status,
+  train,
+} from "../../../containers/mmm/api.ts";
 import {
   DataSource,
   hyperparameterRanges,
@@ -70,18 +77,25 @@ export interface WorkbenchDeps {
 }
 
 let override: WorkbenchDeps | undefined;
-let made: Promise<WorkbenchDeps> | undefined;
+const made = new WeakMap<object, Map<string, Promise<WorkbenchDeps>>>();
 
 /** Tests (and a host that has its adapters at hand) give the dependencies; otherwise they come from the env. */
 export function setWorkbenchDeps(deps: WorkbenchDeps | undefined): void {
   override = deps;
 }
 
-async function depsFromEnv(): Promise<WorkbenchDeps> {
+async function depsFromEnv(ctx: OpsContext): Promise<WorkbenchDeps> {
   if (override) return override;
-  made ??= (async () => {
-    const { loadRuntimeConfig } = await import("../../../shared/runtime/config.ts");
-    const config = loadRuntimeConfig(process.env);
+  const { loadRuntimeConfig } = await import("../../../shared/runtime/config.ts");
+  const base = loadRuntimeConfig(process.env);
+  const config =
+    base.mode === "local" ? { ...base, stateDir: localStateDirOf(ctx.state) ?? base.stateDir } : base;
+  const key = `${config.mode}:${config.stateDir}`;
+  const mine = made.get(ctx) ?? new Map<string, Promise<WorkbenchDeps>>();
+  made.set(ctx, mine);
+  let ready = mine.get(key);
+  if (ready) return ready;
+  ready = (async () => {
     if (config.mode === "gcp") {
       const { createGcpAdapters } = await import("../../../shared/adapters/gcp/index.ts");
       const { gcpSecretWriter } = await import("./secrets.ts");
@@ -111,10 +125,9 @@ async function depsFromEnv(): Promise<WorkbenchDeps> {
       env: process.env,
     };
   })();
-  made.catch(() => {
-    made = undefined;
-  });
-  return made;
+  mine.set(key, ready);
+  ready.catch(() => mine.delete(key));
+  return ready;
 }
 
 function queueDeps(ctx: OpsContext, d: WorkbenchDeps): ApiDeps {
@@ -647,7 +660,7 @@ export async function handleWorkbench(
   const get = req.method === "GET" || req.method === "HEAD";
   const post = req.method === "POST";
   try {
-    const d = deps.workbench ?? (await depsFromEnv());
+    const d = deps.workbench ?? (await depsFromEnv(deps.ctx));
     const [a, b, c, e] = parts;
     if (get && a === "sources" && !b) return ok(await sources(d));
     if (post && a === "secrets" && b === "snowflake" && !c) return ok(await storeKey(d, req.body));
