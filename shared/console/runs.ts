@@ -8,7 +8,7 @@ import type {
   RunEventRecord,
 } from "../ledger/ledger.ts";
 import { runIsLive } from "../ops/backfill.ts";
-import type { OpsContext } from "../ops/context.ts";
+import { BACKFILL_WORKFLOW_ID, type OpsContext } from "../ops/context.ts";
 import { backfillStatus } from "../ops/status.ts";
 import type { PipelineDefinition } from "../pipelines/types.ts";
 import { uncached } from "./cache.ts";
@@ -101,6 +101,12 @@ export async function partitionRows(ctx: OpsContext, pipeline: string): Promise<
 /** One line per registered pipeline: counts by state, the newest partition, backfills still going. */
 export async function overview(ctx: OpsContext): Promise<PipelineOverview[]> {
   const backfills = await ctx.ledger.listBackfills();
+  // The ledger keeps saying `running` after a driver ends (see effectiveState): active means its driver is.
+  const driving = new Set(
+    (await ctx.workflows.list({ workflow: BACKFILL_WORKFLOW_ID, state: "ACTIVE" })).map(
+      (e) => e.labels.backfill_id,
+    ),
+  );
   const out: PipelineOverview[] = [];
   for (const def of ctx.registry.list()) {
     const rows = await partitionRows(ctx, def.id);
@@ -112,7 +118,9 @@ export async function overview(ctx: OpsContext): Promise<PipelineOverview[]> {
       total: rows.length,
       latest: rows[0],
       activeBackfills: backfills.filter(
-        (b) => b.pipeline === def.id && (b.state === "running" || b.state === "planned"),
+        (b) =>
+          b.pipeline === def.id &&
+          (b.state === "planned" || (b.state === "running" && driving.has(b.backfillId))),
       ).length,
     });
   }

@@ -111,6 +111,9 @@ describe.skipIf(!hasChromium)(`console in chromium${hasChromium ? "" : ` (skippe
     expect(await page.getByRole("region", { name: "Partitions of demo" }).locator("tbody tr").count()).toBe(
       3,
     );
+    // The backfill has ended, so the overview counts no active one.
+    const demoRow = page.getByRole("region", { name: "Pipelines" }).locator("tbody tr", { hasText: "demo" });
+    expect(await demoRow.locator("td").nth(3).textContent()).toBe("0");
     await shot(b, "runs", true);
     await page.goto(`${c.url}#/backfills`);
     const row = page.getByRole("region", { name: "Backfills" }).locator("tbody tr", { hasText: backfillId });
