@@ -351,15 +351,31 @@ function hybrid(
         out.fill(0, n, n + take);
       } else {
         const mask = width >= 31 ? 0x7fffffff : (1 << width) - 1;
-        let bitPos = 0;
-        for (let k = 0; k < take; k++) {
-          const byte = pos + (bitPos >> 3);
-          const shift = bitPos & 7;
-          let v = buf[byte] | (buf[byte + 1] << 8) | (buf[byte + 2] << 16) | (buf[byte + 3] << 24);
-          v = v >>> shift;
-          if (shift + width > 32) v |= buf[byte + 4] << (32 - shift);
-          out[n + k] = v & mask;
-          bitPos += width;
+        if (width <= 24) {
+          // A bit buffer refilled a byte at a time: one byte read per 8 / width values.
+          let acc = 0;
+          let have = 0;
+          let p = pos;
+          for (let k = 0; k < take; k++) {
+            while (have < width) {
+              acc |= buf[p++] << have;
+              have += 8;
+            }
+            out[n + k] = acc & mask;
+            acc >>>= width;
+            have -= width;
+          }
+        } else {
+          let bitPos = 0;
+          for (let k = 0; k < take; k++) {
+            const byte = pos + (bitPos >> 3);
+            const shift = bitPos & 7;
+            let v = buf[byte] | (buf[byte + 1] << 8) | (buf[byte + 2] << 16) | (buf[byte + 3] << 24);
+            v = v >>> shift;
+            if (shift + width > 32) v |= buf[byte + 4] << (32 - shift);
+            out[n + k] = v & mask;
+            bitPos += width;
+          }
         }
       }
       n += take;
