@@ -253,10 +253,9 @@ const routes: Record<string, Handler> = {
         field: "kind",
         fix: `use one of ${OUTPUT_PIPELINES.join(", ")}`,
       });
-    const out: Record<string, string[]> = {};
-    for (const p of query.kind ? [query.kind] : OUTPUT_PIPELINES)
-      out[p] = await succeededPartitions(ctx.ledger, p);
-    return out;
+    const kinds = query.kind ? [query.kind] : OUTPUT_PIPELINES;
+    const lists = await Promise.all(kinds.map((p) => succeededPartitions(ctx.ledger, p)));
+    return Object.fromEntries(kinds.map((p, i) => [p, lists[i]]));
   },
   "GET /outputs/mozaic-daily": async ({ data }, { query }) => mozaicCharts(data, need(query, "date")),
   "GET /outputs/causemos": async ({ data }, { query }) => causemosRun(data, need(query, "partition")),

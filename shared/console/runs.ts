@@ -107,9 +107,12 @@ export async function overview(ctx: OpsContext): Promise<PipelineOverview[]> {
       (e) => e.labels.backfill_id,
     ),
   );
+  // One listing per pipeline, all at once: the listings wait on storage, not on each other.
+  const defs = ctx.registry.list();
+  const all = await Promise.all(defs.map((def) => partitionRows(ctx, def.id)));
   const out: PipelineOverview[] = [];
-  for (const def of ctx.registry.list()) {
-    const rows = await partitionRows(ctx, def.id);
+  for (const [i, def] of defs.entries()) {
+    const rows = all[i];
     out.push({
       pipeline: def.id,
       title: def.title,
