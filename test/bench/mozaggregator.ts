@@ -10,7 +10,8 @@
  * gzip runs once serially (the issue's baseline) and once as one `gzip -dc | wc -c` per core over halves of
  * the files (the same concurrency as the job's threads).
  * Targets: >= 0.5 of gunzip per core; peak RSS < 300 MB.
- * Run: npx tsx test/bench/mozaggregator.ts  (BENCH_QUICK=1: a ~40 MB day, one round)
+ * Run: npx tsx test/bench/mozaggregator.ts  (BENCH_QUICK=1: a ~40 MB day, one round; BENCH_BASELINE=<dir>: an
+ * earlier bundle of the job, built with scripts/build.ts's bundle(), also runs in every round, for before/after)
  */
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
@@ -30,6 +31,7 @@ const DAY = "2019-12-01";
 const tablesPerDay = quick ? 4 : 16;
 const rowsPerTable = quick ? 20_000 : 64_000;
 const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3));
+const baselineDir = process.env.BENCH_BASELINE;
 
 const mb = (bytes: number) => bytes / 1e6;
 const median = (xs: number[]) => {
@@ -100,9 +102,9 @@ try {
   await bundle(join(repo, "containers/mozaggregator/main.ts"), jobDir, "mozaggregator-convert");
   const threads = availableParallelism();
 
-  async function convertOnce(): Promise<
-    Timing & { rows: number; copyBytes: number; maxRss: number; parquetBytes: number }
-  > {
+  async function convertOnce(
+    bundleDir = jobDir,
+  ): Promise<Timing & { rows: number; copyBytes: number; maxRss: number; parquetBytes: number }> {
     const output = join(dir, "parquet");
     await rm(output, { recursive: true, force: true });
     const args = {
@@ -120,7 +122,7 @@ try {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(
         process.execPath,
-        [join(jobDir, "index.js")],
+        [join(bundleDir, "index.js")],
         {
           env: { ...process.env, TESSERA_JOB_ARGS: JSON.stringify(args), TESSERA_LOG_LEVEL: "WARNING" },
           maxBuffer: 16 << 20,
@@ -151,6 +153,7 @@ try {
   const lines: string[] = [];
   const ratios: number[] = [];
   const parallelRatios: number[] = [];
+  const baselineLines: string[] = [];
   let maxRss = 0;
   let last: Awaited<ReturnType<typeof convertOnce>> | undefined;
   for (let r = 1; r <= rounds; r++) {
@@ -161,6 +164,12 @@ try {
       throw new Error(`converted ${ours.copyBytes} bytes, gzip saw ${serial.bytes} and ${parallel.bytes}`);
     }
     const bytes = mb(serial.bytes);
+    if (baselineDir !== undefined) {
+      const before = await convertOnce(baselineDir);
+      baselineLines.push(
+        `| ${r} | ${(bytes / before.cpu).toFixed(0)} (${(bytes / before.wall).toFixed(0)}) | ${(bytes / before.cpu / (bytes / serial.cpu)).toFixed(2)} | ${(bytes / ours.cpu).toFixed(0)} (${(bytes / ours.wall).toFixed(0)}) | ${(bytes / ours.cpu / (bytes / serial.cpu)).toFixed(2)} | ${before.maxRss} / ${ours.maxRss} |`,
+      );
+    }
     const ratio = bytes / ours.cpu / (bytes / serial.cpu);
     const parallelRatio = bytes / ours.cpu / (bytes / parallel.cpu);
     ratios.push(ratio);
@@ -184,7 +193,17 @@ MB of COPY text per CPU-second (per core), wall MB/s in brackets:
 ${lines.join("\n")}
 
 Median ratio per core: **${ratio.toFixed(2)}** against serial gzip (target >= 0.50: ${ratio >= 0.5 ? "met" : "not met"}), ${median(parallelRatios).toFixed(2)} against ${threads} gzips at once. Peak RSS of the job (process.resourceUsage().maxRSS, all threads): ${maxRss} MB (target < 300 MB: ${maxRss < 300 ? "met" : "not met"}).
-`);
+${
+  baselineDir === undefined
+    ? ""
+    : `
+Before/after in the same rounds (BENCH_BASELINE=${baselineDir}), MB per CPU-second (wall MB/s) and ratio to serial gzip:
+
+| round | before | ratio | after | ratio | peak RSS MB before / after |
+|---:|---:|---:|---:|---:|---:|
+${baselineLines.join("\n")}
+`
+}`);
 } finally {
   await cluster.stop();
   await rm(dir, { recursive: true, force: true });
