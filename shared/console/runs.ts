@@ -1,12 +1,6 @@
 import type { PartitionState } from "../core/backfill.ts";
 import { NonRetriableError } from "../core/errors.ts";
-import type {
-  BackfillSummary,
-  Ledger,
-  PartitionStatus,
-  RunDetails,
-  RunEventRecord,
-} from "../ledger/ledger.ts";
+import type { BackfillSummary, PartitionStatus, RunDetails, RunEventRecord } from "../ledger/ledger.ts";
 import { runIsLive } from "../ops/backfill.ts";
 import { BACKFILL_WORKFLOW_ID, type OpsContext } from "../ops/context.ts";
 import { backfillStatus } from "../ops/status.ts";
