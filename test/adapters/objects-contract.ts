@@ -129,6 +129,34 @@ export function objectsContract(label: string, makeObjects: () => Objects): void
       expect((await s.list("many/")).map((o) => o.name)).toEqual(names);
     });
 
+    it("lists nested trees with each object's own content type and metadata, in name order", async () => {
+      const s = fresh();
+      const names: string[] = [];
+      for (let d = 0; d < 12; d++)
+        for (let f = 0; f < 8; f++) names.push(`tree/${String(d).padStart(2, "0")}/sub-${f % 3}/f${f}.json`);
+      await Promise.all(
+        names.map((name, i) =>
+          s.put(name, name, {
+            contentType: i % 2 ? "application/json" : undefined,
+            metadata: { index: String(i) },
+          }),
+        ),
+      );
+      const listed = await s.list("tree/");
+      expect(listed.map((o) => o.name)).toEqual([...names].sort());
+      for (const o of listed) {
+        const i = names.indexOf(o.name);
+        expect(o.metadata).toEqual({ index: String(i) });
+        expect(o.size).toBe(Buffer.byteLength(o.name));
+        if (i % 2) expect(o.contentType).toBe("application/json");
+      }
+      expect((await s.list("tree/03/sub-1/")).map((o) => o.name)).toEqual([
+        "tree/03/sub-1/f1.json",
+        "tree/03/sub-1/f4.json",
+        "tree/03/sub-1/f7.json",
+      ]);
+    });
+
     it("deletes, with ignoreMissing", async () => {
       const s = fresh();
       await s.put("d/one", "1");

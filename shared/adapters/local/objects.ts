@@ -264,15 +264,16 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
       const names: string[] = [];
       await walk(start, dirPart, prefix, names);
       names.sort(compareNames);
-      const out: ObjectInfo[] = [];
-      for (const name of names) {
+      // Every object costs a stat and a sidecar read; run them LIST_CONCURRENCY at a time, not one by one.
+      const infos = await mapBounded(names, LIST_CONCURRENCY, async (name) => {
         try {
-          out.push(await infoOf(name, await stat(join(base, ...name.split("/")), { bigint: true })));
+          return await infoOf(name, await stat(join(base, ...name.split("/")), { bigint: true }));
         } catch (err) {
           if (!isMissing(err)) throw err; // deleted while listing: not listed
+          return undefined;
         }
-      }
-      return out;
+      });
+      return infos.filter((info): info is ObjectInfo => info !== undefined);
     },
 
     async delete(name, options = {}) {
@@ -300,24 +301,53 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
   };
 }
 
-async function walk(dir: string, relDir: string, prefix: string, out: string[]): Promise<void> {
-  let entries: import("node:fs").Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if (isMissing(err) || (err as NodeJS.ErrnoException).code === "ENOTDIR") return;
-    throw err;
-  }
-  for (const entry of entries) {
-    const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) {
-      // Descend only where the prefix can still match.
-      const asDir = `${rel}/`;
-      if (asDir.startsWith(prefix) || prefix.startsWith(asDir))
-        await walk(join(dir, entry.name), rel, prefix, out);
-    } else if (entry.isFile() && rel.startsWith(prefix)) {
-      out.push(rel);
+/** How many file-system calls one `list` keeps in flight (directory reads, stats, sidecar reads). */
+const LIST_CONCURRENCY = 64;
+
+/** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
     }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * Collect the file names under `dir` that start with `prefix`, reading directories breadth-first,
+ * LIST_CONCURRENCY at a time. The order of `out` is arbitrary; the caller sorts.
+ */
+async function walk(dir: string, relDir: string, prefix: string, out: string[]): Promise<void> {
+  let level: { dir: string; rel: string }[] = [{ dir, rel: relDir }];
+  while (level.length > 0) {
+    const found = await mapBounded(level, LIST_CONCURRENCY, async (d) => {
+      const subdirs: { dir: string; rel: string }[] = [];
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await readdir(d.dir, { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err) || (err as NodeJS.ErrnoException).code === "ENOTDIR") return subdirs;
+        throw err;
+      }
+      for (const entry of entries) {
+        const rel = d.rel ? `${d.rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          // Descend only where the prefix can still match.
+          const asDir = `${rel}/`;
+          if (asDir.startsWith(prefix) || prefix.startsWith(asDir))
+            subdirs.push({ dir: join(d.dir, entry.name), rel });
+        } else if (entry.isFile() && rel.startsWith(prefix)) {
+          out.push(rel);
+        }
+      }
+      return subdirs;
+    });
+    level = found.flat();
   }
 }
 
