@@ -53,21 +53,33 @@ const OPTIONAL = new Set(["pg-native"]);
  * dynamic `import()` inside its `local` hooks only; the deployed graph never calls those hooks, so here each
  * such import resolves to a module that throws, naming what was left out. Without this, the lazily loaded
  * chunks of one function carried date-holidays' and moment-timezone's data (2.3 MB in all).
+ * A function's own local-mode branch is treated alike for the modules in LOCAL_ONLY_MODULES.
  */
+/**
+ * Local-twin modules that a function reaches only in its local mode (`TESSERA_MODE=local`), through a
+ * dynamic `import()`: in deployed bundles they become the same throwing stub. The local warehouse is DuckDB,
+ * a native addon (a 68 MB install) that a deployed function never loads (BigQuery); the engine is the local
+ * Workflows interpreter (190 KiB with its YAML parser) that the console's local mode reads executions from.
+ */
+export const LOCAL_ONLY_MODULES = ["shared/adapters/local/warehouse.ts", "shared/engine/index.ts"];
+
 export function localHooksOut(root = ROOT): Plugin {
   const registryDir = join(root, "shared", "pipelines");
   return {
     name: "tessera-local-hooks-out",
     setup(b) {
       b.onResolve({ filter: /.*/ }, (args) => {
-        if (args.kind !== "dynamic-import" || dirname(args.importer) !== registryDir) return undefined;
+        if (args.kind !== "dynamic-import") return undefined;
+        const fromRegistry = dirname(args.importer) === registryDir;
+        const target = args.path.startsWith(".") ? relative(root, join(args.resolveDir, args.path)) : "";
+        if (!fromRegistry && !LOCAL_ONLY_MODULES.includes(target)) return undefined;
         return {
           path: `${relative(root, args.importer)} -> ${args.path}`,
           namespace: "tessera-local-only",
         };
       });
       b.onLoad({ filter: /.*/, namespace: "tessera-local-only" }, (args) => ({
-        contents: `throw new Error(${JSON.stringify(`${args.path} is local-twin code (a registry module's local hook) and is not in deployed bundles`)});`,
+        contents: `throw new Error(${JSON.stringify(`${args.path} is local-twin code (a registry module's local hook or a function's local mode) and is not in deployed bundles`)});`,
         loader: "js",
       }));
     },

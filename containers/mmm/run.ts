@@ -17,8 +17,25 @@ import {
   type ModelDetails,
   modelDetails,
 } from "./response.ts";
+import {
+  type RunRecord,
+  type RunState,
+  type RunStatus,
+  readRunRecord,
+  readStatus,
+  runRecordName,
+} from "./runrecord.ts";
 import { type Candidate, runTrial } from "./search.ts";
 import { readSourceRows, type SnowflakeClient } from "./source.ts";
+
+export {
+  type RunRecord,
+  type RunState,
+  type RunStatus,
+  readRunRecord,
+  readStatus,
+  runRecordName,
+} from "./runrecord.ts";
 
 /**
  * The training pipeline's steps, each one job of `mmm.workflows.yaml`, sharing state through the objects port:
@@ -28,29 +45,6 @@ import { readSourceRows, type SnowflakeClient } from "./source.ts";
  * report (one-pagers, allocator, summaries, SUCCEEDED); `fail` records FAILED with the step and message.
  */
 
-export type RunState = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "SKIPPED";
-
-export interface RunStatus {
-  state: RunState;
-  run_id: string;
-  step?: string;
-  progress?: number;
-  message?: string;
-  error?: string;
-  skip_reason?: string;
-  start_time?: string;
-  end_time?: string;
-  duration_minutes?: number;
-  updated_at: string;
-}
-
-export interface RunRecord {
-  runId: string;
-  prefix: string;
-  timestamp: string;
-  config: JobConfig;
-}
-
 export interface StepContext {
   store: ObjectStore;
   runId: string;
@@ -58,22 +52,10 @@ export interface StepContext {
   now?: () => Date;
 }
 
-export const runRecordName = (runId: string) => `mmm/runs/${runId}/run.json`;
-
 const json = (v: unknown) => JSON.stringify(v, null, 2);
 
 async function readJson<T>(store: ObjectStore, name: string): Promise<T> {
   return JSON.parse((await store.get(name)).toString("utf8")) as T;
-}
-
-export async function readRunRecord(store: ObjectStore, runId: string): Promise<RunRecord> {
-  return readJson<RunRecord>(store, runRecordName(runId));
-}
-
-export async function readStatus(store: ObjectStore, prefix: string): Promise<RunStatus | undefined> {
-  return (await store.exists(`${prefix}status.json`))
-    ? readJson<RunStatus>(store, `${prefix}status.json`)
-    : undefined;
 }
 
 export async function writeStatus(

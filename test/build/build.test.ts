@@ -171,6 +171,28 @@ describe("deployed function bundles", () => {
     await expect(import(stub)).rejects.toThrow(/shared\/pipelines\/.+ -> .+ is local-twin code/);
   }, 60_000);
 
+  it("keep the console's local mode (DuckDB, the local Workflows engine) and the mmm training steps out: under 1 MB", async () => {
+    const dir = join(OUT, "console");
+    const src = join(dir, "src", "console");
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, "index.ts"), `import "../../../../../../functions/console/index.ts";\n`);
+    const [b] = await buildFunctions(join(dir, "src"), join(dir, "functions"));
+    expect(b.bytes).toBeLessThan(1024 * 1024);
+    // Snowflake stays: the workbench previews Snowflake tables when deployed. DuckDB is the local warehouse only.
+    expect(Object.keys(b.dependencies)).toContain("snowflake-sdk");
+    expect(Object.keys(b.dependencies)).not.toContain("@duckdb/node-api");
+    const files = [
+      join(b.dir, "index.js"),
+      ...readdirSync(join(b.dir, "chunks")).map((f) => join(b.dir, "chunks", f)),
+    ];
+    const code = files.map((f) => readFileSync(f, "utf8")).join("\n");
+    expect(code.includes("Africa/Abidjan")).toBe(false);
+    expect(code).toContain(
+      "functions/console/workbench/api.ts -> ../../../shared/adapters/local/warehouse.ts",
+    );
+    expect(code).toContain("functions/console/index.ts -> ../../shared/engine/index.ts");
+  }, 60_000);
+
   it("fill the compile cache in their gcp-build step", () => {
     const dir = join(OUT, "functions", "echo");
     const run = spawnSync(process.execPath, [join(dir, WARM_CACHE_FILE)], { encoding: "utf8" });

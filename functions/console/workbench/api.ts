@@ -402,7 +402,7 @@ async function listRuns(ctx: OpsContext, d: WorkbenchDeps, query: Record<string,
   const runs = await Promise.all(
     ids.map(async ([id, updated]) => {
       const s = await runStatus(qd, id).catch(() => undefined);
-      const { readRunRecord } = await import("../../../containers/mmm/run.ts");
+      const { readRunRecord } = await import("../../../containers/mmm/runrecord.ts");
       const rec = await readRunRecord(d.store, id).catch(() => undefined);
       let config = rec?.config as JobConfig | undefined;
       if (!config && (await d.store.exists(`mmm/runs/${id}/request.json`)))
@@ -428,7 +428,7 @@ async function runDetail(ctx: OpsContext, d: WorkbenchDeps, id: string) {
   const qd = queueDeps(ctx, d);
   // `status` advances the run's queue as the API's status does.
   const s = await status(qd, id);
-  const { readRunRecord } = await import("../../../containers/mmm/run.ts");
+  const { readRunRecord } = await import("../../../containers/mmm/runrecord.ts");
   const rec = await readRunRecord(d.store, id).catch(() => undefined);
   const files = rec?.timestamp
     ? (await d.store.list(rec.prefix))
@@ -451,7 +451,7 @@ async function runDetail(ctx: OpsContext, d: WorkbenchDeps, id: string) {
 }
 
 async function runPrefix(d: WorkbenchDeps, id: string): Promise<string> {
-  const { readRunRecord, runRecordName } = await import("../../../containers/mmm/run.ts");
+  const { readRunRecord, runRecordName } = await import("../../../containers/mmm/runrecord.ts");
   if (!/^[\w.-]{1,120}$/.test(id) || !(await d.store.exists(runRecordName(id))))
     throw new NotFound(`no run "${id}" with artifacts`, { field: "run", fix: "pick a run from /runs" });
   return (await readRunRecord(d.store, id)).prefix;
