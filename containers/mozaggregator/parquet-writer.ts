@@ -620,20 +620,17 @@ class Column {
     return this.values.len + 8 * this.numCount + 2 * this.indexCount + this.def.out.len + this.rep.out.len;
   }
 
-  /** A dictionary column's value: its entry, or -1 when the dictionary is full and the value must go PLAIN. */
-  dictValue(buf: Buffer, start: number, end: number, h: number): number {
+  /** A dictionary column's value (or -1 when the dictionary is full and the value must go PLAIN). */
+  dictValue(buf: Buffer, start: number, end: number, h: number): boolean {
     const id = (this.dict as Dictionary).index(buf, start, end, h);
-    if (id >= 0) this.pushIndex(id);
-    return id;
-  }
-
-  pushIndex(id: number): void {
+    if (id < 0) return false;
     if (this.indexCount === this.indices.length) {
       const bigger = new Int32Array(this.indices.length * 2);
       bigger.set(this.indices);
       this.indices = bigger;
     }
     this.indices[this.indexCount++] = id;
+    return true;
   }
 
   /** The dictionary is full: close the page of indices; the row group's later pages are PLAIN. */
@@ -836,8 +833,6 @@ export class ParquetWriter {
   private readonly options: Required<WriterOptions>;
   private offset = 0;
   private rowGroupRows = 0;
-  /** Changes whenever the dictionaries start again (each row group): entries of an older one are stale. */
-  dictionaryGeneration = 0;
   private totalRows = 0;
   private readonly rowGroups: TField[][] = [];
   private closed = false;
@@ -880,45 +875,19 @@ export class ParquetWriter {
    * A string value `buf[start, end)` whose {@link hashBytes} the caller computed while scanning it: a dictionary
    * column takes the hash for its lookup, any other column the bytes.
    */
-  stringHashed(col: number, buf: Buffer, start: number, end: number, hash: number): number {
+  stringHashed(col: number, buf: Buffer, start: number, end: number, hash: number): void {
     const c = this.columns[col];
     if (c.dict === null || c.plain) {
       this.plainString(c, buf, start, end);
-      return -2;
+      return;
     }
-    const id = c.dictValue(buf, start, end, hash);
-    if (id < 0) {
+    if (!c.dictValue(buf, start, end, hash)) {
       c.goPlain();
       this.plainString(c, buf, start, end);
-      return -2;
+      return;
     }
     if (c.maxDef > 0) c.def.add(1);
     c.pageEntries++;
-    return id;
-  }
-
-  /**
-   * The values of the `n` dictionary columns from `col` given as entries of their current dictionaries, as
-   * {@link stringHashed} returned them in this {@link dictionaryGeneration} (-1: NULL), while
-   * {@link dictionariesOpen} holds.
-   */
-  dictionaryIds(col: number, n: number, ids: Int32Array, at: number): void {
-    for (let k = 0; k < n; k++) {
-      const c = this.columns[col + k];
-      const id = ids[at + k];
-      if (id < 0) c.def.add(0);
-      else {
-        c.pushIndex(id);
-        if (c.maxDef > 0) c.def.add(1);
-      }
-      c.pageEntries++;
-    }
-  }
-
-  /** Whether the `n` dictionary columns from `col` still take dictionary entries (none has gone PLAIN). */
-  dictionariesOpen(col: number, n: number): boolean {
-    for (let k = 0; k < n; k++) if (this.columns[col + k].plain) return false;
-    return true;
   }
 
   /** A NULL of an optional column. */
@@ -1132,7 +1101,6 @@ export class ParquetWriter {
 
   private flushRowGroup(): void {
     if (this.rowGroupRows === 0) return;
-    this.dictionaryGeneration++;
     const chunks: TField[][] = [];
     let total = 0;
     let totalCompressed = 0;

@@ -100,120 +100,6 @@ function keyIndex(buf: Buffer, s: number, e: number): number {
   return k;
 }
 
-/** Dimension objects a table's cache holds at most, and the bytes they may take. */
-export const DIM_CACHE_ENTRIES = 1 << 15;
-export const DIM_CACHE_BYTES = 4 << 20;
-/** Lookups per window; a window with fewer hits than a quarter of it turns the cache off for the table. */
-const DIM_CACHE_WINDOW = 4096;
-
-/**
- * The dimension objects of a table seen so far, by their exact bytes (`{...}` as dumped), each with the seven
- * columns' dictionary entries it gave (-1: NULL) in one dictionary generation of the writer, and the unknown
- * keys it holds. A repeated object then costs one hash and one byte compare instead of a scan and seven
- * dictionary lookups. Tables whose objects rarely repeat turn it off after a window.
- */
-class DimensionCache {
-  enabled = true;
-  count = 0;
-  private bytes = Buffer.allocUnsafe(1 << 16);
-  private used = 0;
-  private slots = new Int32Array(1 << 12);
-  private hashes = new Int32Array(1 << 11);
-  private offsets = new Int32Array(1 << 11);
-  private lengths = new Int32Array(1 << 11);
-  generations = new Int32Array(1 << 11);
-  ids = new Int32Array(7 << 11);
-  unknownCounts = new Int32Array(1 << 11);
-  unknown = new Int32Array(MAX_UNKNOWN << 11);
-  private lookups = 0;
-  private hits = 0;
-
-  /** The entry holding `buf[start, end)` (hash `h`), or -1. Counts the lookup for the hit-rate window. */
-  find(buf: Buffer, start: number, end: number, h: number): number {
-    const len = end - start;
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    let slot = h & mask;
-    let found = -1;
-    for (;;) {
-      const id = slots[slot] - 1;
-      if (id < 0) break;
-      if (this.hashes[id] === h && this.lengths[id] === len) {
-        const o = this.bytes;
-        let q = this.offsets[id];
-        let i = start;
-        while (i < end && o[q] === buf[i]) {
-          q++;
-          i++;
-        }
-        if (i === end) {
-          found = id;
-          break;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-    if (found >= 0) this.hits++;
-    if (++this.lookups === DIM_CACHE_WINDOW) {
-      if (4 * this.hits < DIM_CACHE_WINDOW) this.enabled = false;
-      this.lookups = 0;
-      this.hits = 0;
-    }
-    return found;
-  }
-
-  /** A new entry for `buf[start, end)` (hash `h`, not present), or -1 when the cache is full. */
-  add(buf: Buffer, start: number, end: number, h: number): number {
-    const len = end - start;
-    if (this.count === DIM_CACHE_ENTRIES || this.used + len > DIM_CACHE_BYTES) return -1;
-    const id = this.count++;
-    if (id === this.hashes.length) this.grow();
-    if (this.used + len > this.bytes.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, this.used + len));
-      this.bytes.copy(bigger, 0, 0, this.used);
-      this.bytes = bigger;
-    }
-    buf.copy(this.bytes, this.used, start, end);
-    this.hashes[id] = h;
-    this.offsets[id] = this.used;
-    this.lengths[id] = len;
-    this.used += len;
-    const mask = this.slots.length - 1;
-    let slot = h & mask;
-    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.slots[slot] = id + 1;
-    if (2 * this.count > this.slots.length) this.rehash();
-    return id;
-  }
-
-  private grow(): void {
-    const n = this.hashes.length * 2;
-    const grow = (a: Int32Array, per: number) => {
-      const b = new Int32Array(n * per);
-      b.set(a);
-      return b;
-    };
-    this.hashes = grow(this.hashes, 1);
-    this.offsets = grow(this.offsets, 1);
-    this.lengths = grow(this.lengths, 1);
-    this.generations = grow(this.generations, 1);
-    this.unknownCounts = grow(this.unknownCounts, 1);
-    this.ids = grow(this.ids, 7);
-    this.unknown = grow(this.unknown, MAX_UNKNOWN);
-  }
-
-  private rehash(): void {
-    const slots = new Int32Array(this.slots.length * 2);
-    const mask = slots.length - 1;
-    for (let id = 0; id < this.count; id++) {
-      let slot = this.hashes[id] & mask;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      slots[slot] = id + 1;
-    }
-    this.slots = slots;
-  }
-}
-
 export class RowConverter {
   rows = 0;
   /** Dimension keys outside the seven columns seen by the general path, with how many rows had each. */
@@ -223,10 +109,6 @@ export class RowConverter {
   private readonly unknownStarts = new Int32Array(MAX_UNKNOWN);
   private readonly unknownEnds = new Int32Array(MAX_UNKNOWN);
   private readonly hashes = new Int32Array(7);
-  private readonly dimCache = new DimensionCache();
-  /** The dictionary entries the current row's dimensions gave (-1: NULL, -2: written PLAIN). */
-  private readonly rowIds = new Int32Array(7);
-  private readonly rowUnknown = new Int32Array(MAX_UNKNOWN);
   /** The current line's elements as numbers (fast path). */
   private vals = new Float64Array(1024);
   private lineNo = 0;
@@ -320,41 +202,12 @@ export class RowConverter {
     const starts = this.starts;
     const ends = this.ends;
     const hashes = this.hashes;
-    const w = this.writer;
-    const cache = this.dimCache;
-    // The dimension object's bytes up to the tab, hashed whole for the cache (-1: not cacheable).
-    let dimEnd = -1;
-    let dimHash = 0;
-    let hit = -1;
-    let stale = -1;
-    let i = p + 1;
-    let b: number;
-    if (cache.enabled) {
-      let h = HASH_SEED;
-      let j = p;
-      b = buf[j];
-      while (b >= 32 && b !== BACKSLASH) {
-        h = Math.imul(h ^ b, HASH_PRIME);
-        b = buf[++j];
-      }
-      if (b === TAB) {
-        dimEnd = j;
-        dimHash = h;
-        const e = cache.find(buf, p, j, h);
-        if (e >= 0) {
-          if (cache.generations[e] === w.dictionaryGeneration && w.dictionariesOpen(COL_DIMENSIONS, 7)) {
-            hit = e;
-            i = j - 1;
-          } else stale = e;
-        }
-      }
-    }
     let seen = 0;
     let unknown = 0;
-    // On a hit, i is at the cached object's closing "}" (its bytes were scanned when it was added).
-    b = buf[i];
-    if (hit < 0 && b === SPACE) b = buf[++i];
-    if (hit < 0 && b !== 125) {
+    let i = p + 1;
+    let b = buf[i];
+    if (b === SPACE) b = buf[++i];
+    if (b !== 125) {
       for (;;) {
         if (b !== QUOTE) return -1;
         const ks = ++i;
@@ -434,61 +287,34 @@ export class RowConverter {
     const ae = ++i;
     if (buf[i] !== NL || n < 2) return -1;
 
-    if (hit >= 0) {
-      w.dictionaryIds(COL_DIMENSIONS, 7, cache.ids, 7 * hit);
-      const u0 = MAX_UNKNOWN * hit;
-      for (let u = 0; u < cache.unknownCounts[hit]; u++) this.fastUnknown[cache.unknown[u0 + u]].count++;
-    } else {
-      const ids = this.rowIds;
-      let cacheable = dimEnd >= 0;
-      for (let k = 0; k < 7; k++) {
-        if ((seen & (1 << k)) !== 0) {
-          const id = w.stringHashed(COL_DIMENSIONS + k, buf, starts[k], ends[k], hashes[k]);
-          if (id < 0) cacheable = false;
-          ids[k] = id;
-        } else {
-          w.nullValue(COL_DIMENSIONS + k);
-          ids[k] = -1;
-        }
-      }
-      for (let u = 0; u < unknown; u++) {
-        this.rowUnknown[u] = this.countUnknown(buf, this.unknownStarts[u], this.unknownEnds[u]);
-      }
-      if (cacheable) {
-        const e = stale >= 0 ? stale : cache.add(buf, p, dimEnd, dimHash);
-        if (e >= 0) {
-          cache.generations[e] = w.dictionaryGeneration;
-          cache.ids.set(ids, 7 * e);
-          cache.unknownCounts[e] = unknown;
-          for (let u = 0; u < unknown; u++) cache.unknown[MAX_UNKNOWN * e + u] = this.rowUnknown[u];
-        }
-      }
+    const w = this.writer;
+    for (let k = 0; k < 7; k++) {
+      if ((seen & (1 << k)) !== 0) w.stringHashed(COL_DIMENSIONS + k, buf, starts[k], ends[k], hashes[k]);
+      else w.nullValue(COL_DIMENSIONS + k);
     }
     w.bracketed(COL_AGGREGATE, buf, as, ae);
     w.listNumbers(COL_HISTOGRAM, vals, 0, n - 2);
     w.int64Number(COL_SUM, vals[n - 2]);
     w.int64Number(COL_COUNT, vals[n - 1]);
     w.endRow();
+    for (let u = 0; u < unknown; u++) this.countUnknown(buf, this.unknownStarts[u], this.unknownEnds[u]);
     this.rows++;
     return i + 1;
   }
 
-  /** Count one row's unknown key `buf[start, end)`; returns its index in {@link fastUnknown}. */
-  private countUnknown(buf: Buffer, start: number, end: number): number {
+  private countUnknown(buf: Buffer, start: number, end: number): void {
     const len = end - start;
-    const all = this.fastUnknown;
-    for (let x = 0; x < all.length; x++) {
-      const key = all[x].key;
+    for (const u of this.fastUnknown) {
+      const key = u.key;
       if (key.length !== len) continue;
       let j = 0;
       while (j < len && key[j] === buf[start + j]) j++;
       if (j === len) {
-        all[x].count++;
-        return x;
+        u.count++;
+        return;
       }
     }
-    all.push({ key: Buffer.from(buf.subarray(start, end)), count: 1 });
-    return all.length - 1;
+    this.fastUnknown.push({ key: Buffer.from(buf.subarray(start, end)), count: 1 });
   }
 
   /** Convert one COPY line into one row of the writer (the general path). */

@@ -46,7 +46,7 @@ const expected = (lines: string[]) =>
 const dims = (os: string, metric: string, extra = "") =>
   `{"os": "${os}", "child": "false", "label": "", "metric": "${metric}", "osVersion": "10.0", "application": "Firefox", "architecture": "x86-64"${extra}}`;
 
-describe("RowConverter's dimension cache", () => {
+describe("RowConverter's dimension columns", () => {
   it("gives repeated objects and objects one byte apart their own values, across row groups", async () => {
     const objects = [
       dims("Linux", "GC_MS"),
@@ -61,14 +61,14 @@ describe("RowConverter's dimension cache", () => {
     const lines: string[] = [];
     for (let i = 0; i < 5000; i++)
       lines.push(`${objects[(i * 7) % objects.length]}\t{${i},${i % 3},${i * 2},7}`);
-    // 1,024-row row groups: cached entries of an earlier row group's dictionaries must be refreshed.
+    // 1,024-row row groups: each row group's dictionaries start again.
     const { rows, unknown } = await convertLines("repeats", lines, { rowGroupRows: 1024, pageBytes: 2048 });
     expect(rows.length).toBe(5000);
     expect(sortRows(rows)).toEqual(expected(lines));
     expect(unknown.get("e10sEnabled")).toBe(lines.filter((l) => l.includes("e10sEnabled")).length);
   });
 
-  it("stays exact when the cache turns itself off for objects that do not repeat", async () => {
+  it("keeps objects that do not repeat exact", async () => {
     const lines: string[] = [];
     for (let i = 0; i < 9000; i++) lines.push(`${dims("Darwin", `M_${i}`)}\t{${i},1,2}`);
     lines.push(`${dims("Darwin", "M_5")}\t{5,1,2}`);
@@ -76,9 +76,9 @@ describe("RowConverter's dimension cache", () => {
     expect(sortRows(rows)).toEqual(expected(lines));
   });
 
-  it("writes a cached object's values PLAIN once its column's dictionary is full", async () => {
+  it("writes a repeated object's values PLAIN once its column's dictionary is full", async () => {
     const lines: string[] = [];
-    // Every other row repeats one object, so the cache stays on while `metric` passes the dictionary's 1 MB.
+    // Every other row repeats one object while `metric` passes the dictionary's 1 MB.
     const pad = "x".repeat(200);
     for (let i = 0; i < 12_000; i++) {
       lines.push(
