@@ -13,6 +13,7 @@ import { NonRetriableError } from "../core/errors.ts";
  * <root>/events/<pipeline>/<partition>/attempt-0001/<time>-<rand>.json   a run's event log
  * <root>/backfills/<backfillId>/request.json               create-only: request + plan (a duplicate request is detected)
  * <root>/backfills/<backfillId>/state-<time>-<rand>.json   state changes; the newest name wins
+ * <root>/backfills/<backfillId>/end.json                   create-only: the terminal state; outranks every state-*
  * ```
  * `<partition>` is percent-encoded (`/` and `.` too), so key partitions like `model/run` stay one segment.
  */

@@ -133,13 +133,25 @@ export interface Ledger {
   putBackfill(
     input: BackfillInput,
   ): Promise<{ created: true } | { created: false; existing: BackfillRecord }>;
-  setBackfillState(backfillId: string, state: BackfillState, reason?: string): Promise<void>;
+  /**
+   * Record a backfill's state. A terminal state (succeeded, failed, cancelled) is written create-only as the
+   * backfill's one `end.json`: the first terminal state wins and stays. A later call (a redelivered driver
+   * end, a cancel after the end, a stale `running`) changes nothing and gets `recorded: false` with the state
+   * that holds.
+   */
+  setBackfillState(
+    backfillId: string,
+    state: BackfillState,
+    reason?: string,
+  ): Promise<{ recorded: boolean; state: BackfillState; reason?: string }>;
   getBackfill(backfillId: string): Promise<BackfillRecord | undefined>;
   listBackfills(filter?: { pipeline?: string; state?: BackfillState }): Promise<BackfillSummary[]>;
 }
 
 const REASON_IN_METADATA = 1000;
 const TERMINAL = new Set<string>(["succeeded", "failed", "cancelled"]);
+/** A backfill's one terminal record, create-only; it outranks every `state-*.json`. */
+const BACKFILL_END = "end.json";
 const BACKFILL_STATES = new Set<string>(["planned", "running", "succeeded", "failed", "cancelled"]);
 
 export function createLedger(store: ObjectStore, options: LedgerOptions = {}): Ledger {
@@ -216,8 +228,9 @@ export function createLedger(store: ObjectStore, options: LedgerOptions = {}): L
 
   async function readBackfill(backfillId: string): Promise<BackfillRecord | undefined> {
     const infos = await store.list(layout.backfillPrefix(backfillId));
-    const summary = summarizeBackfills(layout, infos).get(backfillId);
-    if (!summary) return undefined;
+    const found = summarizeBackfills(layout, infos).get(backfillId);
+    if (!found) return undefined;
+    const { ended: _ended, ...summary } = found;
     const body = JSON.parse(
       (await store.get(`${layout.backfillPrefix(backfillId)}request.json`)).toString("utf8"),
     ) as {
@@ -431,23 +444,40 @@ export function createLedger(store: ObjectStore, options: LedgerOptions = {}): L
     async setBackfillState(backfillId, state, reason) {
       const id = checkBackfillId(backfillId);
       checkBackfillState(state);
-      if (!(await store.exists(`${layout.backfillPrefix(id)}request.json`))) {
+      const prefix = layout.backfillPrefix(id);
+      const current = summarizeBackfills(layout, await store.list(prefix)).get(id);
+      if (!current) {
         throw new NonRetriableError(`backfill ${id} does not exist`, {
           field: "backfillId",
           fix: "put the backfill first",
         });
       }
+      if (TERMINAL.has(current.state) && current.ended)
+        return { recorded: false, state: current.state, reason: current.reason };
       const metadata: Record<string, string> = { state };
       if (reason) metadata.reason = reason.slice(0, REASON_IN_METADATA);
-      await store.put(
-        `${layout.backfillPrefix(id)}state-${timeKey()}.json`,
-        json({ state, at: now().toISOString(), reason }),
-        {
+      const body = json({ state, at: now().toISOString(), reason });
+      if (!TERMINAL.has(state)) {
+        await store.put(`${prefix}state-${timeKey()}.json`, body, {
           ifNotExists: true,
           contentType: "application/json",
           metadata,
-        },
-      );
+        });
+        return { recorded: true, state, reason };
+      }
+      try {
+        await store.put(`${prefix}${BACKFILL_END}`, body, {
+          ifNotExists: true,
+          contentType: "application/json",
+          metadata,
+        });
+        return { recorded: true, state, reason };
+      } catch (err) {
+        if (!(err instanceof AlreadyExistsError)) throw err;
+        // Another writer ended it between our listing and our write: its end holds.
+        const ended = summarizeBackfills(layout, await store.list(prefix)).get(id) as BackfillSummary;
+        return { recorded: false, state: ended.state, reason: ended.reason };
+      }
     },
 
     getBackfill: (backfillId) => readBackfill(checkBackfillId(backfillId)),
@@ -460,6 +490,7 @@ export function createLedger(store: ObjectStore, options: LedgerOptions = {}): L
             (!filter.pipeline || b.pipeline === filter.pipeline) &&
             (!filter.state || b.state === filter.state),
         )
+        .map(({ ended: _ended, ...summary }): BackfillSummary => summary)
         .sort((x, y) => y.createdAt.localeCompare(x.createdAt));
     },
   };
@@ -524,30 +555,37 @@ function statusOf(a: Attempt): PartitionStatus {
   return status;
 }
 
-function summarizeBackfills(layout: Layout, infos: ObjectInfo[]): Map<string, BackfillSummary> {
+function summarizeBackfills(
+  layout: Layout,
+  infos: ObjectInfo[],
+): Map<string, BackfillSummary & { ended: boolean }> {
   const base = layout.backfillsPrefix();
   const requests = new Map<string, ObjectInfo>();
   const states = new Map<string, ObjectInfo>();
+  const ends = new Map<string, ObjectInfo>();
   for (const info of infos) {
     if (!info.name.startsWith(base)) continue;
     const [id, file, extra] = info.name.slice(base.length).split("/");
     if (extra !== undefined || !id || !file) continue;
     if (file === "request.json") requests.set(id, info);
+    else if (file === BACKFILL_END) ends.set(id, info);
     else if (file.startsWith("state-")) {
       const prev = states.get(id);
       if (!prev || prev.name < info.name) states.set(id, info);
     }
   }
-  const out = new Map<string, BackfillSummary>();
+  const out = new Map<string, BackfillSummary & { ended: boolean }>();
   for (const [id, req] of requests) {
-    const latest = states.get(id);
+    // The terminal record wins over any state change written after it (e.g. a late `running`).
+    const latest = ends.get(id) ?? states.get(id);
     const source = latest ?? req;
-    const summary: BackfillSummary = {
+    const summary: BackfillSummary & { ended: boolean } = {
       backfillId: id,
       pipeline: req.metadata?.pipeline ?? "",
       state: (source.metadata?.state as BackfillState | undefined) ?? "planned",
       createdAt: req.metadata?.createdAt ?? req.updated,
       updated: source.updated,
+      ended: ends.has(id),
     };
     if (latest?.metadata?.reason) summary.reason = latest.metadata.reason;
     out.set(id, summary);

@@ -291,6 +291,60 @@ for (const [label, makeStore] of stores) {
       );
     });
 
+    it("records a backfill's terminal state once: the first end holds, later ones and a late running change nothing", async () => {
+      const ledger = createLedger(makeStore());
+      await ledger.putBackfill({ backfillId: "bf-end-1", pipeline: "taar", request: {}, plan: {} });
+      expect(await ledger.setBackfillState("bf-end-1", "running")).toMatchObject({ recorded: true });
+      expect(await ledger.setBackfillState("bf-end-1", "failed", "2 partition(s) failed: a, b")).toEqual({
+        recorded: true,
+        state: "failed",
+        reason: "2 partition(s) failed: a, b",
+      });
+      // A redelivered driver end, an operator's cancel and a stale `running` afterwards: nothing changes.
+      for (const [state, reason] of [
+        ["succeeded", "re-run"],
+        ["failed", "again"],
+        ["cancelled", "operator"],
+        ["running", undefined],
+      ] as const) {
+        expect(await ledger.setBackfillState("bf-end-1", state, reason)).toEqual({
+          recorded: false,
+          state: "failed",
+          reason: "2 partition(s) failed: a, b",
+        });
+      }
+      expect(await ledger.getBackfill("bf-end-1")).toMatchObject({
+        state: "failed",
+        reason: "2 partition(s) failed: a, b",
+      });
+      expect((await ledger.listBackfills({ state: "failed" })).map((b) => b.backfillId)).toEqual([
+        "bf-end-1",
+      ]);
+      expect(await ledger.listBackfills({ state: "running" })).toEqual([]);
+    });
+
+    it("lets exactly one of many concurrent backfill ends win", async () => {
+      const ledger = createLedger(makeStore());
+      await ledger.putBackfill({
+        backfillId: "bf-end-2",
+        pipeline: "taar",
+        request: {},
+        plan: {},
+        state: "running",
+      });
+      const states = ["succeeded", "failed", "cancelled"] as const;
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          ledger.setBackfillState("bf-end-2", states[i % 3], `writer ${i}`),
+        ),
+      );
+      const winners = results.filter((r) => r.recorded);
+      expect(winners).toHaveLength(1);
+      const final = await ledger.getBackfill("bf-end-2");
+      expect(final).toMatchObject({ state: winners[0].state, reason: winners[0].reason });
+      for (const r of results) expect(r.state).toBe(winners[0].state);
+    });
+
     it("keeps a per-run event log in order", async () => {
       const ledger = createLedger(makeStore());
       const c = await ledger.claim({ pipeline: "causemos", partition: "m/r", runId: "e" });
