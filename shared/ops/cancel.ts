@@ -33,7 +33,15 @@ export async function cancelBackfill(
   const cancelledRuns = [];
   for (const run of await ctx.ledger.listRuns({ pipeline: record.pipeline, backfillId, state: "running" })) {
     const key = { pipeline: run.pipeline, partition: run.partition, attempt: run.attempt };
-    await ctx.ledger.cancel(key, reason);
+    try {
+      await ctx.ledger.cancel(key, reason);
+    } catch (err) {
+      // The run ended between the listing and now (its job finished as the driver stopped): it keeps the
+      // state it ended with; only a run still running is an error to report.
+      const now = await ctx.ledger.getRun(key);
+      if (now && now.state !== "running") continue;
+      throw err;
+    }
     cancelledRuns.push(key);
     await publishRunEvent(ctx, {
       type: "run.cancelled",
