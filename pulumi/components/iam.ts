@@ -28,6 +28,7 @@ export type GrantTarget =
   | { kind: "subscription"; key: string; subscription: gcp.pubsub.Subscription }
   | { kind: "secret"; key: string; secret: gcp.secretmanager.Secret }
   | { kind: "table"; key: string; table: gcp.bigquery.Table }
+  | { kind: "dataset"; key: string; dataset: gcp.bigquery.Dataset }
   | { kind: "widetable"; key: string; table: gcp.bigtable.Table }
   | { kind: "job"; key: string; job: gcp.cloudrunv2.Job; region: string }
   | { kind: "service"; key: string; service: pulumi.Input<string>; region: string; project: string }
@@ -94,6 +95,13 @@ export function createGrant(scope: string, parent: pulumi.Resource): Grant {
             role,
             member,
           },
+          opts,
+        );
+        return;
+      case "dataset":
+        new gcp.bigquery.DatasetIamMember(
+          name,
+          { project: target.dataset.project, datasetId: target.dataset.datasetId, role, member },
           opts,
         );
         return;

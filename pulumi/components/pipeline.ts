@@ -196,6 +196,26 @@ export class Pipeline extends pulumi.ComponentResource {
       const who = saPrincipal("fn-sa", fnSa);
       // Functions serve a pipeline's requests and status: they may read what its jobs wrote, not change it.
       for (const p of def.prefixes) grant(prefixTarget(p), "roles/storage.objectViewer", who);
+      // ...except the prefixes a function declares it writes (a request queue), and the topics it publishes to.
+      for (const f of def.functions) {
+        for (const w of f.writes ?? []) {
+          const p = def.prefixes.find((q) => q.prefix === w);
+          if (!p) {
+            throw new NonRetriableError(
+              `pipeline "${id}": function "${f.name}" writes "${w}", not one of its prefixes`,
+              {
+                field: `functions.${f.name}.writes`,
+                fix: `add { bucket, prefix: "${w}" } to the pipeline's prefixes, or name one of them`,
+              },
+            );
+          }
+          grant(prefixTarget(p), "roles/storage.objectUser", who);
+        }
+        for (const t of f.publishes ?? []) {
+          const topic = platform.topicFor(t, `functions.${f.name}.publishes`);
+          grant({ kind: "topic", key: t, topic }, "roles/pubsub.publisher", who);
+        }
+      }
       for (const f of def.functions) {
         const fnName = `${id}-${f.name}`;
         const secrets = (f.secrets ?? []).map((s) => ({

@@ -15,7 +15,7 @@ import type { PipelineDefinition, TableDefinition } from "../../shared/pipelines
 import type { StackConfig } from "../config.ts";
 import { type ConsoleFront, createConsoleFront } from "./console.ts";
 import { type DeployedFunction, deployFunction } from "./function.ts";
-import { createGrant, type Grant, type Principal, saPrincipal } from "./iam.ts";
+import { createGrant, type Grant, type Principal, prefixCondition, saPrincipal } from "./iam.ts";
 import { accountId, bucketName, envName, pubsubServiceAgent } from "./names.ts";
 
 /** Prefixes of the data and artifacts buckets whose objects are deleted after `sizes.tempRetentionDays`. */
@@ -54,6 +54,8 @@ export class Platform extends pulumi.ComponentResource {
   readonly topics = new Map<string, gcp.pubsub.Topic>();
   readonly secrets = new Map<string, gcp.secretmanager.Secret>();
   readonly tables = new Map<string, gcp.bigquery.Table>();
+  /** The registry's BigQuery datasets, by id. */
+  readonly datasets = new Map<string, gcp.bigquery.Dataset>();
   readonly deadLetterTopic: gcp.pubsub.Topic;
   readonly bigtable: gcp.bigtable.Instance;
   readonly pubsubAgent: Principal;
@@ -134,7 +136,7 @@ export class Platform extends pulumi.ComponentResource {
 
     // Tables: each belongs to exactly one pipeline (its job SA is the only writer).
     const owners = new Map<string, string>();
-    const datasets = new Map<string, gcp.bigquery.Dataset>();
+    const datasets = this.datasets;
     for (const p of args.pipelines) {
       for (const t of p.tables) {
         const key = `${t.dataset}.${t.table}`;
@@ -308,7 +310,7 @@ export class Platform extends pulumi.ComponentResource {
       this.functions.set(f.name, deployed);
       const service = this.serviceTarget(f.name, config);
       if (isConsole) {
-        this.grantConsole(grant, who, project);
+        this.grantConsole(grant, who, project, args.pipelines);
         if (this.consoleFront) grant(service, "roles/run.invoker", this.consoleFront.iapAgent);
         continue;
       }
@@ -380,9 +382,10 @@ export class Platform extends pulumi.ComponentResource {
   /**
    * The console reads every bucket (data, artifacts, the ledger), writes the ledger and cancel markers in the
    * state bucket, publishes backfill requests and schedule ticks (ad-hoc runs), and reads workflow
-   * executions (Workflows has no per-workflow IAM, so the viewer role is on the project). Nothing else.
+   * executions (Workflows has no per-workflow IAM, so the viewer role is on the project). Beyond that, only
+   * what a pipeline's `console` entry declares its pages do (see grantConsoleAccess).
    */
-  grantConsole(grant: Grant, who: Principal, project: string): void {
+  grantConsole(grant: Grant, who: Principal, project: string, pipelines: PipelineDefinition[] = []): void {
     grant({ kind: "bucket", key: "data", bucket: this.buckets.data }, "roles/storage.objectViewer", who);
     grant(
       { kind: "bucket", key: "artifacts", bucket: this.buckets.artifacts },
@@ -393,6 +396,69 @@ export class Platform extends pulumi.ComponentResource {
     for (const topic of [TOPICS.backfillRequests, TOPICS.scheduleTicks])
       grant({ kind: "topic", key: topic, topic: this.topics.get(topic)! }, "roles/pubsub.publisher", who);
     grant({ kind: "project", project }, "roles/workflows.viewer", who);
+    for (const p of pipelines) if (p.console) this.grantConsoleAccess(grant, who, project, p);
+  }
+
+  /**
+   * A pipeline's console pages: objectUser on the prefixes they write (conditioned on the prefix, as a job's),
+   * publisher on their topics, accessor and version adder on the secret itself (never the project), and for
+   * table previews `bigquery.dataViewer` on each registry dataset plus `bigquery.jobUser` (running a query is
+   * a project permission; what it may read is decided by the dataset grants).
+   */
+  private grantConsoleAccess(grant: Grant, who: Principal, project: string, def: PipelineDefinition): void {
+    const access = def.console ?? {};
+    const field = (k: string) => `pipelines.${def.id}.console.${k}`;
+    for (const w of access.writes ?? []) {
+      const p = def.prefixes.find((q) => q.prefix === w);
+      if (!p) {
+        throw new NonRetriableError(
+          `pipeline "${def.id}": the console writes "${w}", not one of its prefixes`,
+          {
+            field: field("writes"),
+            fix: `add { bucket, prefix: "${w}" } to the pipeline's prefixes, or name one of them`,
+          },
+        );
+      }
+      const title = `${p.bucket}-${p.prefix.replace(/\/$/, "").replace(/[^A-Za-z0-9]+/g, "-")}`;
+      grant(
+        {
+          kind: "bucket",
+          key: p.bucket,
+          bucket: this.buckets[p.bucket],
+          condition: prefixCondition(this.bucketNames[p.bucket], p.prefix, title),
+        },
+        "roles/storage.objectUser",
+        who,
+      );
+    }
+    for (const t of access.publishes ?? [])
+      grant(
+        { kind: "topic", key: t, topic: this.topicFor(t, field("publishes")) },
+        "roles/pubsub.publisher",
+        who,
+      );
+    const secretOf = (s: string, k: string) => {
+      const secret = this.secrets.get(s);
+      if (!secret || !def.secrets.includes(s)) {
+        throw new NonRetriableError(
+          `pipeline "${def.id}": the console uses secret "${s}" that it does not declare`,
+          {
+            field: field(k),
+            fix: `add "${s}" to the pipeline's secrets`,
+          },
+        );
+      }
+      return { kind: "secret", key: s, secret } as const;
+    };
+    for (const s of access.secrets ?? [])
+      grant(secretOf(s, "secrets"), "roles/secretmanager.secretAccessor", who);
+    for (const s of access.addsSecretVersions ?? [])
+      grant(secretOf(s, "addsSecretVersions"), "roles/secretmanager.secretVersionAdder", who);
+    if (access.previewsTables) {
+      for (const [key, dataset] of this.datasets)
+        grant({ kind: "dataset", key, dataset }, "roles/bigquery.dataViewer", who);
+      grant({ kind: "project", project }, "roles/bigquery.jobUser", who);
+    }
   }
 
   /** The env every Tessera process in the cloud reads (shared/runtime/config.ts). */

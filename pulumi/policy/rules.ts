@@ -19,7 +19,12 @@ import type {
 const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
 const PUBLIC_MEMBERS = new Set(["allUsers", "allAuthenticatedUsers", "principalSet://goog/public:all"]);
 const IMPERSONATION_ROLES = new Set(["roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"]);
-const SECRET_ROLES = new Set(["roles/secretmanager.secretAccessor", "roles/secretmanager.admin"]);
+const SECRET_ROLES = new Set([
+  "roles/secretmanager.secretAccessor",
+  "roles/secretmanager.admin",
+  "roles/secretmanager.secretVersionAdder",
+  "roles/secretmanager.secretVersionManager",
+]);
 const IAM_TYPE = /:[A-Za-z]*(IamMember|IAMMember|IamBinding|IAMBinding|IamPolicy|IAMPolicy)$/;
 const HIERARCHY_IAM = /^gcp:(projects|folder|organizations)\/iAM(Member|Binding|Policy):/;
 
@@ -125,7 +130,7 @@ export const noProjectSecretAccess: ResourceValidationPolicy = {
     for (const p of iamPairs(args.type, args.props)) {
       if (SECRET_ROLES.has(p.role))
         report(
-          `${p.role} for ${p.member} at project level reads every secret: grant it on the secret (gcp.secretmanager.SecretIamMember)`,
+          `${p.role} for ${p.member} at project level reaches every secret: grant it on the secret (gcp.secretmanager.SecretIamMember)`,
         );
     }
   },

@@ -86,6 +86,9 @@ export const mmm = definePipeline({
       trigger: { kind: "http" },
       memory: "512Mi",
       timeoutSeconds: 60,
+      // Training requests, queue items and the queue's lease; a queued run starts with a schedule tick.
+      writes: ["mmm/"],
+      publishes: [TOPICS.scheduleTicks],
     },
     {
       // Advances the training queue when a run ends (run events), so queued runs start without an API call.
@@ -95,6 +98,8 @@ export const mmm = definePipeline({
       trigger: { kind: "topic", topic: TOPICS.runEvents },
       memory: "256Mi",
       timeoutSeconds: 60,
+      writes: ["mmm/"],
+      publishes: [TOPICS.scheduleTicks],
     },
   ],
   topics: [],
@@ -105,6 +110,15 @@ export const mmm = definePipeline({
     { bucket: "data", prefix: "mmm/" },
   ],
   secrets: ["snowflake-private-key"],
+  // The console's workbench (functions/console/workbench): queues training runs like the API, previews
+  // Snowflake (with the uploaded key) and warehouse tables, and stores an uploaded key as a new version.
+  console: {
+    writes: ["mmm/"],
+    publishes: [TOPICS.scheduleTicks],
+    secrets: ["snowflake-private-key"],
+    addsSecretVersions: ["snowflake-private-key"],
+    previewsTables: true,
+  },
   params: MmmParams,
   local: {
     seed,

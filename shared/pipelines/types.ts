@@ -55,6 +55,23 @@ export interface FunctionDefinition {
   timeoutSeconds?: number;
   maxInstances?: number;
   secrets?: string[];
+  /** Prefixes (of the pipeline's `prefixes`) the function writes; it may only read the others. */
+  writes?: string[];
+  /** Topics the function publishes to (platform topics or the pipeline's own). */
+  publishes?: string[];
+}
+
+/**
+ * What the Console does for a pipeline on its own pages (the mmm workbench), so that the deployment grants
+ * the console's account exactly that: prefixes it writes, topics it publishes to, secrets it reads and adds
+ * versions to, and whether it previews the warehouse's tables (read access to the registry's datasets).
+ */
+export interface ConsoleAccess {
+  writes?: string[];
+  publishes?: string[];
+  secrets?: string[];
+  addsSecretVersions?: string[];
+  previewsTables?: boolean;
 }
 
 export interface TableDefinition extends TableSchema {
@@ -88,6 +105,8 @@ export interface PipelineDefinition<P extends z.ZodType = z.ZodType> {
   secrets: string[];
   /** Bigtable tables the pipeline writes (wide rows), with their column families and GC rules. */
   wideTables?: { table: string; families: Family[] }[];
+  /** What the Console does on this pipeline's behalf; none by default. */
+  console?: ConsoleAccess;
   /** The schema of `params` in a run request. */
   params: P;
   /** The local twin's hooks: `seed` fills the local stand-ins with sample data before `npm start` runs it. */
@@ -158,6 +177,8 @@ const shape = z.object({
       timeoutSeconds: z.number().int().positive().max(3600).optional(),
       maxInstances: z.number().int().positive().optional(),
       secrets: z.array(z.string()).optional(),
+      writes: z.array(z.string()).optional(),
+      publishes: z.array(z.string()).optional(),
     }),
   ),
   topics: z.array(z.string().regex(/^[a-z][a-z0-9-]{2,254}$/)),
@@ -176,6 +197,15 @@ const shape = z.object({
     }),
   ),
   secrets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)),
+  console: z
+    .object({
+      writes: z.array(z.string()).optional(),
+      publishes: z.array(z.string()).optional(),
+      secrets: z.array(z.string()).optional(),
+      addsSecretVersions: z.array(z.string()).optional(),
+      previewsTables: z.boolean().optional(),
+    })
+    .optional(),
   params: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
 });
 

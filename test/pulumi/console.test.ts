@@ -43,11 +43,19 @@ describe("the console behind IAP", () => {
         member: CONSOLE_SA,
         resource: "bucket:tessera-test-01-tessera-data",
       },
+      // fx-models' console pages (its `console` entry): its queue prefix, table previews, its key.
+      {
+        role: "roles/storage.objectUser",
+        member: CONSOLE_SA,
+        resource: "bucket:tessera-test-01-tessera-data [data-fx-models-inputs]",
+      },
       {
         role: "roles/storage.objectUser",
         member: CONSOLE_SA,
         resource: "bucket:tessera-test-01-tessera-state",
       },
+      { role: "roles/bigquery.dataViewer", member: CONSOLE_SA, resource: "dataset:fx_mart" },
+      { role: "roles/bigquery.dataViewer", member: CONSOLE_SA, resource: "dataset:fx_models" },
       {
         role: "roles/iap.httpsResourceAccessor",
         member: "domain:example.com",
@@ -58,7 +66,19 @@ describe("the console behind IAP", () => {
         member: "domain:example.org",
         resource: "iap-backend:tessera-console",
       },
+      { role: "roles/bigquery.jobUser", member: CONSOLE_SA, resource: "project:tessera-test-01" },
       { role: "roles/workflows.viewer", member: CONSOLE_SA, resource: "project:tessera-test-01" },
+      // On the secret itself: read the key (Snowflake previews) and store an uploaded one as a new version.
+      {
+        role: "roles/secretmanager.secretAccessor",
+        member: CONSOLE_SA,
+        resource: "secret:snowflake-private-key",
+      },
+      {
+        role: "roles/secretmanager.secretVersionAdder",
+        member: CONSOLE_SA,
+        resource: "secret:snowflake-private-key",
+      },
       { role: "roles/run.invoker", member: IAP_AGENT, resource: "service:tessera-console" },
       { role: "roles/pubsub.publisher", member: CONSOLE_SA, resource: "topic:tessera-backfill-requests" },
       { role: "roles/pubsub.publisher", member: CONSOLE_SA, resource: "topic:tessera-schedule-ticks" },
@@ -117,6 +137,6 @@ describe("the console behind IAP", () => {
     expect(fn.inputs.serviceConfig.environmentVariables.TESSERA_CONSOLE_AUDIENCE).toBe("");
     expect(closed.filter((r) => r.type.startsWith("gcp:compute/"))).toEqual([]);
     expect(consoleGrants(closed).map((g) => g.member)).toEqual(consoleGrants(closed).map(() => CONSOLE_SA));
-    expect(consoleGrants(closed)).toHaveLength(6);
+    expect(consoleGrants(closed)).toHaveLength(12);
   });
 });

@@ -97,6 +97,9 @@ export const fxModels: PipelineDefinition = {
       trigger: { kind: "http" },
       maxInstances: 3,
       memory: "512Mi",
+      // A request queue under its inputs prefix; it starts runs on the pipeline's own topic.
+      writes: ["fx-models/inputs/"],
+      publishes: ["fx-models-requests"],
     },
     {
       name: "intake",
@@ -131,6 +134,14 @@ export const fxModels: PipelineDefinition = {
     { bucket: "data", prefix: "fx-models/inputs/" },
   ],
   secrets: ["snowflake-private-key"],
+  // Console pages for it (as mmm's workbench): queue requests, preview Snowflake and tables, upload a key.
+  console: {
+    writes: ["fx-models/inputs/"],
+    publishes: ["tessera-schedule-ticks"],
+    secrets: ["snowflake-private-key"],
+    addsSecretVersions: ["snowflake-private-key"],
+    previewsTables: true,
+  },
   params: z.object({}),
 };
 

@@ -37,6 +37,9 @@ export function grantRows(resources: PlannedResource[], logicalPrefix?: string):
       case "gcp:bigquery/iamMember:IamMember":
         resource = `table:${i.datasetId}.${i.tableId}`;
         break;
+      case "gcp:bigquery/datasetIamMember:DatasetIamMember":
+        resource = `dataset:${i.datasetId}`;
+        break;
       case "gcp:cloudrunv2/jobIamMember:JobIamMember":
         resource = `job:${last(i.name)}`;
         break;

@@ -77,6 +77,12 @@ describe("IAM grants, pinned per pipeline (a new grant must show up here)", () =
         member: "serviceAccount:fx-models-fn@",
         resource: "bucket:tessera-test-01-tessera-artifacts [artifacts-fx-models]",
       },
+      // The API function writes its request queue (functions.api.writes); it only reads the other prefix.
+      {
+        role: "roles/storage.objectUser",
+        member: "serviceAccount:fx-models-fn@",
+        resource: "bucket:tessera-test-01-tessera-data [data-fx-models-inputs]",
+      },
       {
         role: "roles/storage.objectUser",
         member: "serviceAccount:fx-models-job@",
@@ -143,6 +149,12 @@ describe("IAM grants, pinned per pipeline (a new grant must show up here)", () =
         role: "roles/bigquery.dataEditor",
         member: "serviceAccount:fx-models-job@",
         resource: "table:fx_models.trials",
+      },
+      // functions.api.publishes
+      {
+        role: "roles/pubsub.publisher",
+        member: "serviceAccount:fx-models-fn@",
+        resource: "topic:fx-models-requests",
       },
       {
         role: "roles/pubsub.publisher",

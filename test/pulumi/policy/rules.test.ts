@@ -152,8 +152,18 @@ describe("tessera-no-project-secret-access", () => {
   it.each([
     [PROJECT_MEMBER, { role: "roles/secretmanager.secretAccessor", member: `serviceAccount:${SA_EMAIL}` }, 1],
     [
+      PROJECT_MEMBER,
+      { role: "roles/secretmanager.secretVersionAdder", member: `serviceAccount:${SA_EMAIL}` },
+      1,
+    ],
+    [
       "gcp:secretmanager/secretIamMember:SecretIamMember",
       { role: "roles/secretmanager.secretAccessor", member: `serviceAccount:${SA_EMAIL}` },
+      0,
+    ],
+    [
+      "gcp:secretmanager/secretIamMember:SecretIamMember",
+      { role: "roles/secretmanager.secretVersionAdder", member: `serviceAccount:${SA_EMAIL}` },
       0,
     ],
   ])("%s %j -> %i violation(s)", async (type, props, n) => {
