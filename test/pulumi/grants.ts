@@ -40,6 +40,9 @@ export function grantRows(resources: PlannedResource[], logicalPrefix?: string):
       case "gcp:bigquery/datasetIamMember:DatasetIamMember":
         resource = `dataset:${i.datasetId}`;
         break;
+      case "gcp:bigtable/tableIamMember:TableIamMember":
+        resource = `widetable:${last(i.table)}`;
+        break;
       case "gcp:cloudrunv2/jobIamMember:JobIamMember":
         resource = `job:${last(i.name)}`;
         break;
