@@ -1,8 +1,10 @@
+import { z } from "zod";
 import { BackfillRequest, parseContract } from "../contracts/v1/index.ts";
 import { type BackfillPlan, type PartitionState, partitionsToRun, planBackfill } from "../core/backfill.ts";
-import { isNonRetriable, RetryableError, reasonOf } from "../core/errors.ts";
-import type { BackfillRecord } from "../ledger/ledger.ts";
+import { isNonRetriable, NonRetriableError, RetryableError, reasonOf } from "../core/errors.ts";
+import type { BackfillRecord, BackfillState } from "../ledger/ledger.ts";
 import { BACKFILL_WORKFLOW_ID, type OpsContext, workflowIdOf } from "./context.ts";
+import { reasonOfWorkflowError } from "./runs.ts";
 
 export type BackfillOutcome =
   | { action: "planned"; plan: BackfillPlan }
@@ -183,6 +185,130 @@ export async function startDriver(ctx: OpsContext, plan: BackfillPlan): Promise<
     `backfill ${plan.backfillId}: driver ${execution.name} runs ${items.length} partition(s) in ${Math.min(plan.maxConcurrent, items.length)} lane(s)`,
   );
   return execution.name;
+}
+
+/** The driver's summary (what `backfill.workflows.yaml` returns and posts to the runs function's `/backfill-end`). */
+const DriverSummary = z.object({
+  backfillId: z.string().min(1),
+  pipeline: z.string().optional(),
+  succeeded: z.number().int().min(0),
+  failed: z.number().int().min(0),
+  cancelled: z.number().int().min(0),
+  skipped: z.number().int().min(0).default(0),
+  failures: z
+    .array(z.object({ partition: z.string(), state: z.string().optional(), reason: z.unknown().optional() }))
+    .default([]),
+  cancelledPartitions: z.array(z.string()).default([]),
+});
+
+export interface BackfillEnd {
+  backfillId: string;
+  state: BackfillState;
+  reason?: string;
+  /** false when the backfill had already ended: the earlier end holds and nothing was written. */
+  recorded: boolean;
+}
+
+const NAMED_FAILURES = 20;
+
+/** The terminal state a driver summary means: failed if any partition failed, else cancelled if any was, else succeeded. */
+export function backfillEndOf(summary: z.infer<typeof DriverSummary>): {
+  state: BackfillState;
+  reason: string;
+} {
+  const done = `${summary.succeeded} succeeded, ${summary.skipped} skipped`;
+  if (summary.failed > 0) {
+    const named = summary.failures
+      .slice(0, NAMED_FAILURES)
+      .map((f) => {
+        const why =
+          typeof f.reason === "string" ? f.reason : f.reason === undefined ? "" : JSON.stringify(f.reason);
+        return why ? `${f.partition} (${why.slice(0, 120)})` : f.partition;
+      })
+      .join(", ");
+    const more =
+      summary.failures.length > NAMED_FAILURES ? ` and ${summary.failures.length - NAMED_FAILURES} more` : "";
+    return {
+      state: "failed",
+      reason: `${summary.failed} partition(s) failed: ${named}${more}; ${done}, ${summary.cancelled} cancelled`,
+    };
+  }
+  if (summary.cancelled > 0) {
+    const named = summary.cancelledPartitions.slice(0, NAMED_FAILURES).join(", ");
+    return {
+      state: "cancelled",
+      reason: `${summary.cancelled} partition(s) cancelled${named ? `: ${named}` : ""}; ${done}`,
+    };
+  }
+  return { state: "succeeded", reason: done };
+}
+
+/**
+ * The backfill driver's last step (`POST /backfill-end` of the runs function): record the backfill's terminal
+ * state from its summary, once. A redelivered or re-run driver, or a driver ending after an operator's cancel,
+ * changes nothing: the first terminal state holds.
+ */
+export async function finishBackfill(ctx: OpsContext, data: unknown): Promise<BackfillEnd> {
+  const parsed = DriverSummary.safeParse(data);
+  if (!parsed.success)
+    throw new NonRetriableError(
+      `backfill end: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      {
+        field: "backfill end",
+        fix: "post the driver's summary {backfillId, succeeded, failed, cancelled, skipped, failures}",
+      },
+    );
+  const summary = parsed.data;
+  const end = backfillEndOf(summary);
+  const r = await ctx.ledger.setBackfillState(summary.backfillId, end.state, end.reason);
+  const log = ctx.log.child({ backfillId: summary.backfillId });
+  if (r.recorded) log.info(`backfill ${summary.backfillId} ${end.state}: ${end.reason}`);
+  else
+    log.info(
+      `backfill ${summary.backfillId} had already ended ${r.state}; its driver's end (${end.state}) changes nothing`,
+    );
+  return { backfillId: summary.backfillId, state: r.state, reason: r.reason, recorded: r.recorded };
+}
+
+/**
+ * Settle a backfill whose ledger state is still planned or running although no driver is active any more
+ * (the driver could not post its end: it was killed, failed, or the runs function was unreachable): record
+ * the terminal state its last driver execution implies. Returns the end, or undefined when it is still going
+ * (or was never started). Idempotent, like `finishBackfill`.
+ */
+export async function settleBackfill(ctx: OpsContext, backfillId: string): Promise<BackfillEnd | undefined> {
+  const record = await ctx.ledger.getBackfill(backfillId);
+  if (!record) return undefined;
+  if (record.state !== "running" && record.state !== "planned") return undefined;
+  const drivers = await ctx.workflows.list({
+    workflow: BACKFILL_WORKFLOW_ID,
+    labels: { backfill_id: backfillId, role: "driver" },
+  });
+  if (drivers.length === 0 || drivers.some((d) => d.state === "ACTIVE")) return undefined;
+  const last = [...drivers].sort((a, b) =>
+    (b.endTime ?? b.startTime).localeCompare(a.endTime ?? a.startTime),
+  )[0];
+  const d = await ctx.workflows.get(last.name);
+  if (d.state === "SUCCEEDED") {
+    const result = typeof d.result === "string" ? safeJson(d.result) : d.result;
+    const summary = DriverSummary.safeParse({ backfillId, ...(result as object) });
+    if (summary.success) return finishBackfill(ctx, { ...summary.data, backfillId });
+  }
+  const state: BackfillState = d.state === "CANCELLED" ? "cancelled" : "failed";
+  const reason =
+    d.state === "SUCCEEDED"
+      ? `the driver ${d.name} ended without a readable summary`
+      : `the driver ${d.name} ended ${d.state}${d.error ? `: ${reasonOfWorkflowError(d.error)}` : ""}`;
+  const r = await ctx.ledger.setBackfillState(backfillId, state, reason);
+  return { backfillId, state: r.state, reason: r.reason, recorded: r.recorded };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export type { BackfillRecord };

@@ -1,5 +1,6 @@
 import type { BackfillPlan, PartitionState } from "../core/backfill.ts";
 import type { BackfillSummary, PartitionStatus } from "../ledger/ledger.ts";
+import { settleBackfill } from "./backfill.ts";
 import { BACKFILL_WORKFLOW_ID, type OpsContext } from "./context.ts";
 
 export interface PartitionRow {
@@ -60,12 +61,14 @@ export async function pipelineStatus(
   if (options.since)
     rows = rows.filter((r) => r.partition >= options.since! || (r.updated ?? "") >= options.since!);
   rows.sort((a, b) => (a.partition < b.partition ? 1 : a.partition > b.partition ? -1 : 0));
-  return {
-    pipeline: def.id,
-    counts: count(rows),
-    partitions: rows,
-    backfills: await ctx.ledger.listBackfills({ pipeline: def.id }),
-  };
+  const backfills = await ctx.ledger.listBackfills({ pipeline: def.id });
+  // A backfill still marked running whose driver has ended is settled here (see settleBackfill).
+  for (const b of backfills) {
+    if (b.state !== "running") continue;
+    const end = await settleBackfill(ctx, b.backfillId);
+    if (end) Object.assign(b, { state: end.state, reason: end.reason });
+  }
+  return { pipeline: def.id, counts: count(rows), partitions: rows, backfills };
 }
 
 /** A backfill's plan joined with the current state of each of its partitions. */
@@ -73,8 +76,10 @@ export async function backfillStatus(
   ctx: OpsContext,
   backfillId: string,
 ): Promise<BackfillStatus | undefined> {
-  const record = await ctx.ledger.getBackfill(backfillId);
+  let record = await ctx.ledger.getBackfill(backfillId);
   if (!record) return undefined;
+  if (record.state === "running" && (await settleBackfill(ctx, backfillId)))
+    record = (await ctx.ledger.getBackfill(backfillId)) ?? record;
   const plan = record.plan as BackfillPlan;
   const states = await ctx.ledger.partitionStates(record.pipeline);
   const partitions = plan.entries.map((e) => {
