@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { AlreadyExistsError, type ObjectStore } from "../../shared/adapters/ports.ts";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { type JobConfig, parseJobConfig } from "./jobconfig.ts";
-import { type RunStatus, readRunRecord, readStatus, runRecordName, trialsDone } from "./run.ts";
+import { type RunStatus, readRunRecord, readStatus, runRecordName, trialsDone } from "./runrecord.ts";
 
 /**
  * The training API behind `functions/mmm` (`mmm-api`): train / status / metadata in the original app's envelope,

@@ -35,6 +35,7 @@ export {
   readRunRecord,
   readStatus,
   runRecordName,
+  trialsDone,
 } from "./runrecord.ts";
 
 /**
@@ -263,11 +264,6 @@ export async function trialStep(c: StepContext & { taskIndex: number }): Promise
   await c.store.put(`${rec.prefix}candidates/trial_${trial}.json`, JSON.stringify(candidates));
   c.log.info(`mmm ${c.runId}: trial ${trial} wrote ${candidates.length} candidates`);
   return candidates.length;
-}
-
-/** Trials finished so far, for progress. */
-export async function trialsDone(store: ObjectStore, prefix: string): Promise<number> {
-  return (await store.list(`${prefix}candidates/trial_`)).length;
 }
 
 const METRICS = [

@@ -45,3 +45,8 @@ export async function readStatus(store: ObjectStore, prefix: string): Promise<Ru
     ? readJson<RunStatus>(store, `${prefix}status.json`)
     : undefined;
 }
+
+/** Trials finished so far, for progress. */
+export async function trialsDone(store: ObjectStore, prefix: string): Promise<number> {
+  return (await store.list(`${prefix}candidates/trial_`)).length;
+}
