@@ -53,9 +53,12 @@ export async function cancelBackfill(
       reason,
     });
   }
-  await ctx.ledger.setBackfillState(backfillId, "cancelled", reason);
+  // A backfill that had already ended keeps its end (the ledger records one terminal state).
+  const end = await ctx.ledger.setBackfillState(backfillId, "cancelled", reason);
   ctx.log.notice(
-    `backfill ${backfillId} cancelled: ${cancelledExecutions.length} execution(s), ${cancelledRuns.length} run(s)`,
+    end.recorded
+      ? `backfill ${backfillId} cancelled: ${cancelledExecutions.length} execution(s), ${cancelledRuns.length} run(s)`
+      : `backfill ${backfillId} had already ended ${end.state}; ${cancelledExecutions.length} execution(s), ${cancelledRuns.length} run(s) cancelled`,
   );
   return { cancelledExecutions, cancelledRuns };
 }
