@@ -1,9 +1,13 @@
 import * as ff from "@google-cloud/functions-framework";
+import { finishBackfill } from "../../shared/ops/backfill.ts";
 import { jsonFunction } from "../../shared/ops/handlers.ts";
 import { claimRun, finishRun } from "../../shared/ops/runs.ts";
 import "../../shared/runtime/deployed.ts";
 
-/** The run ledger for workflows: `POST /claim` first, `POST /finish` last (called with OIDC from Workflows). */
-export const runs = jsonFunction({ claim: claimRun, finish: finishRun });
+/**
+ * The run ledger for workflows (called with OIDC from Workflows): `POST /claim` first, `POST /finish` last;
+ * the backfill driver posts its summary to `POST /backfill-end` when it ends.
+ */
+export const runs = jsonFunction({ claim: claimRun, finish: finishRun, "backfill-end": finishBackfill });
 
 ff.http("runs", runs);

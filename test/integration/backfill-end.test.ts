@@ -51,6 +51,11 @@ describe("a backfill's end on the local twin", () => {
       await driverEnded(t, okId);
       await driverEnded(t, badId);
 
+      // The driver posted its own end to the runs function (`/backfill-end`): the ledger has it before any
+      // status read could settle it.
+      expect((await t.ctx.ledger.getBackfill(okId))?.state).toBe("succeeded");
+      expect((await t.ctx.ledger.getBackfill(badId))?.state).toBe("failed");
+
       // What `tessera status demo` and `tessera status --backfill ID` print.
       const byId = new Map((await pipelineStatus(t.ctx, "demo")).backfills.map((b) => [b.backfillId, b]));
       expect(byId.get(okId)?.state).toBe("succeeded");

@@ -34,7 +34,7 @@ describe("cancelling a backfill while its runs end", () => {
     const real = createLedger(store);
     const backfillId = "bf-race";
     await real.putBackfill({ backfillId, pipeline: "demo", request: {}, plan: {}, state: "running" });
-    const keys = [];
+    const keys: { pipeline: string; partition: string; attempt: number }[] = [];
     for (const partition of ["2024-06-01", "2024-06-02"]) {
       const c = await real.claim({ pipeline: "demo", partition, runId: `r-${partition}`, backfillId });
       if (!c.claimed) throw new Error("claim refused");
