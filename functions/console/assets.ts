@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ASSETS_FOLDER, contentTypeOf } from "./static.ts";
 
 /**
  * The console's client: `client/main.ts` (plain TypeScript and DOM) bundled by esbuild into ES modules, with
- * the MMM workbench page (`workbench/page.ts`, when installed) split into its own chunk so that the first page
+ * the MMM workbench page (`workbench/page.ts`) split into its own chunk so that the first page
  * stays small, plus `client/style.css` and the HTML shell. `npm run build` writes them into the function's
  * bundle folder (`ASSETS_FOLDER`); the local twin builds them once in memory.
  */
@@ -17,7 +17,6 @@ export interface Asset {
 export { ASSETS_FOLDER, contentTypeOf };
 
 const HERE = import.meta.dirname;
-export const WORKBENCH_PAGE = join(HERE, "workbench", "page.ts");
 
 export function indexHtml(): string {
   return `<!doctype html>
@@ -54,7 +53,6 @@ export async function buildConsoleAssets(
   options: { outDir?: string; minify?: boolean } = {},
 ): Promise<Map<string, Asset>> {
   const { build } = await import("esbuild");
-  const hasWorkbench = existsSync(WORKBENCH_PAGE);
   const result = await build({
     entryPoints: { app: join(HERE, "client", "main.ts") },
     bundle: true,
@@ -67,22 +65,6 @@ export async function buildConsoleAssets(
     outdir: "/assets",
     chunkNames: "chunk-[hash]",
     logLevel: "silent",
-    plugins: [
-      {
-        // Until the workbench is installed, `#/mmm` says so instead of failing the build.
-        name: "workbench-placeholder",
-        setup(b) {
-          b.onResolve({ filter: /workbench\/page(\.ts)?$/ }, (args) =>
-            hasWorkbench ? undefined : { path: args.path, namespace: "workbench-missing" },
-          );
-          b.onLoad({ filter: /.*/, namespace: "workbench-missing" }, () => ({
-            contents:
-              "export const installed = false;\nexport function mountWorkbench(root) { const p = document.createElement('p'); p.className = 'muted'; p.textContent = 'MMM workbench not installed'; root.replaceChildren(p); }\n",
-            loader: "js",
-          }));
-        },
-      },
-    ],
   });
   const assets = new Map<string, Asset>();
   for (const f of result.outputFiles) {

@@ -94,13 +94,13 @@ function loadAssets(): Promise<Map<string, Asset>> {
 // ---------------------------------------------------------------- the MMM workbench
 
 type Workbench = typeof import("./workbench/api.ts");
-let workbench: Promise<Workbench | undefined> | undefined;
+let workbench: Promise<Workbench> | undefined;
 
-/** The workbench's API (functions/console/workbench/api.ts); if it cannot load, `/api/mmm/*` says so. */
-function loadWorkbench(log: ConsoleDeps["ctx"]["log"]): Promise<Workbench | undefined> {
-  workbench ??= import("./workbench/api.ts").catch((err: unknown) => {
-    log.error(`the MMM workbench could not be loaded: ${(err as Error).message}`);
-    return undefined;
+/** The workbench's API (functions/console/workbench/api.ts), loaded on the first `/api/mmm/*` request. */
+function loadWorkbench(): Promise<Workbench> {
+  workbench ??= import("./workbench/api.ts");
+  workbench.catch(() => {
+    workbench = undefined;
   });
   return workbench;
 }
@@ -160,11 +160,7 @@ export async function consoleHandler(req: Request, res: Response): Promise<void>
         return;
       }
       if (sub === "/mmm" || sub.startsWith("/mmm/")) {
-        const wb = await loadWorkbench(d.ctx.log);
-        if (!wb) {
-          send(res, { status: 404, json: { error: "MMM workbench not installed" } });
-          return;
-        }
+        const wb = await loadWorkbench();
         send(res, await wb.handleWorkbench({ ...request, path: sub.slice(4) || "/" }, { ctx: d.ctx }));
         return;
       }

@@ -9,8 +9,7 @@ type MountWorkbench = (
 
 /**
  * `#/mmm` and `#/mmm/<sub>`: the MMM workbench (functions/console/workbench/page.ts), loaded on demand as its
- * own chunk so that the first page stays small. Its API calls go to `/api/mmm/...`. Until the workbench is
- * installed the build substitutes a module that says so.
+ * own chunk so that the first page stays small. Its API calls go to `/api/mmm/...`.
  */
 export async function mmmPage(root: HTMLElement, subpath: string): Promise<void> {
   const host = h("div", { class: "workbench" });
