@@ -1,7 +1,14 @@
 import { Worker } from "node:worker_threads";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { compareText, periodStart, type Series, type Temporal } from "./aggregate.ts";
-import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextColumn } from "./frame.ts";
+import {
+  type DojoFrame,
+  REGION_LEVELS,
+  REQUIRED_COLUMNS,
+  type RegionLevel,
+  selectRows,
+  type TextColumn,
+} from "./frame.ts";
 import { groupByKey } from "./group.ts";
 import {
   type ParquetFile,
@@ -108,17 +115,7 @@ async function readColumns(
   return out;
 }
 
-const REQUIRED = new Set([
-  "timestamp",
-  "country",
-  "admin1",
-  "admin2",
-  "admin3",
-  "lat",
-  "lng",
-  "feature",
-  "value",
-]);
+const REQUIRED = new Set<string>(REQUIRED_COLUMNS);
 
 async function reduce(metas: ParquetFile[], options: ScanOptions): Promise<Scan | undefined> {
   const columns: string[] = [];
