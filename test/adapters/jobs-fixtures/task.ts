@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -15,8 +15,10 @@ const marker = join(running, `${index}-${attempt}`);
 writeFileSync(marker, "");
 const concurrent = readdirSync(running).length;
 
+// Written aside and renamed, so that a test polling the folder never reads half a record.
+const record = join(out, `task-${index}-${attempt}.json`);
 writeFileSync(
-  join(out, `task-${index}-${attempt}.json`),
+  `${record}.tmp`,
   JSON.stringify({
     job: process.env.CLOUD_RUN_JOB,
     execution: process.env.CLOUD_RUN_EXECUTION,
@@ -30,6 +32,7 @@ writeFileSync(
     concurrent,
   }),
 );
+renameSync(`${record}.tmp`, record);
 
 const mode = process.env.MODE ?? "ok";
 await new Promise((r) => setTimeout(r, Number(process.env.HOLD_MS ?? 150)));
