@@ -436,6 +436,9 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
     cp: Float64Array.from(changepointsT),
     priorScales: Float64Array.from(priorScales),
     isMult: Float64Array.from(modes.map((m) => (m === "multiplicative" ? 1 : 0))),
+    anyMult: modes.includes("multiplicative"),
+    multAll: Int32Array.from(modes.flatMap((m, j) => (m === "multiplicative" ? [j] : []))),
+    addAll: Int32Array.from(modes.flatMap((m, j) => (m === "multiplicative" ? [] : [j]))),
     tau,
   };
   const segStarts = segmentStarts(t, problem.cp);
@@ -463,7 +466,7 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
   const xFull = new Float64Array(P);
   const gFull = new Float64Array(P);
   const allAdditive = modes.every((mo) => mo === "additive");
-  const scratch = makeScratch(T, S);
+  const scratch = makeScratch(T, S, K);
   testHooks.onProblem?.({
     evaluate: (x, g) => objective(problem, segStarts, scratch, x, g),
     x0: Float64Array.from(x0),
@@ -678,6 +681,10 @@ interface Problem {
   cp: Float64Array;
   priorScales: Float64Array;
   isMult: Float64Array;
+  /** Whether any column is multiplicative, and the multiplicative and additive column indices in order. */
+  anyMult: boolean;
+  multAll: Int32Array;
+  addAll: Int32Array;
   tau: number;
 }
 
@@ -692,9 +699,11 @@ interface Scratch {
   mSeg: Float64Array;
   kBar: Float64Array;
   mBar: Float64Array;
+  addCols: Int32Array;
+  multCols: Int32Array;
 }
 
-function makeScratch(T: number, S: number): Scratch {
+function makeScratch(T: number, S: number, K: number): Scratch {
   return {
     trend: new Float64Array(T),
     sa: new Float64Array(T),
@@ -706,6 +715,8 @@ function makeScratch(T: number, S: number): Scratch {
     mSeg: new Float64Array(S + 1),
     kBar: new Float64Array(S + 1),
     mBar: new Float64Array(S + 1),
+    addCols: new Int32Array(K),
+    multCols: new Int32Array(K),
   };
 }
 
@@ -1040,6 +1051,76 @@ function quadraticObjective(p: Problem, gram: Gram, x: Float64Array, g: Float64A
   return f;
 }
 
+/** target[r] += b_j X_jr for the listed columns j in order, four columns per pass. */
+function addColumns(
+  target: Float64Array,
+  X: Float64Array,
+  x: Float64Array,
+  at: number,
+  T: number,
+  cols: Int32Array,
+  n: number,
+): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o0 = cols[i] * T;
+    const o1 = cols[i + 1] * T;
+    const o2 = cols[i + 2] * T;
+    const o3 = cols[i + 3] * T;
+    const b0 = x[at + cols[i]];
+    const b1 = x[at + cols[i + 1]];
+    const b2 = x[at + cols[i + 2]];
+    const b3 = x[at + cols[i + 3]];
+    for (let r = 0; r < T; r++)
+      target[r] = target[r] + b0 * X[o0 + r] + b1 * X[o1 + r] + b2 * X[o2 + r] + b3 * X[o3 + r];
+  }
+  for (; i < n; i++) {
+    const o = cols[i] * T;
+    const b = x[at + cols[i]];
+    for (let r = 0; r < T; r++) target[r] += b * X[o + r];
+  }
+}
+
+/** g[at + j] += sum_r v_r X_jr (summed in row order) for the listed columns j, four columns per pass. */
+function dotColumns(
+  g: Float64Array,
+  at: number,
+  v: Float64Array,
+  X: Float64Array,
+  T: number,
+  cols: Int32Array,
+  n: number,
+): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o0 = cols[i] * T;
+    const o1 = cols[i + 1] * T;
+    const o2 = cols[i + 2] * T;
+    const o3 = cols[i + 3] * T;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (let r = 0; r < T; r++) {
+      const vr = v[r];
+      a0 += vr * X[o0 + r];
+      a1 += vr * X[o1 + r];
+      a2 += vr * X[o2 + r];
+      a3 += vr * X[o3 + r];
+    }
+    g[at + cols[i]] += a0;
+    g[at + cols[i + 1]] += a1;
+    g[at + cols[i + 2]] += a2;
+    g[at + cols[i + 3]] += a3;
+  }
+  for (; i < n; i++) {
+    const o = cols[i] * T;
+    let a = 0;
+    for (let r = 0; r < T; r++) a += v[r] * X[o + r];
+    g[at + cols[i]] += a;
+  }
+}
+
 /** segStarts[c] = first row whose t >= cp[c-1] (segment c has c active changepoints); segStarts[S+1] = T. */
 function segmentStarts(t: Float64Array, cp: Float64Array): Int32Array {
   const S = cp.length;
@@ -1090,19 +1171,22 @@ function objective(p: Problem, seg: Int32Array, s: Scratch, x: Float64Array, g: 
     }
   }
 
-  // Seasonal terms.
+  // Seasonal terms, up to four columns per pass over the rows. Each row still adds its columns in column order,
+  // one rounding at a time, so the sums are bit for bit those of one column per pass.
   sa.fill(0);
   sm.fill(0);
-  // Multiplicative columns need d f / d beta = sum w trend X even where beta is 0.
-  let anyMult = false;
+  const { addCols, multCols } = s;
+  let nAdd = 0;
+  let nMult = 0;
   for (let j = 0; j < K; j++) {
-    if (p.isMult[j] === 1) anyMult = true;
-    const b = x[3 + S + j];
-    if (b === 0) continue;
-    const target = p.isMult[j] === 1 ? sm : sa;
-    const off = j * T;
-    for (let r = 0; r < T; r++) target[r] += b * X[off + r];
+    if (x[3 + S + j] === 0) continue;
+    if (p.isMult[j] === 1) multCols[nMult++] = j;
+    else addCols[nAdd++] = j;
   }
+  // Multiplicative columns need d f / d beta = sum w trend X even where beta is 0.
+  const anyMult = p.anyMult;
+  addColumns(sa, X, x, 3 + S, T, addCols, nAdd);
+  addColumns(sm, X, x, 3 + S, T, multCols, nMult);
 
   // Likelihood.
   const inv2 = 1 / (sigma * sigma);
@@ -1126,14 +1210,11 @@ function objective(p: Problem, seg: Int32Array, s: Scratch, x: Float64Array, g: 
     const b = x[3 + S + j];
     const ps = p.priorScales[j];
     f += (b * b) / (2 * ps * ps);
-    let gj = b / (ps * ps);
-    const off = j * T;
-    let acc = 0;
-    if (p.isMult[j] === 1) for (let r = 0; r < T; r++) acc += u[r] * X[off + r];
-    else for (let r = 0; r < T; r++) acc += w[r] * X[off + r];
-    gj += acc;
-    g[3 + S + j] = gj;
+    g[3 + S + j] = b / (ps * ps);
   }
+  // d f / d beta_j = prior + sum_r (u or w)_r X_jr, four columns per pass, each summed in row order.
+  dotColumns(g, 3 + S, u, X, T, p.multAll, p.multAll.length);
+  dotColumns(g, 3 + S, w, X, T, p.addAll, p.addAll.length);
 
   // Trend gradient.
   if (p.growth === "linear") {
