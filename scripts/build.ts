@@ -32,6 +32,8 @@ export const EXTERNALS = [
   "@google-cloud/*",
   "@duckdb/*",
   "google-gax",
+  // The REST layer's credentials off Google Cloud (application-default credentials); loaded only there.
+  "google-auth-library",
   "snowflake-sdk",
   "pg-native",
   // Loads its modules through amdefine (`module.require`), which has no meaning inside an ESM bundle.

@@ -1,15 +1,22 @@
 import type { Logger } from "../../core/log.ts";
 import type { Adapters, JobRunner, Secrets, Warehouse, WideRowStore } from "../ports.ts";
 
+import { restFromEnv } from "./rest.ts";
+
 /**
- * Every port on Google Cloud. A deployed function pays at cold start only for the client libraries it
- * uses: Cloud Storage and Pub/Sub load here, BigQuery, Bigtable, Cloud Run and Secret Manager on first use.
+ * Every port on Google Cloud. A deployed function's cold start loads no client library: object reads and
+ * writes and publishing go over REST (`rest.ts`, `rest-objects.ts`, `rest-messages.ts`); Cloud Storage
+ * streams, subscriptions, BigQuery, Bigtable, Cloud Run and Secret Manager load their libraries on first use.
+ * With `PUBSUB_EMULATOR_HOST` set (and no `TESSERA_PUBSUB_ENDPOINT`) the bus is the library's, which speaks
+ * the emulator's gRPC.
  */
 export interface GcpAdaptersOptions {
   projectId: string;
   region: string;
   bigtableInstance?: string;
   log?: Logger;
+  /** Where endpoints and credentials come from. Default: process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 /** A port whose every method is async, made on first call. `scan`-like methods returning async iterables are listed. */
@@ -45,10 +52,14 @@ export function lazyPort<T extends object>(
 }
 
 export async function createGcpAdapters(options: GcpAdaptersOptions): Promise<Adapters> {
-  const [{ createGcpObjects }, { createGcpBus }] = await Promise.all([
-    import("./objects.ts"),
-    import("./messages.ts"),
+  const env = options.env ?? process.env;
+  const { rest, endpoints } = restFromEnv(env);
+  const [{ createRestObjects }, { createRestBus }] = await Promise.all([
+    import("./rest-objects.ts"),
+    import("./rest-messages.ts"),
   ]);
+  const libraryBus = async () =>
+    (await import("./messages.ts")).createGcpBus({ projectId: options.projectId, logger: options.log });
   const warehouse = lazyPort<Warehouse>(async () =>
     (await import("./warehouse.ts")).createGcpWarehouse({
       projectId: options.projectId,
@@ -69,11 +80,23 @@ export async function createGcpAdapters(options: GcpAdaptersOptions): Promise<Ad
   const secrets = lazyPort<Secrets>(async () =>
     (await import("./secrets.ts")).createGcpSecrets({ projectId: options.projectId }),
   );
-  const messages = createGcpBus({ projectId: options.projectId, logger: options.log });
+  const messages =
+    env.PUBSUB_EMULATOR_HOST && !env.TESSERA_PUBSUB_ENDPOINT
+      ? await libraryBus()
+      : createRestBus({
+          projectId: options.projectId,
+          rest,
+          endpoint: endpoints.pubsub,
+          library: libraryBus,
+        });
   return {
     mode: "gcp",
     warehouse: warehouse.port,
-    objects: createGcpObjects({ projectId: options.projectId }),
+    objects: createRestObjects({
+      rest,
+      endpoint: endpoints.storage,
+      library: async () => (await import("./objects.ts")).createGcpObjects({ projectId: options.projectId }),
+    }),
     messages,
     wideRows: wideRows.port,
     jobs: jobs.port,
