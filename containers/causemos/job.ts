@@ -57,6 +57,16 @@ export function completeJobArgs(raw: string, env: Record<string, string | undefi
 }
 
 export async function runJob(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv.includes("--help")) {
+    process.stdout.write(
+      "Usage: node index.js [--args JSON]   (the causemos-run and causemos-merge Cloud Run jobs)\n" +
+        "  --args JSON or TESSERA_JOB_ARGS: {pipeline, partition: <model_id>/<run_id>, runId, step, params}\n" +
+        "  params default from the partition and TESSERA_DATA_BUCKET (model_id, run_id, data_paths, buckets)\n" +
+        "  CAUSEMOS_RUN_TASKS: the run step's task count (merge); TESSERA_MODE (local | gcp)\n" +
+        "Exit 0 on success, 3 for bad input (not retried), 1 otherwise.\n",
+    );
+    return 0;
+  }
   const i = argv.indexOf("--args");
   const raw = i >= 0 ? argv[i + 1] : env.TESSERA_JOB_ARGS;
   const jobEnv = { ...env };
