@@ -12,6 +12,18 @@ import { openJobAdapters } from "../mozaic-daily/adapters.ts";
 import { failStep, mergeStep, prepareStep, reportStep, trialStep } from "./run.ts";
 
 const env = process.env;
+if (process.argv.includes("--help")) {
+  process.stdout.write(
+    "Usage: node index.js   (the mmm Cloud Run job; configured by its environment)\n" +
+      "  MMM_STEP       prepare | trials | merge | report | fail (set per job by the registry)\n" +
+      "  MMM_RUN_ID     the run id (the pipeline's partition)\n" +
+      "  MMM_PARAMS     the run's job config, JSON\n" +
+      "  CLOUD_RUN_TASK_INDEX  trials: the task's trial; MMM_FAILED_STEP, MMM_ERROR: fail\n" +
+      "  TESSERA_MODE (local | gcp) and the bucket settings\n" +
+      "Exit 0 on success, 2 for bad input (not retried), 1 otherwise.\n",
+  );
+  process.exit(0);
+}
 const step = env.MMM_STEP ?? "?";
 const log = createLogger({ labels: { component: "mmm", step } });
 const runId = env.MMM_RUN_ID ?? "";
