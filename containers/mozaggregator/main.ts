@@ -326,6 +326,15 @@ async function runLoad(
 }
 
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv.includes("--help")) {
+    process.stdout.write(
+      "Usage: node index.js [--args JSON]   (the mozaggregator Cloud Run jobs)\n" +
+        "  --args JSON or TESSERA_JOB_ARGS: {pipeline, partition: YYYY-MM-DD, runId, step: dump | convert | load, input, output}\n" +
+        "  TESSERA_MODE (local | gcp) and the bucket settings; the Postgres DSN from its secret\n" +
+        "Prints the step's result as one JSON line. Exit 0 on success, 3 for bad input (not retried), 1 otherwise.\n",
+    );
+    return 0;
+  }
   let log = createLogger({ labels: { pipeline: "mozaggregator" } });
   try {
     const args = readJobArgs(argv, env);
