@@ -17,6 +17,18 @@ import { openJobAdapters } from "./adapters.ts";
 import { extractStep, forecastStep, publishStep, type RunParams } from "./run.ts";
 
 const env = process.env;
+if (process.argv.includes("--help")) {
+  process.stdout.write(
+    "Usage: node index.js   (the mozaic-daily Cloud Run job; configured by its environment)\n" +
+      "  MOZAIC_STEP       extract | forecast | publish (set per job by the registry)\n" +
+      "  MOZAIC_PARTITION  the forecast start date, YYYY-MM-DD\n" +
+      "  MOZAIC_PARAMS     JSON: testingMode, forecastStartDate\n" +
+      "  MOZAIC_POOL_SIZE, MOZAIC_SAMPLES, MOZAIC_OPTIMIZER (auto | stan | exact | owlqn)\n" +
+      "  CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT, TESSERA_MODE (local | gcp) and the bucket settings\n" +
+      "Exit 0 on success, 2 for bad input (not retried), 1 otherwise.\n",
+  );
+  process.exit(0);
+}
 const log = createLogger({ labels: { component: "mozaic-daily", step: env.MOZAIC_STEP ?? "?" } });
 const partition = env.MOZAIC_PARTITION ?? "";
 let code = 0;
