@@ -73,9 +73,20 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  log.error(`taar ${process.env.TAAR_STEP ?? "?"} failed: ${reasonOf(err)}`);
-  process.exitCode = exitCode(err);
+if (process.argv.includes("--help")) {
+  process.stdout.write(
+    "Usage: node index.js   (every TAAR Cloud Run job; configured by its environment)\n" +
+      `  TAAR_STEP       one of ${Object.keys(STEPS).join(", ")} (set per job by the registry)\n` +
+      "  TAAR_PARTITION  YYYY-MM-DD\n" +
+      "  TAAR_PARAMS     the run's params, JSON; TAAR_AMO_URL  optional AMO base URL\n" +
+      "  CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT, TESSERA_MODE (local | gcp) and the bucket settings\n" +
+      "Prints the step's summary as one JSON line. Exit 0 on success, 3 for bad input (not retried), 1 otherwise.\n",
+  );
+} else {
+  try {
+    await main();
+  } catch (err) {
+    log.error(`taar ${process.env.TAAR_STEP ?? "?"} failed: ${reasonOf(err)}`);
+    process.exitCode = exitCode(err);
+  }
 }
