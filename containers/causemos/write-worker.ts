@@ -1,16 +1,18 @@
 import { parentPort, workerData } from "node:worker_threads";
+import type { LocalObjectStore } from "../../shared/adapters/local/objects.ts";
 import type { ObjectStore } from "../../shared/adapters/ports.ts";
 import type { StoreSpec, WriteBatch, WriteReply } from "./threaded-writer.ts";
 
 /**
  * The writer thread of `threadedWriter`: builds the objects port's adapter named by `workerData` and puts every
- * file of each batch it is sent (a bounded number at once), answering each batch when all its puts are done.
+ * file of each batch it is sent, answering each batch when all its puts are done. A store with a batched put
+ * (the local adapter's `putMany`) takes the batch in one call; otherwise a bounded number of puts run at once.
  */
 
 const spec = workerData as StoreSpec;
 const CONCURRENCY = 64;
 
-async function openStore(): Promise<ObjectStore> {
+async function openStore(): Promise<ObjectStore | LocalObjectStore> {
   if (spec.kind === "local") {
     const { createLocalObjects } = await import("../../shared/adapters/local/objects.ts");
     return createLocalObjects({ root: spec.root }).bucket(spec.bucket);
@@ -28,14 +30,19 @@ port.on("message", async (batch: WriteBatch) => {
   try {
     const s = await store;
     const data = Buffer.from(batch.data);
-    let next = 0;
-    const lane = async () => {
-      while (next < batch.names.length) {
-        const k = next++;
-        await s.put(batch.names[k], data.subarray(batch.offsets[k], batch.offsets[k + 1]));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.names.length) }, lane));
+    const body = (k: number) => data.subarray(batch.offsets[k], batch.offsets[k + 1]);
+    if ("putMany" in s) {
+      await s.putMany(batch.names.map((name, k) => ({ name, data: body(k) })));
+    } else {
+      let next = 0;
+      const lane = async () => {
+        while (next < batch.names.length) {
+          const k = next++;
+          await s.put(batch.names[k], body(k));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.names.length) }, lane));
+    }
     reply = { id: batch.id, files: batch.names.length, bytes: data.length };
   } catch (err) {
     const e = err as Error;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGcpObjects } from "../../shared/adapters/gcp/objects.ts";
 import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
+import { AlreadyExistsError } from "../../shared/adapters/ports.ts";
+import { NonRetriableError } from "../../shared/core/errors.ts";
 import { objectsContract } from "./objects-contract.ts";
 import { type FakeGcs, startFakeGcs } from "./objects-fake-gcs.ts";
 
@@ -63,6 +65,79 @@ describe("local objects specifics", () => {
     await expect(pipeline(failing, s.createWriteStream("broken/obj.bin"))).rejects.toThrow("source broke");
     expect(await s.exists("broken/obj.bin")).toBe(false);
     expect(await createLocalObjects({ root }).bucket("specifics").list("broken/")).toEqual([]);
+  });
+});
+
+describe("local objects putMany (the optional batched put)", () => {
+  const sidecars = (bucket: string) => readdirSync(join(root, ".meta", bucket)).length;
+
+  it("stores every entry as put does: content, content type, metadata, nested folders, in listing order", async () => {
+    const s = createLocalObjects({ root }).bucket("batched");
+    const entries = Array.from({ length: 150 }, (_, k) => ({
+      name: `t/${k % 7}/obj-${String(k).padStart(3, "0")}.bin`,
+      data: Buffer.from(`body ${k}`),
+    }));
+    await s.putMany([
+      ...entries,
+      {
+        name: "t/typed.json",
+        data: '{"a":1}',
+        options: { contentType: "application/json", metadata: { k: "v" } },
+      },
+    ]);
+    expect((await s.get("t/3/obj-003.bin")).toString()).toBe("body 3");
+    expect((await s.get("t/6/obj-146.bin")).toString()).toBe("body 146");
+    const typed = await s.stat("t/typed.json");
+    expect(typed.contentType).toBe("application/json");
+    expect(typed.metadata).toEqual({ k: "v" });
+    const listed = await s.list("t/");
+    expect(listed).toHaveLength(151);
+    expect(listed.find((o) => o.name === "t/0/obj-000.bin")?.size).toBe(6);
+    expect(sidecars("batched")).toBe(151);
+    expect(readdirSync(join(root, ".tmp")).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
+  });
+
+  it("overwrites like put (last writer wins) and drops the replaced object's metadata", async () => {
+    const s = createLocalObjects({ root }).bucket("batched-over");
+    await s.put("o.txt", "old", { contentType: "text/plain", metadata: { v: "1" } });
+    await s.putMany([{ name: "o.txt", data: "new" }]);
+    expect((await s.get("o.txt")).toString()).toBe("new");
+    const info = await s.stat("o.txt");
+    expect(info.contentType).toBeUndefined();
+    expect(info.metadata).toBeUndefined();
+    expect(sidecars("batched-over")).toBe(1);
+  });
+
+  it("stops at a create-only entry that exists: earlier entries stored, later ones not, no temp files", async () => {
+    const s = createLocalObjects({ root }).bucket("batched-create");
+    await s.put("claim", "first");
+    await expect(
+      s.putMany([
+        { name: "before", data: "b" },
+        { name: "claim", data: "second", options: { ifNotExists: true } },
+        { name: "after", data: "a" },
+      ]),
+    ).rejects.toBeInstanceOf(AlreadyExistsError);
+    expect((await s.get("claim")).toString()).toBe("first");
+    expect(await s.exists("before")).toBe(true);
+    expect(await s.exists("after")).toBe(false);
+    expect(sidecars("batched-create")).toBe(2);
+    expect(readdirSync(join(root, ".tmp")).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
+  });
+
+  it("rejects a bad name before writing anything, and an object used as a folder with a clear error", async () => {
+    const s = createLocalObjects({ root }).bucket("batched-bad");
+    await expect(
+      s.putMany([
+        { name: "fine", data: "x" },
+        { name: "../escape", data: "x" },
+      ]),
+    ).rejects.toThrow();
+    expect(await s.exists("fine")).toBe(false);
+    await s.put("a", "file");
+    await expect(s.putMany([{ name: "a/b", data: "x" }])).rejects.toBeInstanceOf(NonRetriableError);
+    expect((await s.get("a")).toString()).toBe("file");
+    expect(readdirSync(join(root, ".tmp")).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
   });
 });
 

@@ -1,5 +1,19 @@
 import { randomBytes } from "node:crypto";
-import { type BigIntStats, createReadStream as fsReadStream, readFileSync, statSync } from "node:fs";
+import {
+  type BigIntStats,
+  closeSync,
+  createReadStream as fsReadStream,
+  fstatSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import {
   type FileHandle,
   link,
@@ -48,11 +62,32 @@ export interface LocalObjectsOptions {
   root: string;
 }
 
-export function createLocalObjects(options: LocalObjectsOptions): Objects {
+/** One object of a {@link LocalObjectStore.putMany} batch. */
+export interface PutEntry {
+  name: string;
+  data: Buffer | Uint8Array | string;
+  options?: PutOptions;
+}
+
+/**
+ * The local adapter's bucket: the ObjectStore port plus `putMany`, an optional batched put (callers check for
+ * it with `"putMany" in store`). Each entry gets exactly the semantics of `put` (temp file, sidecar first,
+ * rename or create-only link), done with synchronous file-system calls in slices of PUT_SLICE objects with a
+ * yield to the event loop between slices, and with the temp, sidecar and target folders made once per batch:
+ * about 10 system calls per object and no promise or thread-pool round trip per call. Entries are put in
+ * order; the first failure stops the batch and is thrown (the entries before it are stored).
+ */
+export interface LocalObjectStore extends ObjectStore {
+  putMany(entries: readonly PutEntry[]): Promise<void>;
+}
+
+export function createLocalObjects(options: LocalObjectsOptions): Objects & {
+  bucket(name: string): LocalObjectStore;
+} {
   const root = resolve(options.root);
-  const stores = new Map<string, ObjectStore>();
+  const stores = new Map<string, LocalObjectStore>();
   return {
-    bucket(name: string): ObjectStore {
+    bucket(name: string): LocalObjectStore {
       let store = stores.get(name);
       if (!store) {
         store = createBucketStore(root, checkBucketName(name));
@@ -68,7 +103,7 @@ interface Sidecar {
   metadata?: Record<string, string>;
 }
 
-function createBucketStore(root: string, bucket: string): ObjectStore {
+function createBucketStore(root: string, bucket: string): LocalObjectStore {
   const base = join(root, bucket);
   const metaBase = join(root, ".meta", bucket);
   const tmpDir = join(root, ".tmp");
@@ -170,6 +205,62 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
     return info;
   }
 
+  /** `put` done synchronously; `made` holds folders this batch already made (a pruned one is made again). */
+  function putSync(entry: PutEntry, temp: string, made: Set<string>): void {
+    const { name, data } = entry;
+    const options = entry.options ?? {};
+    const target = pathOf(name);
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    const meta: Sidecar = {};
+    if (options.contentType) meta.contentType = options.contentType;
+    if (options.metadata && Object.keys(options.metadata).length > 0) meta.metadata = { ...options.metadata };
+    const fd = openSync(temp, "wx");
+    let ino: bigint;
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+      ino = fstatSync(fd, { bigint: true }).ino;
+    } catch (err) {
+      closeSync(fd);
+      unlinkSilently(temp);
+      throw err;
+    }
+    closeSync(fd);
+    let visible = false;
+    try {
+      writeFileSync(metaPathOf(ino), JSON.stringify(meta));
+      const previous = options.ifNotExists
+        ? undefined
+        : statSync(target, { bigint: true, throwIfNoEntry: false });
+      const dir = dirname(target);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (!made.has(dir)) {
+            mkdirSync(dir, { recursive: true });
+            made.add(dir);
+          }
+          if (options.ifNotExists) linkSync(temp, target);
+          else renameSync(temp, target);
+          visible = true;
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "EEXIST" && options.ifNotExists) throw new AlreadyExistsError(what(name));
+          // A concurrent delete pruned the folder after it was made: make it again.
+          if (code === "ENOENT" && attempt < 5) {
+            made.delete(dir);
+            continue;
+          }
+          if (code === "ENOTDIR" || code === "EISDIR" || code === "EEXIST") throw shapeError(name, bucket);
+          throw err;
+        }
+      }
+      if (previous?.isFile() && previous.ino !== ino) unlinkSilently(metaPathOf(previous.ino));
+    } finally {
+      if (!visible) unlinkSilently(metaPathOf(ino));
+      if (!visible || options.ifNotExists) unlinkSilently(temp);
+    }
+  }
+
   async function prune(dir: string, stopAt: string): Promise<void> {
     while (dir.startsWith(stopAt + sep) && dir !== stopAt) {
       try {
@@ -196,6 +287,18 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
       }
       await handle.close();
       await commit(name, path, options);
+    },
+
+    async putMany(entries) {
+      for (const e of entries) checkObjectName(e.name, bucket);
+      mkdirSync(tmpDir, { recursive: true });
+      mkdirSync(metaBase, { recursive: true });
+      const made = new Set<string>();
+      const tempBase = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}-`);
+      for (let i = 0; i < entries.length; i++) {
+        if (i > 0 && i % PUT_SLICE === 0) await yieldToEventLoop();
+        putSync(entries[i], `${tempBase}${i}`, made);
+      }
     },
 
     async get(name) {
@@ -330,6 +433,8 @@ function createBucketStore(root: string, bucket: string): ObjectStore {
 const LIST_CONCURRENCY = 64;
 /** How many objects `list` stats (and reads the sidecar of) between two yields to the event loop. */
 const LIST_SLICE = 256;
+/** How many objects `putMany` puts between two yields to the event loop. */
+const PUT_SLICE = 64;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -392,6 +497,14 @@ function isMissing(err: unknown): boolean {
 
 function ignoreMissing(err: unknown): void {
   if (!isMissing(err)) throw err;
+}
+
+function unlinkSilently(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    ignoreMissing(err);
+  }
 }
 
 function shapeError(name: string, bucket: string): NonRetriableError {
