@@ -1,4 +1,5 @@
 import { PassThrough, type Readable, Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { checkBucketName, checkObjectName, checkPrefix } from "../local/object-names.ts";
 import {
   AlreadyExistsError,
@@ -166,28 +167,37 @@ function restStore(options: RestObjectsOptions, bucket: string, lib: () => Promi
 
     createWriteStream(name, putOptions = {}) {
       checkObjectName(name, bucket);
-      // Writes wait for the library's stream, then go to it; `final` resolves when it has finished.
+      // Writes wait for the library's stream, then go to it; the stream finishes when it has (the upload is
+      // done) and fails with its error.
       const sink = libStore().then((s) => s.createWriteStream(name, putOptions));
-      return new Writable({
+      const out = new Writable({
         write(chunk, encoding, cb) {
-          sink.then((w) => void w.write(chunk, encoding, (e) => cb(e ?? null)), cb);
+          sink.then((w) => {
+            if (w.write(chunk, encoding)) cb();
+            else w.once("drain", () => cb());
+          }, cb);
         },
         final(cb) {
           sink.then((w) => {
-            w.once("error", cb);
-            w.end(() => cb());
+            w.end();
+            finished(w, { readable: false }).then(() => cb(), cb);
           }, cb);
         },
         destroy(err, cb) {
           sink.then(
             (w) => {
-              if (err) w.destroy(err);
+              if (err && !w.destroyed) w.destroy(err);
               cb(err);
             },
             () => cb(err),
           );
         },
       });
+      sink.then(
+        (w) => w.on("error", (err) => out.destroy(err)),
+        (err: Error) => out.destroy(err),
+      );
+      return out;
     },
 
     async list(prefix) {
