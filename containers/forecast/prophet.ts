@@ -1062,6 +1062,35 @@ function addColumns(
   n: number,
 ): void {
   let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o0 = cols[i] * T;
+    const o1 = cols[i + 1] * T;
+    const o2 = cols[i + 2] * T;
+    const o3 = cols[i + 3] * T;
+    const o4 = cols[i + 4] * T;
+    const o5 = cols[i + 5] * T;
+    const o6 = cols[i + 6] * T;
+    const o7 = cols[i + 7] * T;
+    const b0 = x[at + cols[i]];
+    const b1 = x[at + cols[i + 1]];
+    const b2 = x[at + cols[i + 2]];
+    const b3 = x[at + cols[i + 3]];
+    const b4 = x[at + cols[i + 4]];
+    const b5 = x[at + cols[i + 5]];
+    const b6 = x[at + cols[i + 6]];
+    const b7 = x[at + cols[i + 7]];
+    for (let r = 0; r < T; r++)
+      target[r] =
+        target[r] +
+        b0 * X[o0 + r] +
+        b1 * X[o1 + r] +
+        b2 * X[o2 + r] +
+        b3 * X[o3 + r] +
+        b4 * X[o4 + r] +
+        b5 * X[o5 + r] +
+        b6 * X[o6 + r] +
+        b7 * X[o7 + r];
+  }
   for (; i + 4 <= n; i += 4) {
     const o0 = cols[i] * T;
     const o1 = cols[i + 1] * T;
@@ -1092,6 +1121,43 @@ function dotColumns(
   n: number,
 ): void {
   let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o0 = cols[i] * T;
+    const o1 = cols[i + 1] * T;
+    const o2 = cols[i + 2] * T;
+    const o3 = cols[i + 3] * T;
+    const o4 = cols[i + 4] * T;
+    const o5 = cols[i + 5] * T;
+    const o6 = cols[i + 6] * T;
+    const o7 = cols[i + 7] * T;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    let a4 = 0;
+    let a5 = 0;
+    let a6 = 0;
+    let a7 = 0;
+    for (let r = 0; r < T; r++) {
+      const vr = v[r];
+      a0 += vr * X[o0 + r];
+      a1 += vr * X[o1 + r];
+      a2 += vr * X[o2 + r];
+      a3 += vr * X[o3 + r];
+      a4 += vr * X[o4 + r];
+      a5 += vr * X[o5 + r];
+      a6 += vr * X[o6 + r];
+      a7 += vr * X[o7 + r];
+    }
+    g[at + cols[i]] += a0;
+    g[at + cols[i + 1]] += a1;
+    g[at + cols[i + 2]] += a2;
+    g[at + cols[i + 3]] += a3;
+    g[at + cols[i + 4]] += a4;
+    g[at + cols[i + 5]] += a5;
+    g[at + cols[i + 6]] += a6;
+    g[at + cols[i + 7]] += a7;
+  }
   for (; i + 4 <= n; i += 4) {
     const o0 = cols[i] * T;
     const o1 = cols[i + 1] * T;
@@ -1279,6 +1345,11 @@ export interface PredictOptions {
   /** Return the sample paths (dates x samples, date-major). */
   keepSamples?: boolean;
   /**
+   * Compute the uncertainty bands (default true). With `false` and `keepSamples`, the paths are drawn (the same
+   * draws) but no quantile is taken: the bands are left at yhat and trend, for callers that only read the paths.
+   */
+  bands?: boolean;
+  /**
    * Bands on dates without trend uncertainty (history): "exact" (default) gives yhat +- sigma * z, the limit of
    * Prophet's simulation there, without drawing; "simulated" draws them as Prophet does. Sample paths, when
    * kept, are always drawn.
@@ -1400,6 +1471,7 @@ export function predictProphet(model: ProphetModel, options: PredictOptions = {}
       width,
       options.keepSamples === true,
       options.historyIntervals === "simulated",
+      options.bands !== false,
     );
     result.yhatLower = sim.yhatLower;
     result.yhatUpper = sim.yhatUpper;
@@ -1486,6 +1558,7 @@ function simulate(
   width: number,
   keep: boolean,
   simulateHistory: boolean,
+  bands: boolean,
 ) {
   const rng = createRandom(seed);
   const N = t.length;
@@ -1500,14 +1573,38 @@ function simulate(
   const F = future.length;
   const ft = Float64Array.from(future.map((i) => t[i]));
   const fcap = Float64Array.from(future.map((i) => capScaled[i]));
-  // Future trend changes per sample. Linear growth keeps only each sample's new changepoints (offsets into
-  // cAll/dAll) and adds their ramps day by day below; logistic growth needs the whole curve per sample.
+  // Future trend changes per sample, drawn first for every sample (the RNG order: per sample a Poisson count,
+  // the new changepoints' uniforms, then their Laplace deltas; then the noise date by date). Linear growth keeps
+  // each sample's new changepoints (offsets into cAll/dAll) and adds their ramps day by day below; logistic
+  // growth needs the whole curve per sample.
   const linear = model.growth === "linear";
   const ftr = linear ? new Float64Array(0) : new Float64Array(F * nSamples);
+  // Logistic: the history's segments (rates kS, midpoints mS in changepoint order, as trendAt) are the same for
+  // every sample; each sample only extends them with its new changepoints, which all come after the history's.
+  const cpSorted = Float64Array.from(model.changepointsT).sort();
+  const extend = !linear && S > 0 && cpSorted[S - 1] < 1;
+  let kS = new Float64Array(0);
+  let mS = new Float64Array(0);
+  if (extend) {
+    const idx = Array.from({ length: S }, (_, j) => j).sort(
+      (a, b) => model.changepointsT[a] - model.changepointsT[b],
+    );
+    kS = new Float64Array(S + 1 + 64);
+    mS = new Float64Array(S + 1 + 64);
+    kS[0] = params.k;
+    mS[0] = params.m;
+    for (let c = 1; c <= S; c++) {
+      const j = idx[c - 1];
+      const cp = model.changepointsT[j];
+      kS[c] = kS[c - 1] + params.delta[j];
+      mS[c] = mS[c - 1] + (cp - mS[c - 1]) * (1 - kS[c - 1] / kS[c]);
+    }
+  }
   const cStart = new Int32Array(nSamples + 1);
   let cAll = new Float64Array(64);
   let dAll = new Float64Array(64);
   let used = 0;
+  let cNew = new Float64Array(16);
   for (let s = 0; s < nSamples; s++) {
     const nNew = tMax > 1 ? rng.poisson(S * (tMax - 1)) : 0;
     cStart[s] = used;
@@ -1518,11 +1615,11 @@ function simulate(
       }
       continue;
     }
-    const cNew: number[] = [];
-    for (let j = 0; j < nNew; j++) cNew.push(1 + rng.uniform() * (tMax - 1));
-    cNew.sort((a, b) => a - b);
-    const dNew = cNew.map(() => rng.laplace(lambda));
-    if (linear) {
+    if (nNew > cNew.length) cNew = new Float64Array(2 * nNew);
+    const cs = cNew.subarray(0, nNew);
+    for (let j = 0; j < nNew; j++) cs[j] = 1 + rng.uniform() * (tMax - 1);
+    cs.sort();
+    if (linear || extend) {
       if (used + nNew > cAll.length) {
         const grow = Math.max(2 * cAll.length, used + nNew);
         const c2 = new Float64Array(grow);
@@ -1533,11 +1630,12 @@ function simulate(
         dAll = d2;
       }
       for (let j = 0; j < nNew; j++) {
-        cAll[used + j] = cNew[j];
-        dAll[used + j] = dNew[j];
+        cAll[used + j] = cs[j];
+        dAll[used + j] = rng.laplace(lambda);
       }
       used += nNew;
     } else {
+      const dNew = Array.from(cs, () => rng.laplace(lambda));
       ftr
         .subarray(s * F, (s + 1) * F)
         .set(
@@ -1548,16 +1646,45 @@ function simulate(
             params.k,
             params.m,
             [...params.delta, ...dNew],
-            [...model.changepointsT, ...cNew],
+            [...model.changepointsT, ...cs],
           ),
         );
     }
   }
   cStart[nSamples] = used;
+  if (extend) {
+    for (let s = 0; s < nSamples; s++) {
+      const from = cStart[s];
+      const nNew = cStart[s + 1] - from;
+      if (nNew === 0 || F === 0) continue;
+      if (S + 1 + nNew > kS.length) {
+        const k2 = new Float64Array(2 * (S + 1 + nNew));
+        const m2 = new Float64Array(k2.length);
+        k2.set(kS);
+        m2.set(mS);
+        kS = k2;
+        mS = m2;
+      }
+      for (let c = S + 1; c <= S + nNew; c++) {
+        const cp = cAll[from + c - S - 1];
+        kS[c] = kS[c - 1] + dAll[from + c - S - 1];
+        mS[c] = mS[c - 1] + (cp - mS[c - 1]) * (1 - kS[c - 1] / kS[c]);
+      }
+      const row = ftr.subarray(s * F, (s + 1) * F);
+      // Every future date is past all of the history's changepoints; count this sample's new ones.
+      let c = S;
+      for (let q = 0; q < F; q++) {
+        const tq = ft[q];
+        if (c > S && tq < cAll[from + c - S - 1]) c = S;
+        while (c < S + nNew && tq >= cAll[from + c - S]) c++;
+        row[q] = fcap[q] / (1 + Math.exp(-kS[c] * (tq - mS[c])));
+      }
+    }
+  }
   const lo = (1 - width) / 2;
   const hi = 1 - lo;
-  const yhatLower = new Float64Array(N);
-  const yhatUpper = new Float64Array(N);
+  const yhatLower = bands ? new Float64Array(N) : trend.slice();
+  const yhatUpper = bands ? new Float64Array(N) : trend.slice();
   const trendLower = trend.slice();
   const trendUpper = trend.slice();
   const samples = keep ? new Float64Array(N * nSamples) : undefined;
@@ -1570,6 +1697,11 @@ function simulate(
   for (let i = 0; i < N; i++) {
     const mult = 1 + multiplicative[i];
     const add = additive[i];
+    if (!bands) {
+      const base = trend[i] * mult + add;
+      yhatLower[i] = base;
+      yhatUpper[i] = base;
+    }
     if (q < F && future[q] === i) {
       if (linear) {
         const tq = ft[q];
@@ -1590,17 +1722,21 @@ function simulate(
       }
       q++;
       if (samples) samples.set(buf, i * nSamples);
+      if (!bands) continue;
       trendLower[i] = quantileInPlace(tb, lo);
       trendUpper[i] = quantileInPlace(tb, hi);
     } else {
       const base = trend[i] * mult + add;
       if (!samples && !simulateHistory) {
-        yhatLower[i] = base + zLo * noiseScale;
-        yhatUpper[i] = base + zHi * noiseScale;
+        if (bands) {
+          yhatLower[i] = base + zLo * noiseScale;
+          yhatUpper[i] = base + zHi * noiseScale;
+        }
         continue;
       }
       for (let s = 0; s < nSamples; s++) buf[s] = base + rng.normal() * noiseScale;
       if (samples) samples.set(buf, i * nSamples);
+      if (!bands) continue;
     }
     yhatLower[i] = quantileInPlace(buf, lo);
     yhatUpper[i] = quantileInPlace(buf, hi);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fitProphet, predictProphet, testHooks } from "../../containers/forecast/prophet.ts";
+import { fitProphet, predictProphet, testHooks, trendAt } from "../../containers/forecast/prophet.ts";
+import { createRandom } from "../../containers/forecast/random.ts";
 import { parseDs, weekdayOf } from "../../containers/forecast/time.ts";
 import { days, noise, peyton } from "./helpers.ts";
 
@@ -256,5 +257,65 @@ describe("Prophet model: uncertainty", () => {
     const i = n - 1;
     const s = Array.from(f.samples?.subarray(i * 500, (i + 1) * 500) ?? []).sort((a, b) => a - b);
     expect(s[Math.round(0.1 * 499)]).toBeCloseTo(f.yhatLower[i], 1);
+  });
+});
+
+describe("Prophet uncertainty: logistic sample paths", () => {
+  const ds = days(500);
+  const z = noise(11);
+  const y = ds.map((_, i) => 10 + 70 / (1 + Math.exp(-(i - 250) / 60)) + 2 * z());
+  const m = fitProphet({ ds, y, cap: y.map(() => 100), floor: y.map(() => 5) }, { growth: "logistic" });
+  const opts = {
+    periods: 120,
+    includeHistory: false,
+    samples: 200,
+    seed: 9,
+    keepSamples: true,
+    cap: 100,
+    floor: 5,
+  };
+
+  it("equal each sample's whole logistic curve through its new changepoints, drawn in Prophet's order", () => {
+    const f = predictProphet(m, opts);
+    const S = m.changepointsT.length;
+    const N = f.days.length;
+    const t = Float64Array.from(f.days, (d) => (d - m.start) / m.tScale);
+    const tMax = t[N - 1];
+    const cap = new Float64Array(N).fill((100 - 5) / m.yScale);
+    const lambda = m.params.delta.reduce((a, d) => a + Math.abs(d) / S, 1e-8);
+    const rng = createRandom(9);
+    const curves = Array.from({ length: 200 }, () => {
+      const n = rng.poisson(S * (tMax - 1));
+      const cps = Array.from({ length: n }, () => 1 + rng.uniform() * (tMax - 1)).sort((a, b) => a - b);
+      const deltas = cps.map(() => rng.laplace(lambda));
+      return trendAt(
+        "logistic",
+        t,
+        cap,
+        m.params.k,
+        m.params.m,
+        [...m.params.delta, ...deltas],
+        [...m.changepointsT, ...cps],
+      );
+    });
+    const mult = f.components.multiplicative_terms;
+    const add = f.components.additive_terms;
+    const noiseScale = m.params.sigmaObs * m.yScale;
+    let worst = 0;
+    for (let i = 0; i < N; i++)
+      for (let s = 0; s < 200; s++) {
+        const want = (curves[s][i] * m.yScale + 5) * (1 + mult[i]) + add[i] + rng.normal() * noiseScale;
+        worst = Math.max(worst, Math.abs((f.samples as Float64Array)[i * 200 + s] - want));
+      }
+    expect(worst).toBe(0);
+  });
+
+  it("draws the same paths without bands, and leaves the bands at yhat", () => {
+    const a = predictProphet(m, opts);
+    const b = predictProphet(m, { ...opts, bands: false });
+    expect(b.samples).toEqual(a.samples);
+    expect(Array.from(b.yhatLower)).toEqual(Array.from(a.yhat));
+    expect(Array.from(b.yhatUpper)).toEqual(Array.from(a.yhat));
+    expect(a.yhatUpper[50]).toBeGreaterThan(a.yhatLower[50]);
   });
 });

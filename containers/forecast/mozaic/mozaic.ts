@@ -122,6 +122,8 @@ export async function forecastMozaic(tiles: Tile[], options: MozaicOptions): Pro
           samples: nSamples,
           seed: options.seed ?? 42,
           keepSamples: true,
+          // Reconciliation reads the paths only (summary.ts); the bands' quantiles would be thrown away.
+          bands: false,
           cap: spec.cap,
           floor: spec.floor,
         },
