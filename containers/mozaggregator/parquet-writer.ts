@@ -489,14 +489,28 @@ export const DICT_MAX_BYTES = 1 << 20;
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
-/** FNV-1a over `buf[start, end)`: the hash {@link ParquetWriter.stringHashed} expects. */
+/**
+ * The dictionary hash of `buf[start, end)`: its length and three sampled 4-byte words (start, middle, end), or
+ * every byte of a value under 4 bytes, then a final mix. Values of one column are short names and versions, so
+ * the samples tell them apart almost always; when they do not, the dictionary's full compare of the bytes
+ * still decides. Cheaper than hashing every byte (a multiply per byte, one after another).
+ */
 export function hashBytes(buf: Buffer, start: number, end: number): number {
-  let h = FNV_OFFSET;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
-  return h;
+  const n = end - start;
+  let h = Math.imul(n ^ FNV_OFFSET, FNV_PRIME);
+  if (n >= 4) {
+    h = Math.imul(h ^ word(buf, start), FNV_PRIME);
+    h = Math.imul(h ^ word(buf, end - 4), FNV_PRIME);
+    if (n > 8) h = Math.imul(h ^ word(buf, start + (n >>> 1) - 2), FNV_PRIME);
+  } else for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
 }
-export const HASH_SEED = FNV_OFFSET;
-export const HASH_PRIME = FNV_PRIME;
+
+function word(buf: Buffer, p: number): number {
+  return buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24);
+}
 
 /**
  * One row group's dictionary of a string column: entries in order of first appearance, kept PLAIN-encoded in
@@ -844,16 +858,39 @@ function encodeIndices(indices: Int32Array, n: number, maxIndex: number, out: By
   out.ensure(groups * width + 8);
   const o = out.buf;
   let p = out.len;
-  let acc = 0;
-  let bits = 0;
-  const padTo = groups * 8;
-  for (let i = 0; i < padTo; i++) {
-    acc |= (i < n ? indices[i] : 0) << bits;
-    bits += width;
-    while (bits >= 8) {
-      o[p++] = acc & 255;
-      acc >>>= 8;
-      bits -= 8;
+  const whole = n & ~7;
+  if (width <= 4) {
+    // Eight indices fill `width` bytes of one 32-bit word.
+    for (let i = 0; i < whole; i += 8) {
+      let w = 0;
+      for (let j = 0; j < 8; j++) w |= indices[i + j] << (j * width);
+      for (let k = 0; k < width; k++) o[p++] = w >>> (8 * k);
+    }
+  } else {
+    let acc = 0;
+    let bits = 0;
+    for (let i = 0; i < whole; i++) {
+      acc |= indices[i] << bits;
+      bits += width;
+      while (bits >= 8) {
+        o[p++] = acc;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+  }
+  if (whole < n) {
+    // The last group, padded with zeros.
+    let acc = 0;
+    let bits = 0;
+    for (let i = whole; i < whole + 8; i++) {
+      acc |= (i < n ? indices[i] : 0) << bits;
+      bits += width;
+      while (bits >= 8) {
+        o[p++] = acc;
+        acc >>>= 8;
+        bits -= 8;
+      }
     }
   }
   out.len = p;

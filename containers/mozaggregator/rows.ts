@@ -1,5 +1,5 @@
 import { CopyFormatError, isNull, splitFields, unescapeField } from "./copy.ts";
-import { type ColumnSpec, HASH_PRIME, HASH_SEED, type ParquetWriter } from "./parquet-writer.ts";
+import { type ColumnSpec, hashBytes, type ParquetWriter } from "./parquet-writer.ts";
 
 /**
  * One COPY line of an aggregates table (`<dimensions json>\t<bigint array>`) -> one output row: the constant
@@ -10,7 +10,7 @@ import { type ColumnSpec, HASH_PRIME, HASH_SEED, type ParquetWriter } from "./pa
  *
  * Speed: lines are converted in bulk ({@link RowConverter.lines}), each in one pass over its bytes with
  * nothing allocated per row: the dimensions are flat JSON objects of strings, so a byte scanner finds each
- * key and hashes each value on the way for the dimension columns' dictionaries; the histogram's digits are
+ * key and value, and each value gets its dictionary hash from a few sampled words; the histogram's digits are
  * accumulated as numbers (up to 15 digits, exact). A line with anything else (an escape, a non-string value,
  * a longer number, a malformed line) is converted again by the general path, which decodes escapes, parses
  * the JSON and reports what is wrong with file, line and reason.
@@ -224,11 +224,9 @@ export class RowConverter {
         if (b === SPACE) b = buf[++i];
         if (b !== QUOTE) return -1;
         const vs = ++i;
-        let h = HASH_SEED;
         b = buf[i];
         while (b !== QUOTE) {
           if (b < 32 || b === BACKSLASH) return -1;
-          h = Math.imul(h ^ b, HASH_PRIME);
           b = buf[++i];
         }
         const k = keyIndex(buf, ks, ke);
@@ -237,7 +235,7 @@ export class RowConverter {
           seen |= 1 << k;
           starts[k] = vs;
           ends[k] = i;
-          hashes[k] = h;
+          hashes[k] = hashBytes(buf, vs, i);
         } else {
           if (unknown === MAX_UNKNOWN) return -1;
           this.unknownStarts[unknown] = ks;
