@@ -7,6 +7,7 @@ import type { PipelineDefinition } from "../shared/pipelines/types.ts";
 import { Pipeline } from "./components/pipeline.ts";
 import { Platform } from "./components/platform.ts";
 import type { StackConfig } from "./config.ts";
+import { checkDeclarations } from "./declarations.ts";
 
 export interface StackOptions {
   /** Repository root (workflows-yaml/, dist/). Default: the folder above pulumi/. */
@@ -54,6 +55,7 @@ export function createStack(
   const root = options.root ?? REPO_ROOT;
   const bundlesDir = options.bundlesDir ?? join(root, "dist", "functions");
   const enabled = enabledPipelines(config, pipelines);
+  checkDeclarations(enabled);
   const provider = new gcp.Provider("gcp", { project: config.project, region: config.region });
   const platform = new Platform(
     config.namePrefix,
