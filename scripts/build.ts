@@ -133,6 +133,8 @@ export interface BundleOptions {
   deployedOnly?: boolean;
   /** Repository root whose `containers/` hold the job sources (worker entries). Default: this repository. */
   root?: string;
+  /** Minify (default). Off for profiling a bundle by its module and function names. */
+  minify?: boolean;
 }
 
 /** `new URL("./worker.ts", import.meta.url)`: a worker-thread entry module, as the job sources spell it. */
@@ -255,7 +257,7 @@ export async function bundle(
       platform: "node",
       format: "esm",
       target: "node22",
-      minify: true,
+      minify: options.minify ?? true,
       sourcemap: false,
       legalComments: "none",
       metafile: true,

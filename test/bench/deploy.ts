@@ -34,12 +34,15 @@ import { type GoogleStandIn, standInEnv, startGoogleStandIn } from "../deploy/go
  * out of a cold start.
  *
  * `npx tsx test/bench/deploy.ts` (7 starts per function and mode); `BENCH_QUICK=1` (2 starts, the compile
- * cache measured for `bare` and dispatch only).
+ * cache measured for `bare` and dispatch only); `BENCH_RUNS=N` starts; `BENCH_ONLY=dispatch,runs` only those
+ * functions beside the floors.
  */
 const REPO = join(import.meta.dirname, "..", "..");
 const OUT = join(REPO, "node_modules", ".cache", `tessera-bench-deploy-${process.pid}`);
 const QUICK = Boolean(process.env.BENCH_QUICK);
-const RUNS = QUICK ? 2 : 7;
+const RUNS = Number(process.env.BENCH_RUNS) || (QUICK ? 2 : 7);
+/** `BENCH_ONLY=dispatch,runs`: only these functions (beside the floors). */
+const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
 const SIZE_TARGET = 1024 * 1024;
 const COLD_TARGET_MS = 300;
 
@@ -165,21 +168,23 @@ async function main(): Promise<void> {
         cached: !QUICK || b.name === "bare",
         request: firstRequest(b.name, b.name),
       })),
-      ...functions.map((b) => {
-        const def =
-          PLATFORM_FUNCTIONS.find((f) => f.source === b.name) ??
-          registry
-            .list()
-            .flatMap((d) => d.functions)
-            .find((f) => f.source === b.name);
-        const target = def?.target ?? b.name;
-        return {
-          bundle: b,
-          target,
-          cached: !QUICK || b.name === "dispatch",
-          request: firstRequest(b.name, target),
-        };
-      }),
+      ...functions
+        .filter((b) => !ONLY || ONLY.includes(b.name))
+        .map((b) => {
+          const def =
+            PLATFORM_FUNCTIONS.find((f) => f.source === b.name) ??
+            registry
+              .list()
+              .flatMap((d) => d.functions)
+              .find((f) => f.source === b.name);
+          const target = def?.target ?? b.name;
+          return {
+            bundle: b,
+            target,
+            cached: !QUICK || b.name === "dispatch",
+            request: firstRequest(b.name, target),
+          };
+        }),
     ];
     // What Cloud Build's gcp-build step does for each deployed bundle.
     for (const s of subjects.filter((x) => x.cached)) {

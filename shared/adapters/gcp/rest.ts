@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import { NonRetriableError, RetryableError } from "../../core/errors.ts";
 
 /**
@@ -130,16 +130,20 @@ interface SendOptions {
   timeoutMs?: number;
 }
 
-let https: Promise<typeof import("node:https")> | undefined;
+/**
+ * `node:http`/`node:https` as CommonJS modules: an ESM `import` of `node:http` builds its ESM facade, which
+ * reads every export, including the lazy `WebSocket`/`MessageEvent` getters that load undici and http2/tls
+ * (~50 ms of CPU at cold start, measured).
+ */
+const builtin = <T>(id: string) => process.getBuiltinModule(id) as T;
 
 /** One HTTP exchange, the whole body read. Rejects on a lost connection or a timeout. */
 export async function send(options: SendOptions): Promise<RawResponse> {
   const url = new URL(options.url);
-  let request = httpRequest;
-  if (url.protocol === "https:") {
-    https ??= import("node:https");
-    request = (await https).request;
-  }
+  const request =
+    url.protocol === "https:"
+      ? builtin<typeof import("node:https")>("node:https").request
+      : builtin<typeof import("node:http")>("node:http").request;
   const body = typeof options.body === "string" ? Buffer.from(options.body) : options.body;
   return new Promise<RawResponse>((resolve, reject) => {
     const req = request(
