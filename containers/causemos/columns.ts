@@ -280,8 +280,9 @@ async function reduce(metas: ParquetFile[], options: ScanOptions): Promise<Scan 
   for (let i = 0; i < total; i++) textOf[i] = valid[i] ? 0 : -1;
   const featureLookup = new Int32Array(nf + 1);
   for (let f = 0; f < nf; f++) featureLookup[f + 1] = f;
+  const densifyScratch = { table: new Int32Array(0) };
   for (const c of [{ codes: fc, lookup: featureLookup, values: feature.values }, ...cleaned]) {
-    const d = densify(textOf, textCount, c.codes, c.lookup, c.values.length);
+    const d = densify(textOf, textCount, c.codes, c.lookup, c.values.length, densifyScratch);
     textOf = d.ids;
     textCount = d.count;
   }
@@ -532,7 +533,8 @@ function seriesByText(textOf: Int32Array, groups: number): RowSeries {
 
 /**
  * Combine dense ids with one more text column: (id, clean code) -> a new dense id in order of first
- * appearance; -1 stays -1. A flat table when the pairs fit, a hash otherwise.
+ * appearance; -1 stays -1. A flat table when the pairs fit (the new ids overwrite `ids` in place: fresh memory
+ * costs a page fault per 4 KiB on first touch, more than the pass itself), a hash otherwise.
  */
 function densify(
   ids: Int32Array,
@@ -540,12 +542,15 @@ function densify(
   codes: Int32Array,
   lookup: Int32Array,
   values: number,
+  scratch: { table: Int32Array },
 ): { ids: Int32Array; count: number } {
   const n = ids.length;
-  const out = new Int32Array(n);
+  const out = ids;
   if (count * values <= 1 << 24) {
-    const table = new Int32Array(count * values).fill(-1);
-    let next = 0;
+    // One table for every call, all -1 between calls: only the keys used are reset.
+    if (scratch.table.length < count * values) scratch.table = new Int32Array(count * values).fill(-1);
+    const table = scratch.table;
+    const used: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = ids[i];
       if (id < 0) {
@@ -555,12 +560,13 @@ function densify(
       const key = id * values + lookup[codes[i] + 1];
       let g = table[key];
       if (g < 0) {
-        g = next++;
+        g = used.push(key) - 1;
         table[key] = g;
       }
       out[i] = g;
     }
-    return { ids: out, count: next };
+    for (const key of used) table[key] = -1;
+    return { ids: out, count: used.length };
   }
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) keys[i] = ids[i] < 0 ? -1 : ids[i] * values + lookup[codes[i] + 1];

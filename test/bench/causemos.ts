@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { generate, SCENARIOS, writeParquet } from "../../containers/causemos/generator.ts";
 import { run } from "../../containers/causemos/pipeline.ts";
+import { MALLOC_TUNABLES } from "../../containers/causemos/runtime.ts";
 import { threadedWriter } from "../../containers/causemos/threaded-writer.ts";
 import { nullWriter } from "../../containers/causemos/writer.ts";
 import { createLogger, memorySink } from "../../shared/core/log.ts";
@@ -27,6 +28,8 @@ const SIZES = {
 const DASK = { A: 2.38e6, B: 0.55e6 };
 type Name = keyof typeof SIZES;
 type Kind = "tessera" | "compute" | "duckdb";
+/** The job's process environment: glibc malloc keeps freed memory and uses huge pages (runtime.ts). */
+type Malloc = "tuned" | "default";
 
 interface Measurement {
   kind: Kind;
@@ -34,6 +37,8 @@ interface Measurement {
   seconds: number;
   cpuSeconds: number;
   peakMB: number;
+  /** Minor page faults of the child process. */
+  faults: number;
   files?: number;
   tiles?: number;
   bins?: number;
@@ -86,6 +91,7 @@ async function child(kind: Kind, name: Name): Promise<Measurement> {
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakMB: process.resourceUsage().maxRSS / 1024,
+    faults: process.resourceUsage().minorPageFault,
     ...out,
   };
 }
@@ -144,11 +150,15 @@ async function duckdbAggregations(path: string): Promise<number> {
   return rows;
 }
 
-function measure(kind: Kind, name: Name): Measurement {
+function measure(kind: Kind, name: Name, malloc: Malloc = "tuned"): Measurement {
   const self = fileURLToPath(import.meta.url);
+  const env = { ...process.env };
+  if (malloc === "tuned") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
+  else delete env.GLIBC_TUNABLES;
   const r = spawnSync(process.execPath, [...process.execArgv, self, "--child", kind, name], {
     encoding: "utf8",
     maxBuffer: 1 << 24,
+    env,
   });
   const line = r.stdout.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !line.startsWith("{"))
@@ -172,8 +182,8 @@ async function main(): Promise<void> {
     "",
   );
   lines.push(
-    "| scenario | rows | Tessera end to end: s (rows/s) | CPU s | peak RSS | files / tiles / bins | Tessera compute only (in memory, null writer): s | DuckDB-only aggregations: s (rows/s) | DuckDB peak RSS | Tessera / DuckDB speed | vs spec's Dask |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| scenario | rows | Tessera end to end: s (rows/s) | CPU s | peak RSS | page faults | same, default malloc: s / CPU s / peak / faults | files / tiles / bins | Tessera compute only (in memory, null writer): s | DuckDB-only aggregations: s (rows/s) | DuckDB peak RSS | Tessera / DuckDB speed | vs spec's Dask |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   const steps: string[] = [];
   for (const name of ["A", "B"] as const) {
@@ -185,11 +195,12 @@ async function main(): Promise<void> {
       );
     }
     const tessera = measure("tessera", name);
+    const plain = measure("tessera", name, "default");
     const compute = measure("compute", name);
     const duck = measure("duckdb", name);
     const ratio = duck.seconds / tessera.seconds;
     lines.push(
-      `| ${name} | ${tessera.rows.toLocaleString("en")} | ${tessera.seconds.toFixed(2)} (${fmtRate(tessera.rows, tessera.seconds)}) | ${tessera.cpuSeconds.toFixed(2)} | ${tessera.peakMB.toFixed(0)} MB | ${tessera.files} / ${tessera.tiles} / ${tessera.bins} | ${compute.seconds.toFixed(2)} | ${duck.seconds.toFixed(2)} (${fmtRate(duck.rows, duck.seconds)}) | ${duck.peakMB.toFixed(0)} MB | ${ratio.toFixed(2)}x | ${(tessera.rows / tessera.seconds / DASK[name]).toFixed(2)}x (Dask ${fmtRate(DASK[name], 1)}) |`,
+      `| ${name} | ${tessera.rows.toLocaleString("en")} | ${tessera.seconds.toFixed(2)} (${fmtRate(tessera.rows, tessera.seconds)}) | ${tessera.cpuSeconds.toFixed(2)} | ${tessera.peakMB.toFixed(0)} MB | ${tessera.faults.toLocaleString("en")} | ${plain.seconds.toFixed(2)} / ${plain.cpuSeconds.toFixed(2)} / ${plain.peakMB.toFixed(0)} MB / ${plain.faults.toLocaleString("en")} | ${tessera.files} / ${tessera.tiles} / ${tessera.bins} | ${compute.seconds.toFixed(2)} | ${duck.seconds.toFixed(2)} (${fmtRate(duck.rows, duck.seconds)}) | ${duck.peakMB.toFixed(0)} MB | ${ratio.toFixed(2)}x | ${(tessera.rows / tessera.seconds / DASK[name]).toFixed(2)}x (Dask ${fmtRate(DASK[name], 1)}) |`,
     );
     const top = Object.entries(tessera.steps ?? {})
       .sort((a, b) => b[1] - a[1])
@@ -204,6 +215,8 @@ async function main(): Promise<void> {
   }
   lines.push("", ...steps, "");
   lines.push(
+    `Every child runs with GLIBC_TUNABLES=${MALLOC_TUNABLES} (containers/causemos/runtime.ts: malloc keeps freed memory and asks for huge pages, because a first touch of a 4 KiB page costs about 20 µs of CPU on this VM) except the "default malloc" run of the same job.`,
+    "",
     "Tessera end to end = our columnar Parquet reader decodes the columns on two threads, typed-array passes do validate_and_fix's counters and clean-up and the monthly reduction, columnar TypeScript does every output of the spec's tree, encodes the protobuf tiles, and a writer thread puts every file through the objects port's local adapter (one file per object). Compute only = the in-memory path from a generated frame (validate, group and aggregate 5M rows in TypeScript), no writes. DuckDB-only = the same group-bys as SQL tables on DuckDB's 2 threads, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
   );
   console.log(lines.join("\n"));

@@ -81,9 +81,12 @@ export interface LocalObjectStore extends ObjectStore {
   putMany(entries: readonly PutEntry[]): Promise<void>;
 }
 
-export function createLocalObjects(options: LocalObjectsOptions): Objects & {
+/** The objects port on a directory tree; its buckets also have `putMany`. */
+export interface LocalObjects extends Objects {
   bucket(name: string): LocalObjectStore;
-} {
+}
+
+export function createLocalObjects(options: LocalObjectsOptions): LocalObjects {
   const root = resolve(options.root);
   const stores = new Map<string, LocalObjectStore>();
   return {
