@@ -159,9 +159,7 @@ export async function fanCharts(
           samples[d] = median[d];
           continue;
         }
-        const slice = Array.from(res.samples.subarray(d * S, (d + 1) * S), (v) => Math.expm1(v)).sort(
-          (a, b) => a - b,
-        );
+        const slice = Float64Array.from(res.samples.subarray(d * S, (d + 1) * S), Math.expm1).sort();
         const mid = slice[Math.floor(S / 2)];
         for (let s = 0; s < S; s++) samples[d * S + s] = Math.max(0, slice[s] - mid + median[d]);
       }

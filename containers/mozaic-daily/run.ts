@@ -128,6 +128,8 @@ export async function forecastStep(input: {
   taskIndex: number;
   taskCount: number;
   poolSize?: number;
+  /** Tasks each worker holds at once (createMozaicPool's `depth`). */
+  poolDepth?: number;
   /** Whether the other tasks run on this machine's cores (default true, as in the local twin). */
   sharedCores?: boolean;
   samples?: number;
@@ -148,7 +150,8 @@ export async function forecastStep(input: {
       : Math.max(1, Math.floor(availableParallelism() / Math.min(input.taskCount, manifest.sources.length))));
   // The pool's workers load containers/forecast/mozaic/worker.ts; a bundled job without it fits on this thread.
   const workerSource = existsSync(join(import.meta.dirname, "..", "forecast", "mozaic", "worker.ts"));
-  const pool = poolSize > 1 && workerSource ? createMozaicPool({ size: poolSize }) : undefined;
+  const pool =
+    poolSize > 1 && workerSource ? createMozaicPool({ size: poolSize, depth: input.poolDepth }) : undefined;
   // The sources of this task run at once on the shared pool, so one source's main-thread work (tiles,
   // reconciliation, formatting, writing) overlaps the others' fits.
   const forecastOne = async (source: DataSource) => {
@@ -200,6 +203,17 @@ export async function forecastStep(input: {
   };
   try {
     await Promise.all(mine.map(forecastOne));
+    if (pool) {
+      const st = pool.stats();
+      input.log.notice("forecast pool", {
+        workers: pool.size,
+        tasks: st.tasks,
+        busySeconds: st.busyMs / 1000,
+        workerCpuSeconds: st.cpuMs / 1000,
+        wallSeconds: st.ageMs / 1000,
+        utilisation: st.busyMs / (pool.size * st.ageMs),
+      });
+    }
   } finally {
     await pool?.close();
   }

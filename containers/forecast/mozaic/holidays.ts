@@ -57,7 +57,21 @@ export function lunarNewYear(year: number): string {
   return ruleDays("chinese 01-0-01", year)[0];
 }
 
-export function mozaicCalendar(country: string, fromYear: number, toYear: number): HolidayDay[] {
+/** Calendars already built in this process (every metric and source of a run asks for the same ones). */
+const calendarCache = new Map<string, readonly HolidayDay[]>();
+
+/** Mozaic's holiday calendar of one country, fromYear..toYear; memoised, so the result must not be modified. */
+export function mozaicCalendar(country: string, fromYear: number, toYear: number): readonly HolidayDay[] {
+  const key = `${country.toUpperCase()}/${fromYear}/${toYear}`;
+  let cal = calendarCache.get(key);
+  if (!cal) {
+    cal = Object.freeze(buildCalendar(country, fromYear, toYear).map((h) => Object.freeze(h)));
+    calendarCache.set(key, cal);
+  }
+  return cal;
+}
+
+function buildCalendar(country: string, fromYear: number, toYear: number): HolidayDay[] {
   const cc = country.toUpperCase();
   const names = new Map<string, Set<string>>();
   const blackouts = new Set<string>();

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { easter, lunarNewYear, mozaicCalendar } from "../../../containers/forecast/mozaic/holidays.ts";
 import { NonRetriableError } from "../../../shared/core/errors.ts";
 
-const on = (cal: { date: string; name: string }[], date: string) =>
+const on = (cal: readonly { date: string; name: string }[], date: string) =>
   cal.find((h) => h.date === date)?.name ?? "";
 
 describe("Mozaic holiday calendars", () => {

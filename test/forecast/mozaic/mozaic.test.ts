@@ -178,4 +178,47 @@ describe("Mozaic pool", () => {
       await pool.close();
     }
   });
+
+  it("keeps several tasks on one worker in order, rejects only the failing one, and counts the work", async () => {
+    const ds = Array.from({ length: 60 }, (_, i) =>
+      new Date(Date.UTC(2023, 0, 1 + i)).toISOString().slice(0, 10),
+    );
+    const fitTask = (id: string, slope: number) => ({
+      id,
+      series: { ds, y: ds.map((_, i) => 100 + slope * i) },
+      options: { weeklySeasonality: false, yearlySeasonality: false, dailySeasonality: false },
+      predict: { periods: 1, includeHistory: false },
+    });
+    const pool = createMozaicPool({ size: 1, depth: 3 });
+    try {
+      const settled = await Promise.allSettled([
+        pool.fit(fitTask("a", 1)),
+        pool.fit({ ...fitTask("bad", 0), series: { ds: ["nope"], y: [1] } }),
+        pool.fit(fitTask("b", 2)),
+        pool.fit(fitTask("c", 3)),
+        pool.fit(fitTask("d", 4)),
+      ]);
+      expect(settled.map((r) => r.status)).toEqual([
+        "fulfilled",
+        "rejected",
+        "fulfilled",
+        "fulfilled",
+        "fulfilled",
+      ]);
+      const next = settled.map((r) => (r.status === "fulfilled" ? r.value.yhat[0] : Number.NaN));
+      for (const [i, slope] of [
+        [0, 1],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+      ])
+        expect(next[i]).toBeCloseTo(100 + slope * 60, 3);
+      const st = pool.stats();
+      expect(st.tasks).toBe(5);
+      expect(st.busyMs).toBeGreaterThan(0);
+      expect(st.busyMs).toBeLessThanOrEqual(st.ageMs * pool.size + 1);
+    } finally {
+      await pool.close();
+    }
+  });
 });
