@@ -414,7 +414,7 @@ function readColumn(
   let at = 0;
   for (const rg of file.rowGroups) {
     const chunk = rg.chunks[column.index];
-    const raw = Buffer.allocUnsafe(chunk.length);
+    const raw = scratch.bytes(chunk.length);
     readSync(fd, raw, 0, chunk.length, chunk.start);
     let pos = 0;
     let seen = 0;
@@ -506,8 +506,15 @@ function readColumn(
     throw unsupported(file.path, `column "${column.name}" has ${at} rows, not ${file.rows}`);
 }
 
+/** Buffers reused from page to page and row group to row group (fresh memory costs a page fault per 4 KiB). */
 class Scratch {
   private bufs: Int32Array[] = [];
+  private raw: Buffer = Buffer.alloc(0);
+  /** `n` bytes, valid until the next call. */
+  bytes(n: number): Buffer {
+    if (this.raw.length < n) this.raw = Buffer.allocUnsafe(Math.max(n, this.raw.length * 2));
+    return this.raw.subarray(0, n);
+  }
   ints(n: number, slot: number): Int32Array {
     const b = this.bufs[slot];
     if (b && b.length >= n) return b.subarray(0, n);
@@ -598,6 +605,9 @@ function integerText(path: string, v: number): string {
 
 // ---------------------------------------------------------------- public readers
 
+/** One per thread: columns are read one after another. */
+const scratch = new Scratch();
+
 /** Read a column of numbers (NaN for null) of every file into one array. `null` files lack the column. */
 export function readNumbers(files: ParquetFile[], name: string, total: number): Float64Array {
   const out = new Float64Array(total).fill(Number.NaN);
@@ -628,7 +638,7 @@ export function readNumbers(files: ParquetFile[], name: string, total: number): 
             plain: (at, data, pos, defined, count) =>
               decodeNumbers(file.path, column, data, pos, count, out, base + at, defined),
           },
-          new Scratch(),
+          scratch,
         );
       } finally {
         closeSync(fd);
@@ -708,7 +718,7 @@ export function readText(
               }
             },
           },
-          new Scratch(),
+          scratch,
         );
       } finally {
         closeSync(fd);
