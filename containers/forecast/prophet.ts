@@ -448,21 +448,34 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
   x0[2 + S] = 0; // log sigma_obs = 0
   const l1 = new Float64Array(x0.length);
   for (let j = 0; j < S; j++) l1[2 + j] = 1 / tau;
-  const gram = gramOf(problem);
+  // The Gram matrix (and the preconditioning taken from its diagonal) only serves the linear-additive posterior
+  // and the exact and OWL-QN solvers: built on first use, so Stan's L-BFGS on other models never pays for it.
+  let gramMemo: Gram | undefined;
+  const gramNow = (): Gram => {
+    gramMemo ??= gramOf(problem);
+    return gramMemo;
+  };
   // Diagonal preconditioning: optimise x' = x / d with d_i ~ 1 / sqrt(curvature_i); the L1 weights scale along.
   const P = 3 + S + K;
-  const d = new Float64Array(P);
-  for (let i = 0; i < P; i++) {
-    const prior = i < 2 ? 1 / 25 : i < 2 + S ? 0 : i === 2 + S ? 0 : 1 / priorScales[i - 3 - S] ** 2;
-    d[i] =
-      i === 2 + S ? 1 / Math.sqrt(2 * T) : 1 / Math.sqrt(gram.diag[i < 2 + S ? i : i - 1] + prior + 1e-9);
-  }
-  const xs0 = new Float64Array(P);
-  const l1s = new Float64Array(P);
-  for (let i = 0; i < P; i++) {
-    xs0[i] = x0[i] / d[i];
-    l1s[i] = l1[i] * d[i];
-  }
+  let precondMemo: { d: Float64Array; xs0: Float64Array; l1s: Float64Array } | undefined;
+  const precond = () => {
+    if (precondMemo) return precondMemo;
+    const gram = gramNow();
+    const d = new Float64Array(P);
+    for (let i = 0; i < P; i++) {
+      const prior = i < 2 ? 1 / 25 : i < 2 + S ? 0 : i === 2 + S ? 0 : 1 / priorScales[i - 3 - S] ** 2;
+      d[i] =
+        i === 2 + S ? 1 / Math.sqrt(2 * T) : 1 / Math.sqrt(gram.diag[i < 2 + S ? i : i - 1] + prior + 1e-9);
+    }
+    const xs0 = new Float64Array(P);
+    const l1s = new Float64Array(P);
+    for (let i = 0; i < P; i++) {
+      xs0[i] = x0[i] / d[i];
+      l1s[i] = l1[i] * d[i];
+    }
+    precondMemo = { d, xs0, l1s };
+    return precondMemo;
+  };
   const xFull = new Float64Array(P);
   const gFull = new Float64Array(P);
   const allAdditive = modes.every((mo) => mo === "additive");
@@ -473,10 +486,11 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
     l1,
   });
   const evalFull = (xs: Float64Array, gs: Float64Array): number => {
+    const { d } = precond();
     for (let i = 0; i < P; i++) xFull[i] = xs[i] * d[i];
     const f =
       growth === "linear" && allAdditive
-        ? quadraticObjective(problem, gram, xFull, gFull)
+        ? quadraticObjective(problem, gramNow(), xFull, gFull)
         : objective(problem, segStarts, scratch, xFull, gFull);
     for (let i = 0; i < P; i++) gs[i] = gFull[i] * d[i];
     return f;
@@ -491,11 +505,12 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
   };
   const optimizer = options.optimizer ?? "auto";
   const exact = (): typeof result =>
-    growth === "linear" && allAdditive ? solveQuadratic(problem, gram, x0, l1) : exactGeneral();
+    growth === "linear" && allAdditive ? solveQuadratic(problem, gramNow(), x0, l1) : exactGeneral();
   const exactGeneral = (): typeof result => {
     let r0 = solveGaussNewton(problem, segStarts, scratch, x0, l1);
     if (!r0.converged) {
       // Polish (or rescue) with OWL-QN from where Gauss-Newton stopped.
+      const { d, l1s } = precond();
       const xs = new Float64Array(P);
       for (let i = 0; i < P; i++) xs[i] = r0.x[i] / d[i];
       const r = minimize(evalFull, xs, {
@@ -509,10 +524,11 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
   };
   if (optimizer === "stan" || (optimizer === "auto" && T >= 100)) {
     // Stan works on the unscaled parameters with the Laplace term's derivative at 0 taken as 0.
+    if (growth === "linear" && allAdditive) gramNow();
     const evalStan = (x: Float64Array, g: Float64Array): number => {
       let f =
         growth === "linear" && allAdditive
-          ? quadraticObjective(problem, gram, x, g)
+          ? quadraticObjective(problem, gramMemo as Gram, x, g)
           : objective(problem, segStarts, scratch, x, g);
       for (let j = 0; j < S; j++) {
         const v = x[2 + j];
@@ -537,6 +553,7 @@ export function fitProphet(series: SeriesInput, options: ProphetOptions = {}): P
   } else if (optimizer !== "owlqn") {
     result = exact();
   } else {
+    const { d, xs0, l1s } = precond();
     const r = minimize(evalFull, xs0, {
       l1: l1s,
       maxIterations: options.maxIterations ?? DEFAULTS.maxIterations,
