@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { type Bundle, buildFunctions, WARM_CACHE_FILE, writeLauncher } from "../../scripts/build.ts";
+import { type Bundle, buildFunctions, WARM_CACHE_FILE } from "../../scripts/build.ts";
 import { registry } from "../../shared/pipelines/index.ts";
 import { FUNCTION_COMPILE_CACHE, PLATFORM_FUNCTIONS } from "../../shared/pipelines/platform.ts";
 import { startFakeGcs } from "../adapters/objects-fake-gcs.ts";
@@ -50,7 +50,33 @@ interface Start {
   answeredMs: number;
   cpuMs: number;
   status: number;
+  /** The process's own CPU milliseconds (process.cpuUsage, 1 µs) per stage: Node's boot, loading the
+   * functions framework, loading the bundle, serving the first request. */
+  stages: { boot: number; framework: number; bundle: number; request: number };
 }
+
+/**
+ * The launcher (as scripts/build.ts's LAUNCHER: the bundle served by the framework's own server on
+ * 127.0.0.1), which also reports the CPU its stages took: the framework is imported first (the bundle
+ * imports it anyway), then the bundle; when the first response has gone out it prints the marks.
+ */
+const STAGES_LAUNCHER = `import { pathToFileURL } from "node:url";
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const marks = { boot: cpu() };
+const [bundle, target, port = "0"] = process.argv.slice(2);
+await import("@google-cloud/functions-framework");
+const { getTestServer } = await import("@google-cloud/functions-framework/testing");
+marks.framework = cpu();
+await import(pathToFileURL(bundle).href);
+marks.bundle = cpu();
+const server = getTestServer(target);
+server.once("request", (req, res) => res.once("finish", () => {
+  marks.request = cpu();
+  process.stdout.write("stages " + JSON.stringify(marks) + "\\n");
+}));
+server.listen(Number(port), "127.0.0.1", () => process.stdout.write("listening " + server.address().port + "\\n"));
+for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => server.close(() => process.exit(0)));
+`;
 
 /** CPU milliseconds a process has used so far (Linux /proc, clock ticks of 10 ms); NaN elsewhere. */
 function cpuMsOf(pid: number): number {
@@ -98,16 +124,18 @@ async function coldStart(launcher: string, s: Subject, cache: boolean, stand: St
     stdio: ["ignore", "pipe", "pipe"],
     env,
   });
+  let stdout = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
   let stderr = "";
   child.stderr.on("data", (d) => {
     stderr = (stderr + d).slice(-2000);
   });
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (d) => {
-        out += d;
-        const m = /listening (\d+)/.exec(out);
+      child.stdout.on("data", () => {
+        const m = /listening (\d+)/.exec(stdout);
         if (m) resolve(Number(m[1]));
       });
       child.on("exit", (code) =>
@@ -129,7 +157,16 @@ async function coldStart(launcher: string, s: Subject, cache: boolean, stand: St
         `${s.bundle.name}: the first request did not do its work: ${failed ?? "unexpected Google API calls"}\n${stderr}`,
       );
     }
-    return { answeredMs, cpuMs, status: res.status };
+    for (let i = 0; i < 100 && !stdout.includes("stages "); i++) await new Promise((r) => setTimeout(r, 10));
+    const marks = JSON.parse(/stages (.*)/.exec(stdout)?.[1] ?? "null") as Record<string, number> | null;
+    if (!marks) throw new Error(`${s.bundle.name}: the launcher reported no stages`);
+    const stages = {
+      boot: marks.boot,
+      framework: marks.framework - marks.boot,
+      bundle: marks.bundle - marks.framework,
+      request: marks.request - marks.bundle,
+    };
+    return { answeredMs, cpuMs, status: res.status, stages };
   } finally {
     if (child.pid && child.exitCode === null) process.kill(child.pid, "SIGTERM");
     await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r(null)));
@@ -154,7 +191,8 @@ async function main(): Promise<void> {
   const gcs = await startFakeGcs();
   const stand: StandIns = { google, gcs, env: standInEnv(google, gcs.url) };
   try {
-    const launcher = writeLauncher(OUT);
+    const launcher = join(OUT, "serve-stages.mjs");
+    writeFileSync(launcher, STAGES_LAUNCHER);
     const functions = await buildFunctions(join(REPO, "functions"), join(OUT, "functions"));
     const floors = [
       ...(await buildFunctions(join(REPO, "test", "build", "fixtures", "bare-functions"), join(OUT, "bare"))),
@@ -220,8 +258,8 @@ async function main(): Promise<void> {
       "",
       `Bundles by \`scripts/build.ts\` (esbuild, minified ESM, the registry's local hooks and Zod's non-English locales left out, Zod jitless; the functions framework and the lazily loaded Google Cloud clients installed from package.json). Cold start = process start to the first answered request on 127.0.0.1, median of ${RUNS}, all subjects interleaved start by start; "cache" = with the V8 compile cache the bundle's gcp-build step fills. Functions run deployed (\`TESSERA_MODE=gcp\`) and their first request does its real work against loopback stand-ins of the metadata server, Cloud Storage, Workflows and Pub/Sub; the console runs locally.`,
       "",
-      "| function | first request | code | vs 1 MB | cold start | with cache | vs 300 ms (cache) | vs bare (cache) | CPU | CPU with cache | status |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| function | first request | code | vs 1 MB | cold start | with cache | vs 300 ms (cache) | vs bare (cache) | CPU | CPU with cache | CPU: boot / framework / bundle / first request | status |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     for (const s of subjects) {
       const cold = med(s, false, (x) => x.answeredMs);
@@ -235,6 +273,7 @@ async function main(): Promise<void> {
         `| ${s.bundle.name}${s.floor ? ` (floor: ${s.floor})` : ""} | ${s.floor ? "-" : s.request.work} | ${kib(s.bundle.bytes)}${s.bundle.assets ? ` + ${kib(s.bundle.assets)} static` : ""} | ` +
           `${(s.bundle.bytes / SIZE_TARGET).toFixed(2)} | ${ms(cold)} | ${ms(cached)} | ${(best / COLD_TARGET_MS).toFixed(2)} | ` +
           `${vsBare.toFixed(2)} | ${ms(med(s, false, (x) => x.cpuMs))} | ${ms(med(s, true, (x) => x.cpuMs))} | ` +
+          `${(["boot", "framework", "bundle", "request"] as const).map((k) => med(s, false, (x) => x.stages[k]).toFixed(0)).join(" / ")} ms | ` +
           `${starts.get(key(s, false))![0].status} |`,
       );
     }
