@@ -176,6 +176,57 @@ describe("ParquetWriter", () => {
     }
   });
 
+  it("reuses an aborted and a closed writer's buffers for exact later files, with long level runs and hash-alike values", async () => {
+    const spec: ColumnSpec[] = [
+      { name: "s", kind: "string" },
+      { name: "k", kind: "string", dictionary: true },
+      { name: "n", kind: "int64" },
+    ];
+    // An aborted writer hands back buffers holding half a page.
+    const aborted = new ParquetWriter(join(dir, "aborted.parquet"), spec);
+    for (let i = 0; i < 5000; i++) {
+      aborted.string(0, `abandoned-${i}`.repeat(3));
+      aborted.string(1, "x");
+      aborted.int64Parts(2, i, 0);
+      aborted.endRow();
+    }
+    aborted.abort();
+    // Values alike in length and in their first, middle and last four bytes: the sampled hash is equal, the
+    // dictionary tells them apart by their bytes.
+    const alike = ["AAAA-1-MMMM-2-ZZZZ", "AAAA-3-MMMM-4-ZZZZ", "AAAA-5-MMMM-6-ZZZZ"];
+    const b0 = Buffer.from(alike[0]);
+    const b1 = Buffer.from(alike[1]);
+    expect(hashBytes(b0, 0, b0.length)).toBe(hashBytes(b1, 0, b1.length));
+    for (const [name, rows] of [
+      ["pooled-1.parquet", 3000],
+      ["pooled-2.parquet", 1200],
+    ] as const) {
+      const path = join(dir, name);
+      const w = new ParquetWriter(path, spec, { pageBytes: 4096 });
+      const expected: { s: string | null; k: string | null; n: string }[] = [];
+      for (let i = 0; i < rows; i++) {
+        // alternating NULLs: a page's definition levels outgrow the room kept in front of its values
+        const s = i % 2 === 0 ? null : `${name}-${i}`;
+        const k = i % 7 === 0 ? null : alike[i % 3];
+        w.string(0, s);
+        w.string(1, k);
+        w.int64Parts(2, i, 0);
+        w.endRow();
+        expected.push({ s, k, n: String(i) });
+      }
+      expect(w.close()).toBe(rows);
+      const db = await DuckDBInstance.create();
+      const c = await db.connect();
+      try {
+        const r = await c.runAndReadAll(`SELECT s, k, n::VARCHAR AS n FROM read_parquet('${path}')`);
+        expect(r.getRowObjectsJson()).toEqual(expected);
+      } finally {
+        c.closeSync();
+        db.closeSync();
+      }
+    }
+  });
+
   it("writes a valid file with no rows", async () => {
     const path = join(dir, "empty.parquet");
     const w = new ParquetWriter(path, schema);
