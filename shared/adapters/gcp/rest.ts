@@ -243,7 +243,6 @@ export function createRestClient(options: RestClientOptions): RestClient {
           body,
           headers: {
             authorization: `Bearer ${token}`,
-            accept: "application/json",
             ...(contentType ? { "content-type": contentType } : {}),
           },
         });
