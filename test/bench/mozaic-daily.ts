@@ -10,7 +10,8 @@
  *   MOZAIC_BENCH_ONLY=testing ...                    # full data, testing mode only
  *   MOZAIC_BENCH_ONLY=full ...                       # the full run only (no baseline)
  *   MOZAIC_OPTIMIZER=exact ...                       # the tiles' Prophet optimizer (default the engine's)
- * Progress goes to stderr step by step; the Markdown summary to stdout at the end.
+ * Progress goes to stderr step by step; the Markdown summary to stdout at the end, with the forecast step split
+ * into worker-thread CPU and main-thread CPU and the workers' utilisation.
  */
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -20,14 +21,24 @@ import { seedSources } from "../../containers/mozaic-daily/generate.ts";
 import { extractStep, forecastStep, publishStep } from "../../containers/mozaic-daily/run.ts";
 import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
 import { createLocalWarehouse } from "../../shared/adapters/local/warehouse.ts";
-import { createLogger } from "../../shared/core/log.ts";
+import { createLogger, type LogRecord } from "../../shared/core/log.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const dir = process.env.MOZAIC_BENCH_DIR ?? mkdtempSync(join(tmpdir(), "tessera-mozaic-bench-"));
 mkdirSync(dir, { recursive: true });
 const now = quick ? new Date("2023-09-13T08:00:00Z") : new Date();
 const partition = runtimeDates(now).forecastStartDate;
-const log = createLogger({ minSeverity: "WARNING" });
+// Warnings go to stderr; the forecast step's "forecast pool" notice (worker busy time and CPU) is kept for the table.
+const captured: { pool?: LogRecord } = {};
+const log = createLogger({
+  minSeverity: "NOTICE",
+  sink: {
+    write: (r) => {
+      if (r.message === "forecast pool") captured.pool = r;
+      else if (r.severity !== "NOTICE") process.stderr.write(`${JSON.stringify(r)}\n`);
+    },
+  },
+});
 const warehouse = createLocalWarehouse({ path: join(dir, "warehouse.duckdb") });
 const store = createLocalObjects({ root: join(dir, "objects") }).bucket("tessera-data");
 const poolSize = Math.max(2, availableParallelism());
@@ -58,6 +69,8 @@ async function run(testingMode: boolean) {
   times.extract = Date.now() - t;
   progress(`${name} extract`, times.extract, cpu0);
   t = Date.now();
+  captured.pool = undefined;
+  const cpuBeforeForecast = process.cpuUsage();
   await forecastStep({
     store,
     partition,
@@ -69,6 +82,12 @@ async function run(testingMode: boolean) {
     log,
   });
   times.forecast = Date.now() - t;
+  const fc = process.cpuUsage(cpuBeforeForecast);
+  times.forecastCpu = (fc.user + fc.system) / 1000;
+  // Worker CPU from the pool's own count; the rest of the step's CPU is the main thread's.
+  const notice = captured.pool as LogRecord | undefined;
+  times.workerCpu = Number(notice?.workerCpuSeconds ?? Number.NaN) * 1000;
+  times.utilisation = Number(notice?.utilisation ?? Number.NaN);
   progress(`${name} forecast`, times.forecast, cpu0);
   t = Date.now();
   const published = await publishStep({ warehouse, store, partition, log });
@@ -88,6 +107,8 @@ await warehouse.close();
 
 const line = (name: string, r: { times: Record<string, number>; rows: number }) =>
   `| ${name} | ${secs(r.times.extract)} | ${secs(r.times.forecast)} | ${secs(r.times.publish)} | **${secs(r.times.total)}** | ${secs(r.times.cpu)} | ${r.rows} |`;
+const cpuLine = (name: string, r: { times: Record<string, number> }) =>
+  `| ${name} | ${secs(r.times.forecastCpu)} | ${secs(r.times.workerCpu)} | ${secs(r.times.forecastCpu - r.times.workerCpu)} | ${(100 * r.times.utilisation).toFixed(0)} % |`;
 const out = [
   "## mozaic-daily",
   "",
@@ -99,6 +120,13 @@ const out = [
   "|---|---|---|---|---|---|---|",
   ...(baseline ? [line("testing mode (Desktop Glean DAU; baseline)", baseline)] : []),
   ...(full ? [line("full (3 sources x 4 metrics)", full)] : []),
+  "",
+  "Forecast step by CPU: the worker threads' CPU for their fits (the pool's own count) and the rest (main thread: tiles, reconciliation, formatting, writing), and how busy the workers were (time on tasks / (workers x step wall); under load this reads low, as a worker's task takes longer than its CPU).",
+  "",
+  "| run | forecast CPU-s | workers | main thread | worker utilisation |",
+  "|---|---|---|---|---|",
+  ...(baseline ? [cpuLine("testing mode", baseline)] : []),
+  ...(full ? [cpuLine("full", full)] : []),
   "",
   ...(full && baseline
     ? [
