@@ -165,6 +165,19 @@ describe("REST layer: tokens, retries and errors", () => {
     expect(google.executions.some((e) => e.name.includes("/workflows/once/"))).toBe(false);
   });
 
+  it("sends the token source's quota project as x-goog-user-project (user credentials off Google Cloud)", async () => {
+    const token = Object.assign(async () => "tok-1", { userProject: "quota-proj" });
+    const rest = createRestClient({ token });
+    const before = google.requests.length;
+    await createRestBus({
+      projectId: "p1",
+      rest,
+      endpoint: google.url,
+      library: async () => ({}) as MessageBus,
+    }).publish("quota-check", "x");
+    expect(google.requests.slice(before)[0].headers["x-goog-user-project"]).toBe("quota-proj");
+  });
+
   it("reads endpoints from the environment, Google's by default", () => {
     expect(endpointsFromEnv({})).toEqual({
       metadata: "http://metadata.google.internal",

@@ -47,8 +47,12 @@ export function endpointsFromEnv(env: Record<string, string | undefined>): GcpEn
   };
 }
 
-/** Gives a bearer token for `Authorization`; `refresh` forgets the cached one first (after a 401). */
-export type TokenSource = (refresh?: boolean) => Promise<string>;
+/**
+ * Gives a bearer token for `Authorization`; `refresh` forgets the cached one first (after a 401).
+ * `userProject`, when set, goes out as `x-goog-user-project` (the quota project of user credentials, as the
+ * client libraries send it).
+ */
+export type TokenSource = ((refresh?: boolean) => Promise<string>) & { userProject?: string };
 
 export const METADATA_TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token";
 
@@ -91,15 +95,20 @@ export function metadataTokenSource(metadataBase: string, now: () => number = Da
 
 /** Application-default credentials through google-auth-library (off Google Cloud: gcloud, a key file). */
 export function adcTokenSource(): TokenSource {
-  let client: Promise<{ getAccessToken(): Promise<{ token?: string | null }> }> | undefined;
-  return async () => {
+  let client:
+    | Promise<{ getAccessToken(): Promise<{ token?: string | null }>; quotaProjectId?: string }>
+    | undefined;
+  const source: TokenSource = async () => {
     client ??= import("google-auth-library").then(({ GoogleAuth }) =>
       new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient(),
     );
-    const { token } = await (await client).getAccessToken();
+    const c = await client;
+    const { token } = await c.getAccessToken();
     if (!token) throw new RetryableError("application-default credentials gave no access token");
+    source.userProject = c.quotaProjectId || undefined;
     return token;
   };
+  return source;
 }
 
 /**
@@ -243,6 +252,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
           body,
           headers: {
             authorization: `Bearer ${token}`,
+            ...(options.token.userProject ? { "x-goog-user-project": options.token.userProject } : {}),
             ...(contentType ? { "content-type": contentType } : {}),
           },
         });
