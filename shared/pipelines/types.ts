@@ -119,98 +119,105 @@ export interface PipelineDefinition<P extends z.ZodType = z.ZodType> {
   };
 }
 
-const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/);
-const memory = z.string().regex(/^\d+(Mi|Gi)$/, "must be like 512Mi or 4Gi");
-const cpu = z.string().regex(/^(\d+|\d+m)$/, "must be like 1, 2 or 500m");
-
 /** `true` in deployed function bundles only: esbuild's `define` (scripts/build.ts). */
 declare const TESSERA_REGISTRY_VALIDATED: boolean | undefined;
 
-const shape = z.object({
-  id: z.string().regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, "must be lower-case letters, digits and '-'"),
-  title: z.string().min(1),
-  description: z.string().min(1),
-  partition: z.object({
-    kind: z.enum(["daily", "monthly", "key"]),
-    fromTick: z.function().optional(),
-    latest: z.function().optional(),
-    maxBackfill: z.number().int().positive().optional(),
-  }),
-  schedules: z.array(
-    z.object({
-      name,
-      cron: z.string(),
-      timeZone: z.string(),
-      params: z.record(z.string(), z.unknown()).optional(),
+/**
+ * The definition schema, built on first use: a deployed function bundle never validates its (build-time
+ * validated) registry, so it never pays for building ~80 Zod schemas at cold start.
+ */
+let definitionShape: ReturnType<typeof buildDefinitionShape> | undefined;
+
+function buildDefinitionShape() {
+  const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/);
+  const memory = z.string().regex(/^\d+(Mi|Gi)$/, "must be like 512Mi or 4Gi");
+  const cpu = z.string().regex(/^(\d+|\d+m)$/, "must be like 1, 2 or 500m");
+  return z.object({
+    id: z.string().regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, "must be lower-case letters, digits and '-'"),
+    title: z.string().min(1),
+    description: z.string().min(1),
+    partition: z.object({
+      kind: z.enum(["daily", "monthly", "key"]),
+      fromTick: z.function().optional(),
+      latest: z.function().optional(),
+      maxBackfill: z.number().int().positive().optional(),
     }),
-  ),
-  workflow: z.string().regex(/^[a-z0-9-]+\.workflows\.yaml$/, "must be <pipeline>.workflows.yaml"),
-  jobs: z.array(
-    z.object({
-      name,
-      entrypoint: z.string().regex(/^containers\/.+\.ts$/, "must be a .ts module under containers/"),
-      image: z.string().regex(/^[a-z0-9-]+$/),
-      cpu,
-      memory,
-      taskCount: z.number().int().min(1).max(10_000),
-      parallelism: z.number().int().min(0).max(10_000),
-      timeoutSeconds: z
-        .number()
-        .int()
-        .min(1)
-        .max(168 * 3600),
-      maxRetries: z.number().int().min(0).max(10),
-      secrets: z.array(z.string()).optional(),
-      env: z.record(z.string(), z.string()).optional(),
-      systemPackages: z
-        .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "must be a Debian package name"))
-        .optional(),
-    }),
-  ),
-  functions: z.array(
-    z.object({
-      name,
-      source: z.string(),
-      target: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
-      trigger: z.union([
-        z.object({ kind: z.literal("http") }),
-        z.object({ kind: z.literal("topic"), topic: z.string() }),
-      ]),
-      memory: memory.optional(),
-      timeoutSeconds: z.number().int().positive().max(3600).optional(),
-      maxInstances: z.number().int().positive().optional(),
-      secrets: z.array(z.string()).optional(),
-      writes: z.array(z.string()).optional(),
-      publishes: z.array(z.string()).optional(),
-    }),
-  ),
-  topics: z.array(z.string().regex(/^[a-z][a-z0-9-]{2,254}$/)),
-  tables: z.array(
-    z
+    schedules: z.array(
+      z.object({
+        name,
+        cron: z.string(),
+        timeZone: z.string(),
+        params: z.record(z.string(), z.unknown()).optional(),
+      }),
+    ),
+    workflow: z.string().regex(/^[a-z0-9-]+\.workflows\.yaml$/, "must be <pipeline>.workflows.yaml"),
+    jobs: z.array(
+      z.object({
+        name,
+        entrypoint: z.string().regex(/^containers\/.+\.ts$/, "must be a .ts module under containers/"),
+        image: z.string().regex(/^[a-z0-9-]+$/),
+        cpu,
+        memory,
+        taskCount: z.number().int().min(1).max(10_000),
+        parallelism: z.number().int().min(0).max(10_000),
+        timeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(168 * 3600),
+        maxRetries: z.number().int().min(0).max(10),
+        secrets: z.array(z.string()).optional(),
+        env: z.record(z.string(), z.string()).optional(),
+        systemPackages: z
+          .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "must be a Debian package name"))
+          .optional(),
+      }),
+    ),
+    functions: z.array(
+      z.object({
+        name,
+        source: z.string(),
+        target: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+        trigger: z.union([
+          z.object({ kind: z.literal("http") }),
+          z.object({ kind: z.literal("topic"), topic: z.string() }),
+        ]),
+        memory: memory.optional(),
+        timeoutSeconds: z.number().int().positive().max(3600).optional(),
+        maxInstances: z.number().int().positive().optional(),
+        secrets: z.array(z.string()).optional(),
+        writes: z.array(z.string()).optional(),
+        publishes: z.array(z.string()).optional(),
+      }),
+    ),
+    topics: z.array(z.string().regex(/^[a-z][a-z0-9-]{2,254}$/)),
+    tables: z.array(
+      z
+        .object({
+          dataset: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+          table: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+        })
+        .passthrough(),
+    ),
+    prefixes: z.array(
+      z.object({
+        bucket: z.enum(["data", "artifacts"]),
+        prefix: z.string().regex(/^[a-z0-9][a-z0-9_\-/]*\/$/),
+      }),
+    ),
+    secrets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)),
+    console: z
       .object({
-        dataset: z.string().regex(/^[a-z_][a-z0-9_]*$/),
-        table: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+        writes: z.array(z.string()).optional(),
+        publishes: z.array(z.string()).optional(),
+        secrets: z.array(z.string()).optional(),
+        addsSecretVersions: z.array(z.string()).optional(),
+        previewsTables: z.boolean().optional(),
       })
-      .passthrough(),
-  ),
-  prefixes: z.array(
-    z.object({
-      bucket: z.enum(["data", "artifacts"]),
-      prefix: z.string().regex(/^[a-z0-9][a-z0-9_\-/]*\/$/),
-    }),
-  ),
-  secrets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)),
-  console: z
-    .object({
-      writes: z.array(z.string()).optional(),
-      publishes: z.array(z.string()).optional(),
-      secrets: z.array(z.string()).optional(),
-      addsSecretVersions: z.array(z.string()).optional(),
-      previewsTables: z.boolean().optional(),
-    })
-    .optional(),
-  params: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
-});
+      .optional(),
+    params: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
+  });
+}
 
 export interface LocalSeedContext {
   adapters: Adapters;
@@ -235,7 +242,8 @@ export function definePipeline<P extends z.ZodType>(
   // Deployed function bundles carry a registry that `npm run build` validated (scripts/build.ts defines this).
   if (typeof TESSERA_REGISTRY_VALIDATED !== "undefined" && TESSERA_REGISTRY_VALIDATED) return def;
   const problems: string[] = [];
-  const parsed = shape.safeParse(def);
+  definitionShape ??= buildDefinitionShape();
+  const parsed = definitionShape.safeParse(def);
   if (!parsed.success) {
     for (const issue of parsed.error.issues)
       problems.push(`${issue.path.join(".") || "(definition)"}: ${issue.message}`);
