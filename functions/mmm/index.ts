@@ -12,9 +12,13 @@ import {
 } from "../../containers/mmm/api.ts";
 import { messageJson } from "../../shared/adapters/pubsub-envelope.ts";
 import { currentContext, pubsubFunction } from "../../shared/ops/handlers.ts";
+import { prewarmDeployed } from "../../shared/ops/prewarm.ts";
 import { TOPICS } from "../../shared/pipelines/platform.ts";
 import { loadRuntimeConfig } from "../../shared/runtime/config.ts";
 import "../../shared/runtime/deployed.ts";
+
+// Deployed: the token and the operations context are under way before the first request.
+prewarmDeployed();
 
 /**
  * `mmm-api` (HTTP; IAM-authenticated on GCP, loopback locally), the original app's API:

@@ -23,6 +23,16 @@ export function setContextFactory(make: () => Promise<OpsContext>): void {
   building = undefined;
 }
 
+/**
+ * Starts building the context from the factory now (a deployed function at load), unless one was provided.
+ * A failure is not reported here: it is the first request's, as if it had been built then.
+ */
+export function prepareContext(): void {
+  if (provided || !factory) return;
+  building ??= factory();
+  building.catch(() => undefined);
+}
+
 export async function currentContext(): Promise<OpsContext> {
   if (provided) return provided;
   if (!factory)

@@ -6,7 +6,9 @@ import {
   endpointsFromEnv,
   METADATA_TOKEN_PATH,
   metadataTokenSource,
+  prefetchToken,
   type RestClient,
+  restFromEnv,
 } from "../../shared/adapters/gcp/rest.ts";
 import { createRestBus } from "../../shared/adapters/gcp/rest-messages.ts";
 import { createRestObjects } from "../../shared/adapters/gcp/rest-objects.ts";
@@ -176,6 +178,36 @@ describe("REST layer: tokens, retries and errors", () => {
       library: async () => ({}) as MessageBus,
     }).publish("quota-check", "x");
     expect(google.requests.slice(before)[0].headers["x-goog-user-project"]).toBe("quota-proj");
+  });
+
+  it("prefetchToken fetches the shared client's token ahead, so the first call does not wait for it; a failed prefetch is retried by the call", async () => {
+    // A port of its own: restFromEnv's clients are per environment.
+    const env = { ...standInEnv(google, gcs.url), TESSERA_PUBSUB_ENDPOINT: `${google.url}/prefetch-a` };
+    const before = google.requests.length;
+    await prefetchToken(env);
+    const tokenCalls = () => google.requests.slice(before).filter((r) => r.path === METADATA_TOKEN_PATH);
+    expect(tokenCalls()).toHaveLength(1);
+    const { rest, endpoints } = restFromEnv(env);
+    await rest.call({
+      method: "GET",
+      url: `${endpoints.storage}/storage/v1/b/pre/o`,
+      what: "list",
+      idempotent: true,
+    });
+    expect(tokenCalls()).toHaveLength(1);
+
+    const failing = { ...env, TESSERA_PUBSUB_ENDPOINT: `${google.url}/prefetch-b` };
+    google.failNext(METADATA_TOKEN_PATH, 500, 1);
+    await expect(prefetchToken(failing)).resolves.toBeUndefined();
+    const again = restFromEnv(failing);
+    await again.rest.call({
+      method: "GET",
+      url: `${again.endpoints.storage}/storage/v1/b/pre/o`,
+      what: "list",
+      idempotent: true,
+    });
+    expect(tokenCalls()).toHaveLength(3);
+    expect(gcs.requests.at(-1)?.headers.authorization).toBe("Bearer tok-1");
   });
 
   it("reads endpoints from the environment, Google's by default", () => {

@@ -304,7 +304,19 @@ function backoff(retry: RetryOptions, attempt: number): number {
   return base / 2 + Math.random() * (base / 2);
 }
 
-const shared = new Map<string, RestClient>();
+const shared = new Map<string, { rest: RestClient; token: TokenSource }>();
+
+function sharedFor(env: Record<string, string | undefined>) {
+  const endpoints = endpointsFromEnv(env);
+  const key = JSON.stringify([endpoints, Boolean(env.GOOGLE_APPLICATION_CREDENTIALS), tokenKind(env)]);
+  let entry = shared.get(key);
+  if (!entry) {
+    const token = tokenSourceFromEnv(env, endpoints);
+    entry = { rest: createRestClient({ token }), token };
+    shared.set(key, entry);
+  }
+  return { ...entry, endpoints };
+}
 
 /**
  * The process's REST client for an environment (one token cache for every adapter), and its endpoints.
@@ -313,14 +325,22 @@ export function restFromEnv(env: Record<string, string | undefined> = process.en
   rest: RestClient;
   endpoints: GcpEndpoints;
 } {
-  const endpoints = endpointsFromEnv(env);
-  const key = JSON.stringify([endpoints, Boolean(env.GOOGLE_APPLICATION_CREDENTIALS), tokenKind(env)]);
-  let rest = shared.get(key);
-  if (!rest) {
-    rest = createRestClient({ token: tokenSourceFromEnv(env, endpoints) });
-    shared.set(key, rest);
-  }
+  const { rest, endpoints } = sharedFor(env);
   return { rest, endpoints };
+}
+
+/**
+ * Starts fetching the access token of `restFromEnv(env)`'s client now, so that the first call finds it
+ * cached (a deployed function calls this at load: every deployed request needs the token, and the fetch then
+ * overlaps the framework's setup). A failure is not reported here: the first call fetches again and reports.
+ */
+export function prefetchToken(env: Record<string, string | undefined> = process.env): Promise<void> {
+  return sharedFor(env)
+    .token(false)
+    .then(
+      () => undefined,
+      () => undefined,
+    );
 }
 
 const tokenKind = (env: Record<string, string | undefined>) =>
