@@ -73,13 +73,34 @@ async function readJson<T>(store: ObjectStore, name: string): Promise<T> {
   return JSON.parse((await store.get(name)).toString("utf8")) as T;
 }
 
-/** The run's status: status.json in its artifact prefix (or the early-failure one), else QUEUED. */
-export async function runStatus(deps: ApiDeps, runId: string): Promise<RunStatus & { execution?: string }> {
+/**
+ * The run's status: status.json in its artifact prefix (or the early-failure one), else QUEUED.
+ * `known`: the run's request as the caller has just written it (train), not read back; the reads that do not
+ * depend on each other then go out together.
+ */
+export async function runStatus(
+  deps: ApiDeps,
+  runId: string,
+  known?: Request,
+): Promise<RunStatus & { execution?: string }> {
   const { store } = deps;
-  if (!(await store.exists(requestName(runId))) && !(await store.exists(runRecordName(runId))))
-    throw new NotFound(`no run "${runId}"`, { field: "job_id", fix: "use the job_id train returned" });
-  const execution = await deps.executionState?.(runId);
-  if (await store.exists(runRecordName(runId))) {
+  let execution: string | undefined;
+  let recorded: boolean;
+  let queued: Promise<{ name: string }[]> | undefined;
+  if (known) {
+    queued = store.list(queuePrefix(known.queue));
+    queued.catch(() => undefined);
+    [execution, recorded] = await Promise.all([
+      deps.executionState?.(runId),
+      store.exists(runRecordName(runId)),
+    ]);
+  } else {
+    if (!(await store.exists(requestName(runId))) && !(await store.exists(runRecordName(runId))))
+      throw new NotFound(`no run "${runId}"`, { field: "job_id", fix: "use the job_id train returned" });
+    execution = await deps.executionState?.(runId);
+    recorded = await store.exists(runRecordName(runId));
+  }
+  if (recorded) {
     const rec = await readRunRecord(store, runId);
     const s = (await readStatus(store, rec.prefix)) ?? (await readStatus(store, `mmm/runs/${runId}/`));
     if (s) {
@@ -99,8 +120,8 @@ export async function runStatus(deps: ApiDeps, runId: string): Promise<RunStatus
       return out;
     }
   }
-  const req = await readJson<Request>(store, requestName(runId));
-  const items = (await store.list(queuePrefix(req.queue))).map((o) => o.name);
+  const req = known ?? (await readJson<Request>(store, requestName(runId)));
+  const items = (await (queued ?? store.list(queuePrefix(req.queue)))).map((o) => o.name);
   const position = items.findIndex((n) => n.endsWith(`-${runId}.json`));
   return {
     state: "QUEUED",
@@ -112,12 +133,22 @@ export async function runStatus(deps: ApiDeps, runId: string): Promise<RunStatus
   };
 }
 
-/** One scheduler tick of a queue: release a finished lease, lease and start the oldest waiting run. */
-export async function pump(deps: ApiDeps, queue: string): Promise<string | undefined> {
+/**
+ * One scheduler tick of a queue: release a finished lease, lease and start the oldest waiting run.
+ * `known`: a request the caller has just written (train), not read back when its item is the oldest.
+ */
+export async function pump(deps: ApiDeps, queue: string, known?: Request): Promise<string | undefined> {
   const { store } = deps;
   const now = (deps.now ?? (() => new Date()))();
   const lease = leaseName(queue);
-  if (await store.exists(lease)) {
+  // The queue is listed while the lease is checked (one round trip instead of two); that listing is used only
+  // when there is no lease to release, else the queue is listed again after the release.
+  const listed = store.list(queuePrefix(queue));
+  listed.catch(() => undefined);
+  let items: Awaited<typeof listed> | undefined;
+  if (!(await store.exists(lease))) {
+    items = await listed;
+  } else {
     const info = await store.stat(lease);
     const held = await readJson<Lease>(store, lease);
     const s = await runStatus(deps, held.runId).catch(() => undefined);
@@ -127,11 +158,13 @@ export async function pump(deps: ApiDeps, queue: string): Promise<string | undef
     if (!again || again.generation !== info.generation) return undefined;
     await store.delete(lease, { ignoreMissing: true });
   }
-  const items = await store.list(queuePrefix(queue));
+  items ??= await store.list(queuePrefix(queue));
   if (items.length === 0) return undefined;
   const next = items[0].name;
-  const { runId } = await readJson<{ runId: string }>(store, next);
-  const req = await readJson<Request>(store, requestName(runId));
+  const req =
+    known && next.endsWith(`-${known.runId}.json`)
+      ? known
+      : await readJson<Request>(store, requestName((await readJson<{ runId: string }>(store, next)).runId));
   try {
     await store.put(lease, JSON.stringify({ runId: req.runId, acquiredAt: now.toISOString() }), {
       ifNotExists: true,
@@ -177,8 +210,8 @@ export async function train(
   await deps.store.put(`${queuePrefix(config.queue)}${seq}-${runId}.json`, JSON.stringify({ runId }), {
     ifNotExists: true,
   });
-  await pump(deps, config.queue);
-  const s = await runStatus(deps, runId);
+  await pump(deps, config.queue, req);
+  const s = await runStatus(deps, runId, req);
   return { job_id: runId, state: s.state, queue: config.queue, config };
 }
 

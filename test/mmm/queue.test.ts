@@ -93,4 +93,32 @@ describe("mmm training queue", () => {
     expect([ra.config.iterations, rb.config.iterations]).toEqual([11, 12]);
     expect((await store.list("training-configs/")).length).toBe(0);
   });
+
+  it("train does not read back the request it has just written, and reports a run that did not start as QUEUED", async () => {
+    const { deps } = fakeDeps();
+    const reads: string[] = [];
+    const store = deps.store;
+    const counted: ApiDeps = {
+      ...deps,
+      store: new Proxy(store, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver);
+          if ((prop === "get" || prop === "exists") && typeof v === "function")
+            return (name: string, ...rest: unknown[]) => {
+              reads.push(`${String(prop)} ${name}`);
+              return v.call(target, name, ...rest);
+            };
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+    };
+    const a = await train(counted, tinyConfig);
+    expect(a.state).toBe("RUNNING");
+    expect(reads.filter((r) => r.includes(`${a.job_id}/request.json`))).toEqual([]);
+    expect(reads.filter((r) => r.includes("/items/"))).toEqual([]);
+    // Behind a running one: queued, position reported by status (which reads the request).
+    const b = await train(counted, tinyConfig);
+    expect(b.state).toBe("QUEUED");
+    expect((await status(counted, b.job_id)).message).toBe("position 1 in queue default");
+  });
 });
