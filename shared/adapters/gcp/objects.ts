@@ -9,6 +9,7 @@ import {
   type Objects,
   type PutOptions,
 } from "../ports.ts";
+import { type GcsObject, infoOf } from "./object-info.ts";
 
 /**
  * Cloud Storage through `@google-cloud/storage`. Create-only writes send `ifGenerationMatch=0`; GCS answers
@@ -145,33 +146,6 @@ function createGcsStore(storage: Storage, bucket: string): ObjectStore {
       return `gs://${bucket}/${checkObjectName(name, bucket)}`;
     },
   };
-}
-
-interface GcsObject {
-  name?: string;
-  size?: string | number;
-  updated?: string;
-  generation?: string | number;
-  contentType?: string;
-  metadata?: Record<string, string | number | boolean | null>;
-}
-
-function infoOf(meta: GcsObject): ObjectInfo {
-  const info: ObjectInfo = {
-    name: String(meta.name),
-    size: Number(meta.size ?? 0),
-    updated: meta.updated ?? "",
-  };
-  if (meta.generation !== undefined) info.generation = String(meta.generation);
-  if (meta.contentType) info.contentType = meta.contentType;
-  if (meta.metadata && Object.keys(meta.metadata).length > 0) {
-    info.metadata = Object.fromEntries(
-      Object.entries(meta.metadata)
-        .filter(([, v]) => v !== null && v !== undefined)
-        .map(([k, v]) => [k, String(v)]),
-    );
-  }
-  return info;
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -9,6 +9,7 @@ import {
   type Objects,
   type PutOptions,
 } from "../ports.ts";
+import { type GcsObject, infoOf } from "./object-info.ts";
 import type { RestClient } from "./rest.ts";
 
 /**
@@ -44,33 +45,6 @@ export function createRestObjects(options: RestObjectsOptions): Objects {
       return store;
     },
   };
-}
-
-interface GcsObject {
-  name?: string;
-  size?: string | number;
-  updated?: string;
-  generation?: string | number;
-  contentType?: string;
-  metadata?: Record<string, string | number | boolean | null>;
-}
-
-function infoOf(meta: GcsObject): ObjectInfo {
-  const info: ObjectInfo = {
-    name: String(meta.name),
-    size: Number(meta.size ?? 0),
-    updated: meta.updated ?? "",
-  };
-  if (meta.generation !== undefined) info.generation = String(meta.generation);
-  if (meta.contentType) info.contentType = meta.contentType;
-  if (meta.metadata && Object.keys(meta.metadata).length > 0) {
-    info.metadata = Object.fromEntries(
-      Object.entries(meta.metadata)
-        .filter(([, v]) => v !== null && v !== undefined)
-        .map(([k, v]) => [k, String(v)]),
-    );
-  }
-  return info;
 }
 
 /** multipart/related: the object resource as JSON, then the media. */
