@@ -9,143 +9,156 @@ import type { AdstockType } from "./transform.ts";
  * comes from) and `queue`. Variable names are upper-cased, as the original upper-cased the data's columns.
  */
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a YYYY-MM-DD date");
-const names = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) =>
-    (typeof v === "string" ? v.split(",") : v).map((s) => s.trim().toUpperCase()).filter(Boolean),
-  );
-const range = z.tuple([z.number(), z.number()]);
-
 export const PRESETS = ["Meshed recommend", "Facebook recommend", "Custom"] as const;
 
-export const DataSource = z.discriminatedUnion("kind", [
-  /** A warehouse table (BigQuery on GCP, DuckDB locally): `dataset.table`. */
-  z.strictObject({
-    kind: z.literal("warehouse"),
-    table: z.string().regex(/^[A-Za-z_][\w]*\.[A-Za-z_][\w]*$/),
-  }),
-  /** Snowflake: a table (`DB.SCHEMA.TABLE`) or a SQL query. */
-  z
-    .strictObject({
-      kind: z.literal("snowflake"),
-      table: z.string().optional(),
-      query: z.string().optional(),
-      account: z.string().optional(),
-      user: z.string().optional(),
-      warehouse: z.string().optional(),
-      database: z.string().optional(),
-      schema: z.string().optional(),
-      role: z.string().optional(),
-    })
-    .refine((s) => Boolean(s.table) !== Boolean(s.query), "give exactly one of table or query"),
-]);
-export type DataSource = z.infer<typeof DataSource>;
+/**
+ * The schemas, built on first use (`z.lazy`): every deployed function bundle holds the registry, whose mmm
+ * params are the job config, and most never parse one, so a cold start does not build them.
+ */
+function buildSchemas() {
+  const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a YYYY-MM-DD date");
+  const names = z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) =>
+      (typeof v === "string" ? v.split(",") : v).map((s) => s.trim().toUpperCase()).filter(Boolean),
+    );
+  const range = z.tuple([z.number(), z.number()]);
 
-export const JobConfig = z
-  .strictObject({
-    country: z
-      .string()
-      .regex(/^[A-Za-z]{2}$/, "must be a two-letter country code")
-      .transform((c) => c.toLowerCase()),
-    revision: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,40}$/, "must be 1-40 letters, digits, '.', '_' or '-'")
-      .default("api-test"),
-    date_var: z
-      .string()
-      .default("date")
-      .transform((s) => s.toUpperCase()),
-    start_date: day.default("2024-01-01"),
-    end_date: day.optional(),
-    dep_var: z
-      .string()
-      .default("UPLOAD_VALUE")
-      .transform((s) => s.toUpperCase()),
-    dep_var_type: z.enum(["revenue", "conversion"]).default("revenue"),
-    iterations: z.number().int().min(1).max(10_000).default(2000),
-    trials: z.number().int().min(1).max(20).default(5),
-    train_size: range.optional(),
-    seed: z.number().int().min(0).default(123),
-    adstock: z.enum(["geometric", "weibull_cdf", "weibull_pdf"]).default("geometric"),
-    hyperparameter_preset: z.enum(PRESETS).default("Meshed recommend"),
-    custom_hyperparameters: z.record(z.string(), range).default({}),
-    resample_freq: z.enum(["none", "W", "M"]).default("none"),
-    /** Per-column aggregation when resampling (default sum); a JSON string or an object, as the original. */
-    column_agg_strategies: z
-      .union([
-        z.string().transform((s, ctx) => {
-          try {
-            return JSON.parse(s) as unknown;
-          } catch {
-            ctx.addIssue({ code: "custom", message: "is not JSON" });
-            return z.NEVER;
-          }
-        }),
-        z.record(z.string(), z.unknown()),
-      ])
-      .pipe(z.record(z.string(), z.enum(["sum", "mean", "max", "min", "last"])))
-      .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toUpperCase(), v])))
-      .default({}),
-    paid_media_spends: names,
-    paid_media_vars: names.optional(),
-    context_vars: names.default([]),
-    factor_vars: names.default([]),
-    organic_vars: names.default([]),
-    source: DataSource.default({ kind: "warehouse", table: "mmm.demo_weekly" }),
-    /**
-     * The allocator: `max_historical_response` (historical spend re-allocated), `max_response` /
-     * `max_response_expected_spend` (expected_spend allocated), `target_efficiency` (the largest response at
-     * `target_value` ROAS or CPA; default 0.8 × historical ROAS or 1.2 × historical CPA).
-     */
-    budget_scenario: z
-      .enum(["max_historical_response", "max_response", "max_response_expected_spend", "target_efficiency"])
-      .default("max_historical_response"),
-    /** Total spend over the last 365 days of data to allocate (the original's total_budget). */
-    expected_spend: z.number().positive().optional(),
-    target_value: z.number().positive().optional(),
-    channel_budgets: z.record(z.string(), z.number().nonnegative()).optional(),
-    calibration: z
-      .array(
-        z.strictObject({
-          channel: z.string(),
-          liftStartDate: day,
-          liftEndDate: day,
-          liftAbs: z.number(),
-          calibration_scope: z.enum(["immediate", "total"]).default("immediate"),
-        }),
-      )
-      .optional(),
-    /** Runs of one queue train one at a time, in order. */
-    queue: z
-      .string()
-      .regex(/^[a-z0-9-]{1,40}$/)
-      .default("default"),
-  })
-  .superRefine((c, ctx) => {
-    const end = c.end_date ?? new Date().toISOString().slice(0, 10);
-    if (c.start_date >= end)
-      ctx.addIssue({
-        code: "custom",
-        path: ["end_date"],
-        message: `must be after start_date ${c.start_date}`,
-      });
-    if (c.paid_media_spends.length === 0)
-      ctx.addIssue({ code: "custom", path: ["paid_media_spends"], message: "needs at least one channel" });
-    if (c.paid_media_vars && c.paid_media_vars.length !== c.paid_media_spends.length)
-      ctx.addIssue({
-        code: "custom",
-        path: ["paid_media_vars"],
-        message: `has ${c.paid_media_vars.length} names for ${c.paid_media_spends.length} paid_media_spends`,
-      });
-    for (const f of c.factor_vars)
-      if (![...c.context_vars, ...c.organic_vars].includes(f))
+  const DataSource = z.discriminatedUnion("kind", [
+    /** A warehouse table (BigQuery on GCP, DuckDB locally): `dataset.table`. */
+    z.strictObject({
+      kind: z.literal("warehouse"),
+      table: z.string().regex(/^[A-Za-z_][\w]*\.[A-Za-z_][\w]*$/),
+    }),
+    /** Snowflake: a table (`DB.SCHEMA.TABLE`) or a SQL query. */
+    z
+      .strictObject({
+        kind: z.literal("snowflake"),
+        table: z.string().optional(),
+        query: z.string().optional(),
+        account: z.string().optional(),
+        user: z.string().optional(),
+        warehouse: z.string().optional(),
+        database: z.string().optional(),
+        schema: z.string().optional(),
+        role: z.string().optional(),
+      })
+      .refine((s) => Boolean(s.table) !== Boolean(s.query), "give exactly one of table or query"),
+  ]);
+
+  const JobConfig = z
+    .strictObject({
+      country: z
+        .string()
+        .regex(/^[A-Za-z]{2}$/, "must be a two-letter country code")
+        .transform((c) => c.toLowerCase()),
+      revision: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,40}$/, "must be 1-40 letters, digits, '.', '_' or '-'")
+        .default("api-test"),
+      date_var: z
+        .string()
+        .default("date")
+        .transform((s) => s.toUpperCase()),
+      start_date: day.default("2024-01-01"),
+      end_date: day.optional(),
+      dep_var: z
+        .string()
+        .default("UPLOAD_VALUE")
+        .transform((s) => s.toUpperCase()),
+      dep_var_type: z.enum(["revenue", "conversion"]).default("revenue"),
+      iterations: z.number().int().min(1).max(10_000).default(2000),
+      trials: z.number().int().min(1).max(20).default(5),
+      train_size: range.optional(),
+      seed: z.number().int().min(0).default(123),
+      adstock: z.enum(["geometric", "weibull_cdf", "weibull_pdf"]).default("geometric"),
+      hyperparameter_preset: z.enum(PRESETS).default("Meshed recommend"),
+      custom_hyperparameters: z.record(z.string(), range).default({}),
+      resample_freq: z.enum(["none", "W", "M"]).default("none"),
+      /** Per-column aggregation when resampling (default sum); a JSON string or an object, as the original. */
+      column_agg_strategies: z
+        .union([
+          z.string().transform((s, ctx) => {
+            try {
+              return JSON.parse(s) as unknown;
+            } catch {
+              ctx.addIssue({ code: "custom", message: "is not JSON" });
+              return z.NEVER;
+            }
+          }),
+          z.record(z.string(), z.unknown()),
+        ])
+        .pipe(z.record(z.string(), z.enum(["sum", "mean", "max", "min", "last"])))
+        .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toUpperCase(), v])))
+        .default({}),
+      paid_media_spends: names,
+      paid_media_vars: names.optional(),
+      context_vars: names.default([]),
+      factor_vars: names.default([]),
+      organic_vars: names.default([]),
+      source: DataSource.default({ kind: "warehouse", table: "mmm.demo_weekly" }),
+      /**
+       * The allocator: `max_historical_response` (historical spend re-allocated), `max_response` /
+       * `max_response_expected_spend` (expected_spend allocated), `target_efficiency` (the largest response at
+       * `target_value` ROAS or CPA; default 0.8 × historical ROAS or 1.2 × historical CPA).
+       */
+      budget_scenario: z
+        .enum(["max_historical_response", "max_response", "max_response_expected_spend", "target_efficiency"])
+        .default("max_historical_response"),
+      /** Total spend over the last 365 days of data to allocate (the original's total_budget). */
+      expected_spend: z.number().positive().optional(),
+      target_value: z.number().positive().optional(),
+      channel_budgets: z.record(z.string(), z.number().nonnegative()).optional(),
+      calibration: z
+        .array(
+          z.strictObject({
+            channel: z.string(),
+            liftStartDate: day,
+            liftEndDate: day,
+            liftAbs: z.number(),
+            calibration_scope: z.enum(["immediate", "total"]).default("immediate"),
+          }),
+        )
+        .optional(),
+      /** Runs of one queue train one at a time, in order. */
+      queue: z
+        .string()
+        .regex(/^[a-z0-9-]{1,40}$/)
+        .default("default"),
+    })
+    .superRefine((c, ctx) => {
+      const end = c.end_date ?? new Date().toISOString().slice(0, 10);
+      if (c.start_date >= end)
         ctx.addIssue({
           code: "custom",
-          path: ["factor_vars"],
-          message: `${f} is not a context or organic var`,
+          path: ["end_date"],
+          message: `must be after start_date ${c.start_date}`,
         });
-  });
+      if (c.paid_media_spends.length === 0)
+        ctx.addIssue({ code: "custom", path: ["paid_media_spends"], message: "needs at least one channel" });
+      if (c.paid_media_vars && c.paid_media_vars.length !== c.paid_media_spends.length)
+        ctx.addIssue({
+          code: "custom",
+          path: ["paid_media_vars"],
+          message: `has ${c.paid_media_vars.length} names for ${c.paid_media_spends.length} paid_media_spends`,
+        });
+      for (const f of c.factor_vars)
+        if (![...c.context_vars, ...c.organic_vars].includes(f))
+          ctx.addIssue({
+            code: "custom",
+            path: ["factor_vars"],
+            message: `${f} is not a context or organic var`,
+          });
+    });
+  return { DataSource, JobConfig };
+}
+let schemas: ReturnType<typeof buildSchemas> | undefined;
+const schemasOf = () => (schemas ??= buildSchemas());
+
+export const DataSource = z.lazy(() => schemasOf().DataSource);
+export type DataSource = z.infer<typeof DataSource>;
+
+export const JobConfig = z.lazy(() => schemasOf().JobConfig);
 export type JobConfig = z.output<typeof JobConfig>;
 export type JobConfigInput = z.input<typeof JobConfig>;
 

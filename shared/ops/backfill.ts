@@ -187,19 +187,27 @@ export async function startDriver(ctx: OpsContext, plan: BackfillPlan): Promise<
   return execution.name;
 }
 
-/** The driver's summary (what `backfill.workflows.yaml` returns and posts to the runs function's `/backfill-end`). */
-const DriverSummary = z.object({
-  backfillId: z.string().min(1),
-  pipeline: z.string().optional(),
-  succeeded: z.number().int().min(0),
-  failed: z.number().int().min(0),
-  cancelled: z.number().int().min(0),
-  skipped: z.number().int().min(0).default(0),
-  failures: z
-    .array(z.object({ partition: z.string(), state: z.string().optional(), reason: z.unknown().optional() }))
-    .default([]),
-  cancelledPartitions: z.array(z.string()).default([]),
-});
+/**
+ * The driver's summary (what `backfill.workflows.yaml` returns and posts to the runs function's `/backfill-end`),
+ * built on first use: a cold start that does not end a backfill does not build it.
+ */
+const buildDriverSummary = () =>
+  z.object({
+    backfillId: z.string().min(1),
+    pipeline: z.string().optional(),
+    succeeded: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    cancelled: z.number().int().min(0),
+    skipped: z.number().int().min(0).default(0),
+    failures: z
+      .array(
+        z.object({ partition: z.string(), state: z.string().optional(), reason: z.unknown().optional() }),
+      )
+      .default([]),
+    cancelledPartitions: z.array(z.string()).default([]),
+  });
+let driverSummary: ReturnType<typeof buildDriverSummary> | undefined;
+const DriverSummary = z.lazy(() => (driverSummary ??= buildDriverSummary()));
 
 export interface BackfillEnd {
   backfillId: string;

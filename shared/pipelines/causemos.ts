@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { CausemosParams, DOJO_PREFIX } from "../../containers/causemos/params.ts";
+import { causemosParamsObject, DOJO_PREFIX } from "../../containers/causemos/params.ts";
 import { MALLOC_TUNABLES } from "../../containers/causemos/runtime.ts";
 import { formatDay } from "../core/dates.ts";
 import {
@@ -24,13 +24,19 @@ import {
  * of `model_bucket` (or `indicator_bucket`), because Causemos reads them there.
  */
 
-export const CausemosRunParams = CausemosParams.extend({
-  model_id: CausemosParams.shape.model_id.optional(),
-  run_id: CausemosParams.shape.run_id.optional(),
-  data_paths: CausemosParams.shape.data_paths.optional(),
-  /** Tasks of the `run` step (features dealt round-robin); with more than one, the `merge` step writes results.json. */
-  run_tasks: z.number().int().min(1).max(100).default(1),
-});
+// Built on first use, as CausemosParams: a cold start of a function that never parses them does not build them.
+const buildRunParams = () => {
+  const base = causemosParamsObject();
+  return base.extend({
+    model_id: base.shape.model_id.optional(),
+    run_id: base.shape.run_id.optional(),
+    data_paths: base.shape.data_paths.optional(),
+    /** Tasks of the `run` step (features dealt round-robin); with more than one, the `merge` step writes results.json. */
+    run_tasks: z.number().int().min(1).max(100).default(1),
+  });
+};
+let runParams: ReturnType<typeof buildRunParams> | undefined;
+export const CausemosRunParams = z.lazy(() => (runParams ??= buildRunParams()));
 
 const job = (name: string, o: Partial<JobDefinition> = {}): JobDefinition => ({
   name,
