@@ -100,13 +100,7 @@ export function createGcpWorkflows(options: GcpWorkflowsOptions): Workflows {
       return fromApi(created as ApiExecution);
     },
     get,
-    async wait(execution) {
-      for (let delay = options.pollMs ?? 2000; ; delay = Math.min(delay * 1.5, 30_000)) {
-        const e = await get(execution);
-        if (e.state !== "ACTIVE") return e;
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    },
+    wait: (execution) => waitUntilDone(get, execution, options.pollMs),
     async cancel(execution) {
       await client.cancelExecution({ name: execution });
     },
@@ -121,6 +115,19 @@ export function createGcpWorkflows(options: GcpWorkflowsOptions): Workflows {
       return out;
     },
   };
+}
+
+/** Polls an execution until it leaves ACTIVE: from `pollMs` (default 2 s), 1.5x longer each time, at most 30 s. */
+async function waitUntilDone(
+  get: (execution: string) => Promise<WorkflowExecution>,
+  execution: string,
+  pollMs = 2000,
+): Promise<WorkflowExecution> {
+  for (let delay = pollMs; ; delay = Math.min(delay * 1.5, 30_000)) {
+    const e = await get(execution);
+    if (e.state !== "ACTIVE") return e;
+    await new Promise((r) => setTimeout(r, delay));
+  }
 }
 
 /** The same port on the REST API: `executions` create, get, cancel and list (paged, `view=FULL`). */
@@ -154,13 +161,7 @@ function createRestWorkflows(options: GcpWorkflowsOptions): Workflows {
       return fromApi(res.body);
     },
     get,
-    async wait(execution) {
-      for (let delay = options.pollMs ?? 2000; ; delay = Math.min(delay * 1.5, 30_000)) {
-        const e = await get(execution);
-        if (e.state !== "ACTIVE") return e;
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    },
+    wait: (execution) => waitUntilDone(get, execution, options.pollMs),
     async cancel(execution) {
       await rest.call({
         method: "POST",
