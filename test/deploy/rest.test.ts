@@ -287,6 +287,28 @@ describe("Workflows executions over REST", () => {
       wf.get("projects/proj-l/locations/us-east1/workflows/lister/executions/missing"),
     ).rejects.toBeInstanceOf(NotFoundError);
   });
+
+  it("waits by polling get until the execution leaves ACTIVE", async () => {
+    const wf = createGcpWorkflows({
+      projectId: "proj-w",
+      region: "us-east1",
+      rest: client(),
+      endpoint: google.url,
+      pollMs: 5,
+    });
+    const made = await wf.execute("waiter", { n: 1 });
+    const before = google.requests.length;
+    setTimeout(() => {
+      const e = google.executions.find((x) => x.name === made.name);
+      if (e) e.state = "SUCCEEDED";
+    }, 60);
+    const done = await wf.wait(made.name);
+    expect(done).toMatchObject({ name: made.name, state: "SUCCEEDED" });
+    const gets = google.requests
+      .slice(before)
+      .filter((r) => r.method === "GET" && r.path.endsWith(made.name));
+    expect(gets.length).toBeGreaterThan(1);
+  });
 });
 
 describe("Pub/Sub publish over REST", () => {
