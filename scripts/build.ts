@@ -1,10 +1,25 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { build, type Metafile, type Plugin } from "esbuild";
 import { NonRetriableError } from "../shared/core/errors.ts";
 import { FUNCTION_COMPILE_CACHE } from "../shared/pipelines/platform.ts";
 import type { PipelineDefinition } from "../shared/pipelines/types.ts";
+import {
+  buildVendoredFramework,
+  FRAMEWORK_PACKAGE,
+  VENDOR_DIR,
+  VENDORED_DEPENDENCY,
+} from "./vendor-framework.ts";
 
 /**
  * `npm run build`: one self-contained folder per deployable.
@@ -12,7 +27,10 @@ import type { PipelineDefinition } from "../shared/pipelines/types.ts";
  * - `dist/functions/<name>/` for every `functions/<name>/index.ts`: `index.js` (ESM, minified) and a
  *   `package.json` whose dependencies are only what cannot be bundled. The functions framework is one of
  *   them: the runtime's framework loads the bundle and must find the function registered in its own
- *   instance, so a bundled copy would register into a registry nobody reads.
+ *   instance, so a copy inside index.js would register into a registry nobody reads. It is vendored
+ *   instead, pre-bundled into one file (`vendor/functions-framework/`, scripts/vendor-framework.ts), and
+ *   the package.json depends on it as `file:./vendor/functions-framework`: the runtime's `functions-framework`
+ *   CLI and the bundle's import are then that one copy.
  * - `dist/jobs/<pipeline>-<job>/` for every registered job's entrypoint, the same way.
  * - `containers/<image>/Dockerfile` per job image, generated from the registry (`--dockerfiles` writes
  *   them, `--check` fails when a committed one differs from what the registry implies).
@@ -135,6 +153,11 @@ export interface BundleOptions {
   root?: string;
   /** Minify (default). Off for profiling a bundle by its module and function names. */
   minify?: boolean;
+  /**
+   * A vendored framework folder (buildVendoredFramework) to copy into the bundle's `vendor/functions-framework`
+   * and depend on as `file:./vendor/functions-framework`. Default for function bundles: built for this bundle.
+   */
+  framework?: string;
 }
 
 /** `new URL("./worker.ts", import.meta.url)`: a worker-thread entry module, as the job sources spell it. */
@@ -186,6 +209,8 @@ export interface Bundle {
   assets?: number;
   /** Worker-thread entry files beside `index.js` (job bundles). */
   workers: string[];
+  /** Bytes of the vendored functions framework's JavaScript (function bundles). */
+  framework?: number;
   dependencies: Record<string, string>;
 }
 
@@ -292,6 +317,17 @@ export async function bundle(
     }
     dependencies[dep] = version;
   }
+  let frameworkBytes: number | undefined;
+  if (options.deployedOnly && dependencies[FRAMEWORK_PACKAGE]) {
+    const dest = join(outDir, VENDOR_DIR);
+    if (options.framework) cpSync(options.framework, dest, { recursive: true });
+    else await buildVendoredFramework(dest);
+    dependencies[FRAMEWORK_PACKAGE] = VENDORED_DEPENDENCY;
+    frameworkBytes = ["framework.js", "index.js", "testing.js", "main.js"].reduce(
+      (sum, f) => sum + statSync(join(dest, f)).size,
+      0,
+    );
+  }
   const pkg = {
     name: `tessera-${name}`,
     private: true,
@@ -310,6 +346,7 @@ export async function bundle(
     bytes,
     dependencies,
     workers: [...workers.keys()].sort().map((w) => `${w}.js`),
+    ...(frameworkBytes ? { framework: frameworkBytes } : {}),
   };
 }
 
@@ -338,8 +375,10 @@ const load = async (file) => {
       process.stderr.write("warm-cache: " + file + ": " + (err && err.message) + "\\n");
   }
 };
+// The framework as the bundle resolves it (the vendored one, linked by npm install): its entries load
+// framework.js, the one file with the whole framework. (A registry copy's modules are loaded one by one.)
 const framework = dirname(require.resolve("@google-cloud/functions-framework"));
-for (const m of ["options", "loader", "invoker", "server", "logger", "testing"])
+for (const m of ["index", "testing", "options", "loader", "invoker", "server", "logger"])
   if (existsSync(join(framework, m + ".js"))) await load(join(framework, m + ".js"));
 await load(join(here, "index.js"));
 const chunks = join(here, "chunks");
@@ -356,10 +395,20 @@ export async function buildFunctions(functionsDir: string, outDir: string): Prom
     .filter((n) => existsSync(join(functionsDir, n, "index.ts")))
     .sort();
   const out: Bundle[] = [];
-  for (const n of names) {
-    const b = await bundle(join(functionsDir, n, "index.ts"), join(outDir, n), n, { deployedOnly: true });
-    await addStaticAssets(functionsDir, n, b);
-    out.push(b);
+  // The vendored framework is built once and copied into each bundle.
+  const framework = join(outDir, ".vendored-functions-framework");
+  if (names.length > 0) await buildVendoredFramework(framework);
+  try {
+    for (const n of names) {
+      const b = await bundle(join(functionsDir, n, "index.ts"), join(outDir, n), n, {
+        deployedOnly: true,
+        framework,
+      });
+      await addStaticAssets(functionsDir, n, b);
+      out.push(b);
+    }
+  } finally {
+    rmSync(framework, { recursive: true, force: true });
   }
   return out;
 }
@@ -507,13 +556,19 @@ export function writeDockerfiles(pipelines: PipelineDefinition[], root = ROOT): 
 
 /**
  * A launcher that serves one bundled function on 127.0.0.1 (the framework's CLI ignores `--host`):
- * `node serve.mjs <bundle>/index.js <target> <port>`; prints `listening <port>` when ready. It must live
- * where `@google-cloud/functions-framework` resolves to the same copy the bundle imports.
+ * `node serve.mjs <bundle>/index.js <target> <port>`; prints `framework <its testing.js>`, then
+ * `listening <port>` when ready. It takes the
+ * framework's `getTestServer` from the copy the bundle resolves (the vendored one once `linkFramework` or
+ * `npm install` has linked it into the bundle's node_modules).
  */
-export const LAUNCHER = `import { pathToFileURL } from "node:url";
+export const LAUNCHER = `import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 const [bundle, target, port = "0"] = process.argv.slice(2);
 await import(pathToFileURL(bundle).href);
-const { getTestServer } = await import("@google-cloud/functions-framework/testing");
+// The framework the bundle itself resolves (its node_modules: the vendored copy), so one function registry.
+const testing = createRequire(bundle).resolve("@google-cloud/functions-framework/testing");
+const { getTestServer } = await import(pathToFileURL(testing).href);
+process.stdout.write("framework " + testing + "\\n");
 const server = getTestServer(target);
 server.listen(Number(port), "127.0.0.1", () => process.stdout.write("listening " + server.address().port + "\\n"));
 for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => server.close(() => process.exit(0)));

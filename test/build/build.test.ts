@@ -8,6 +8,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { builtinModules, createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +23,12 @@ import {
   writeDockerfiles,
   writeLauncher,
 } from "../../scripts/build.ts";
+import {
+  FRAMEWORK_PACKAGE,
+  installedFramework,
+  linkFramework,
+  VENDOR_DIR,
+} from "../../scripts/vendor-framework.ts";
 import { FUNCTION_COMPILE_CACHE } from "../../shared/pipelines/platform.ts";
 import type { PipelineDefinition } from "../../shared/pipelines/types.ts";
 import { fxDaily, fxModels } from "../pulumi/fixtures.ts";
@@ -54,12 +61,22 @@ afterAll(() => {
   rmSync(OUT, { recursive: true, force: true });
 });
 
-function serve(bundleDir: string, target: string): Promise<{ port: number; child: ChildProcess }> {
-  const launcher = writeLauncher(OUT);
-  const child = spawn(process.execPath, [launcher, join(bundleDir, "index.js"), target, "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
+/**
+ * A preload for running the framework's own CLI in tests: the CLI listens on every interface
+ * (`server.listen(port)`), so a numeric-port listen is bound to 127.0.0.1 instead, and the port it got is
+ * printed (`PORT=0`).
+ */
+const LOOPBACK_ONLY = `const net = require("node:net");
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] !== "number" && typeof args[0] !== "string") return listen.apply(this, args);
+  const cb = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
+  this.once("listening", () => process.stdout.write("listening " + this.address().port + "\\n"));
+  return listen.call(this, Number(args[0]), "127.0.0.1", cb);
+};
+`;
+
+function waitForListening(child: ChildProcess, pattern: RegExp): Promise<number> {
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
@@ -68,11 +85,22 @@ function serve(bundleDir: string, target: string): Promise<{ port: number; child
     });
     child.stdout!.on("data", (d) => {
       out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), child });
+      const m = pattern.exec(out);
+      if (m) resolve(Number(m[1]));
     });
-    child.on("exit", (code) => reject(new Error(`launcher exited ${code}: ${err}`)));
+    child.on("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
   });
+}
+
+/** Serve a bundle as it is deployed: its vendored framework linked into node_modules (what npm install does). */
+function serve(bundleDir: string, target: string): Promise<{ port: number; child: ChildProcess }> {
+  linkFramework(bundleDir);
+  const launcher = writeLauncher(OUT);
+  const child = spawn(process.execPath, [launcher, join(bundleDir, "index.js"), target, "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  return waitForListening(child, /listening (\d+)/).then((port) => ({ port, child }));
 }
 
 function pubsubEvent(payload: unknown): { headers: Record<string, string>; body: string } {
@@ -102,11 +130,80 @@ describe("function bundles", () => {
       main: "index.js",
       engines: { node: "22" },
       scripts: { "gcp-build": `node ${WARM_CACHE_FILE}` },
-      dependencies: { "@google-cloud/functions-framework": "^5.0.5" },
+      dependencies: { "@google-cloud/functions-framework": "file:./vendor/functions-framework" },
     });
     expect(echo.bytes).toBeGreaterThan(1000);
     // zod and the contracts are inside the bundle: nothing else is imported from outside it.
     expect(readFileSync(join(echo.dir, "index.js"), "utf8")).not.toMatch(/from"zod"|from"\.\.?\//);
+  });
+
+  it("vendor the functions framework as one pre-bundled file: same name, version, entries, CLI and license", () => {
+    const dir = join(OUT, "functions", "echo", VENDOR_DIR);
+    const installed = JSON.parse(readFileSync(join(installedFramework(), "package.json"), "utf8"));
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+    expect(pkg).toMatchObject({
+      name: FRAMEWORK_PACKAGE,
+      version: installed.version,
+      license: "Apache-2.0",
+      main: "index.js",
+      exports: { ".": "./index.js", "./testing": "./testing.js" },
+      bin: { "functions-framework": "main.js", "functions-framework-nodejs": "main.js" },
+    });
+    expect(readFileSync(join(dir, "LICENSE"), "utf8")).toContain("Apache License");
+    expect(readFileSync(join(dir, "THIRD-PARTY-NOTICES"), "utf8")).toMatch(/^express@\S+ \(MIT\)$/m);
+    // Self-contained: framework.js requires only Node built-ins and the iconv tables beside it, plus debug's
+    // optional `try { require("supports-color") }` (colours, when installed; the framework does not depend on it).
+    const code = readFileSync(join(dir, "framework.js"), "utf8");
+    const requires = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+    const builtins = new Set(builtinModules);
+    const foreign = requires.filter(
+      (r) =>
+        !builtins.has(r.replace(/^node:/, "")) && !r.startsWith("./iconv-tables/") && r !== "supports-color",
+    );
+    expect(foreign).toEqual([]);
+    for (const r of requires.filter((x) => x.startsWith("./iconv-tables/")))
+      expect(existsSync(join(dir, r)), r).toBe(true);
+    // The same named exports as the registry's package, from both entries.
+    const req = createRequire(join(dir, "package.json"));
+    const theirs = createRequire(join(installedFramework(), "package.json"));
+    for (const entry of [".", "./testing"]) {
+      const mine = Object.keys(req(join(dir, entry === "." ? "index.js" : "testing.js"))).sort();
+      const orig = Object.keys(theirs(`${FRAMEWORK_PACKAGE}${entry === "." ? "" : "/testing"}`)).sort();
+      expect(mine, entry).toEqual(orig);
+    }
+  });
+
+  it("the bundle's functions-framework CLI (the vendored one, as the runtime starts it) serves a CloudEvent", async () => {
+    const dir = join(OUT, "functions", "echo");
+    linkFramework(dir);
+    const preload = join(OUT, "loopback-only.cjs");
+    writeFileSync(preload, LOOPBACK_ONLY);
+    const help = spawnSync(join(dir, "node_modules", ".bin", "functions-framework"), ["--help"], {
+      encoding: "utf8",
+    });
+    expect(help.stderr).toContain("functions-framework --target=helloWorld");
+    const child = spawn(
+      join(dir, "node_modules", ".bin", "functions-framework"),
+      ["--target=echo", "--signature-type=cloudevent"],
+      {
+        cwd: dir,
+        env: { ...process.env, PORT: "0", NODE_OPTIONS: `--require ${preload}`, NODE_ENV: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    children.push(child);
+    const port = await waitForListening(child, /listening (\d+)/);
+    const ok = await fetch(`http://127.0.0.1:${port}/`, {
+      method: "POST",
+      ...pubsubEvent({ pipeline: "fx-daily", schedule: "daily" }),
+    });
+    expect(ok.status).toBeLessThan(300);
+    const bad = await fetch(`http://127.0.0.1:${port}/`, {
+      method: "POST",
+      ...pubsubEvent({ pipeline: "NOT VALID" }),
+    });
+    expect(bad.status).toBeGreaterThanOrEqual(500);
+    process.kill(child.pid!, "SIGTERM");
   });
 
   it("answers a Pub/Sub CloudEvent on loopback, and rejects a bad one", async () => {

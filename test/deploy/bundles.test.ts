@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bundle, buildFunctions, bundle, writeLauncher } from "../../scripts/build.ts";
+import { linkFramework, VENDOR_DIR } from "../../scripts/vendor-framework.ts";
 import { registry } from "../../shared/pipelines/index.ts";
 import { PLATFORM_FUNCTIONS } from "../../shared/pipelines/platform.ts";
 import { type FakeGcs, startFakeGcs } from "../adapters/objects-fake-gcs.ts";
@@ -40,6 +41,8 @@ beforeAll(async () => {
   hook = join(OUT, "no-clients.mjs");
   writeFileSync(hook, NO_CLIENTS);
   functions = await buildFunctions(join(REPO, "functions"), join(OUT, "functions"));
+  // What Cloud Build's npm install does: the bundles run their vendored framework.
+  for (const f of functions) linkFramework(f.dir);
 });
 
 afterAll(async () => {
@@ -52,7 +55,7 @@ function serve(
   b: Bundle,
   target: string,
   env: Record<string, string>,
-): Promise<{ port: number; stderr: () => string }> {
+): Promise<{ port: number; stderr: () => string; framework: string }> {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
   delete childEnv.PUBSUB_EMULATOR_HOST;
   const child = spawn(process.execPath, ["--import", hook, launcher, join(b.dir, "index.js"), target, "0"], {
@@ -69,7 +72,8 @@ function serve(
     child.stdout!.on("data", (d) => {
       out += d;
       const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), stderr: () => err });
+      const f = /^framework (.*)$/m.exec(out);
+      if (m && f) resolve({ port: Number(m[1]), stderr: () => err, framework: f[1] });
     });
     child.on("exit", (code) => reject(new Error(`launcher exited ${code}: ${err}`)));
   });
@@ -106,7 +110,7 @@ describe("deployed function bundles on the REST layer", () => {
       google.executions.length = 0;
       google.published.length = 0;
       const request = firstRequest(name, targetOf(name));
-      const { port, stderr } = await serve(b!, targetOf(name), {
+      const { port, stderr, framework } = await serve(b!, targetOf(name), {
         TESSERA_MODE: "gcp",
         GOOGLE_CLOUD_PROJECT: "deploy-test",
         ...standInEnv(google, gcs.url),
@@ -120,6 +124,8 @@ describe("deployed function bundles on the REST layer", () => {
       expect(res.status, `${text}\n${stderr()}`).toBeLessThan(300);
       expect(request.check?.(google)).toBeUndefined();
       expect(stderr()).not.toContain("client library loaded");
+      // The framework that served it is the bundle's vendored one (one registry: the function was found).
+      expect(realpathSync(framework)).toBe(realpathSync(join(b!.dir, VENDOR_DIR, "testing.js")));
       expect(google.unexpected).toEqual([]);
       expect(gcs.unexpected).toEqual([]);
       // The ledger's records went to the state bucket, the calls carried the metadata server's token.

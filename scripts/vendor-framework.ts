@@ -1,0 +1,229 @@
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { basename, dirname, join, relative } from "node:path";
+import { build, type Plugin } from "esbuild";
+import { NonRetriableError } from "../shared/core/errors.ts";
+
+/**
+ * The functions framework, pre-bundled and vendored into each function bundle.
+ *
+ * Cloud Run functions starts a Node function with `functions-framework --target=<target>` from the bundle's
+ * `node_modules/.bin`. Installed from the registry, the framework loads express 5, body-parser, iconv-lite,
+ * mime-db, qs and some 60 other packages as ~300 small files: at a cold start ~150 ms of CPU, most of it module
+ * resolution and file reads that the V8 compile cache does not save. Here the installed
+ * `@google-cloud/functions-framework` (its index, testing, server, loader, invoker and CLI, with every
+ * dependency) is bundled by esbuild into one CommonJS file, `framework.js`, so that there is one function
+ * registry whichever entry (`.`, `./testing`, the CLI) is loaded first. The vendored folder is a package of
+ * the same name and version:
+ *
+ * - `index.js`, `testing.js`: the package's two entries (`exports` "." and "./testing"), each naming its
+ *   exports as `exports.<name> = ...` lines, so that ESM `import * as ff` sees the same named exports;
+ * - `main.js`: the CLI (`bin.functions-framework`, `bin.functions-framework-nodejs`), the framework's own
+ *   `main` (same flags, same `PORT`, `FUNCTION_TARGET`, `FUNCTION_SIGNATURE_TYPE`, ...);
+ * - `iconv-tables/`: iconv-lite's CJK code tables, kept as the JSON files iconv-lite loads on the first body
+ *   in such a charset (not inlined: 400 KiB that no start reads);
+ * - `LICENSE` (the framework's Apache-2.0) and `THIRD-PARTY-NOTICES` (each bundled package's license).
+ *
+ * The bundle's package.json depends on it as `file:./vendor/functions-framework`, so Cloud Build's
+ * `npm install` links it into `node_modules` like the registry's copy, bin included.
+ *
+ * Two changes to the framework's code, neither of which changes what it does: the loader's
+ * `dynamicImport('read-package-up')` (a `new Function` that hides the import from bundlers) becomes a
+ * plain `import()`, so that read-package-up is bundled too (the vendored folder has no `node_modules`); and
+ * the tables above stay files.
+ */
+
+export const FRAMEWORK_PACKAGE = "@google-cloud/functions-framework";
+/** Where a function bundle holds the vendored framework, relative to the bundle folder. */
+export const VENDOR_DIR = "vendor/functions-framework";
+export const VENDORED_DEPENDENCY = `file:./${VENDOR_DIR}`;
+
+const ROOT = join(import.meta.dirname, "..");
+
+interface FrameworkPackage {
+  name: string;
+  version: string;
+  description?: string;
+  license: string;
+  bin: Record<string, string>;
+}
+
+function frameworkDir(root: string): string {
+  const req = createRequire(join(root, "package.json"));
+  // The package's own directory: two levels above build/src/index.js.
+  return join(dirname(req.resolve(FRAMEWORK_PACKAGE)), "..", "..");
+}
+
+/** The loader hides `import('read-package-up')` in a `new Function`; a plain `import()` lets esbuild bundle it. */
+function visibleReadPackageUp(): Plugin {
+  return {
+    name: "tessera-ff-read-package-up",
+    setup(b) {
+      b.onLoad({ filter: /functions-framework[\\/]build[\\/]src[\\/]loader\.js$/ }, (args) => {
+        const text = readFileSync(args.path, "utf8");
+        const call = "await dynamicImport('read-package-up')";
+        if (!text.includes(call)) {
+          throw new NonRetriableError(`${args.path} no longer calls ${call}`, {
+            field: FRAMEWORK_PACKAGE,
+            fix: "update scripts/vendor-framework.ts for this framework version",
+          });
+        }
+        return { contents: text.replace(call, "await import('read-package-up')"), loader: "js" };
+      });
+    },
+  };
+}
+
+/** iconv-lite's CJK tables (`./tables/*.json`) stay files beside the bundle, loaded as iconv-lite loads them. */
+function iconvTablesOut(tables: Set<string>): Plugin {
+  return {
+    name: "tessera-ff-iconv-tables",
+    setup(b) {
+      b.onResolve({ filter: /^\.\/tables\/[^/]+\.json$/ }, (args) => {
+        if (!/iconv-lite[\\/]encodings$/.test(args.resolveDir)) return undefined;
+        tables.add(join(args.resolveDir, args.path));
+        return { path: `./iconv-tables/${basename(args.path)}`, external: true };
+      });
+    },
+  };
+}
+
+/** The license text of a package directory, if it ships one. */
+function licenseText(dir: string): string | undefined {
+  for (const f of ["LICENSE", "LICENSE.md", "LICENSE.txt", "license", "license.md", "LICENCE", "License"]) {
+    const p = join(dir, f);
+    if (existsSync(p)) return readFileSync(p, "utf8");
+  }
+  return undefined;
+}
+
+export interface VendoredFramework {
+  dir: string;
+  version: string;
+  /** Bytes of the JavaScript files (framework.js and the entries). */
+  bytes: number;
+}
+
+/** Build the vendored framework into `outDir` (emptied first) from the installed package under `root`. */
+export async function buildVendoredFramework(outDir: string, root = ROOT): Promise<VendoredFramework> {
+  const src = frameworkDir(root);
+  const pkg = JSON.parse(readFileSync(join(src, "package.json"), "utf8")) as FrameworkPackage;
+  const req = createRequire(join(src, "package.json"));
+  const names = {
+    index: Object.keys(req(join(src, "build", "src", "index.js"))).sort(),
+    testing: Object.keys(req(join(src, "build", "src", "testing.js"))).sort(),
+  };
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const mod = (m: string) => JSON.stringify(join(src, "build", "src", `${m}.js`));
+  const tables = new Set<string>();
+  const result = await build({
+    stdin: {
+      // main.js starts the server when it is evaluated: it is required only by the CLI.
+      contents: `exports.index = require(${mod("index")});\nexports.testing = require(${mod("testing")});\nexports.main = () => require(${mod("main")});\n`,
+      resolveDir: src,
+      sourcefile: "vendored-functions-framework.cjs",
+      loader: "js",
+    },
+    outfile: join(outDir, "framework.js"),
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node22",
+    minify: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "silent",
+    plugins: [visibleReadPackageUp(), iconvTablesOut(tables)],
+  });
+  mkdirSync(join(outDir, "iconv-tables"), { recursive: true });
+  for (const t of tables) cpSync(t, join(outDir, "iconv-tables", basename(t)));
+  const entry = (key: keyof typeof names) =>
+    `"use strict";\nconst f = require("./framework.js").${key};\n${names[key].map((n) => `exports.${n} = f.${n};`).join("\n")}\n`;
+  writeFileSync(join(outDir, "index.js"), entry("index"));
+  writeFileSync(join(outDir, "testing.js"), entry("testing"));
+  writeFileSync(
+    join(outDir, "main.js"),
+    `#!/usr/bin/env node\n"use strict";\n// The framework's CLI (build/src/main.js), bundled in framework.js.\nrequire("./framework.js").main();\n`,
+  );
+  chmodSync(join(outDir, "main.js"), 0o755);
+  const vendored = {
+    name: pkg.name,
+    version: pkg.version,
+    description: `${pkg.description ?? pkg.name} (pre-bundled into one file by Tessera's scripts/vendor-framework.ts)`,
+    license: pkg.license,
+    main: "index.js",
+    exports: { ".": "./index.js", "./testing": "./testing.js", "./package.json": "./package.json" },
+    bin: Object.fromEntries(Object.keys(pkg.bin).map((b) => [b, "main.js"])),
+    engines: { node: ">=22" },
+  };
+  writeFileSync(join(outDir, "package.json"), `${JSON.stringify(vendored, null, 2)}\n`);
+  const own = licenseText(src);
+  if (!own) {
+    throw new NonRetriableError(`${src} has no LICENSE file`, {
+      field: FRAMEWORK_PACKAGE,
+      fix: "reinstall the framework package",
+    });
+  }
+  writeFileSync(join(outDir, "LICENSE"), own);
+  // Each bundled package's license, by the package folders the metafile names.
+  const packages = new Map<string, string>();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /^(.*node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(join(root, input));
+    if (m && !packages.has(m[1])) packages.set(m[1], m[1]);
+  }
+  const notices = [...packages.keys()]
+    .filter((d) => d !== src)
+    .sort()
+    .map((d) => {
+      const p = JSON.parse(readFileSync(join(d, "package.json"), "utf8")) as {
+        name: string;
+        version: string;
+        license?: string;
+      };
+      return `${p.name}@${p.version} (${p.license ?? "see text"})\n\n${licenseText(d) ?? "(no license file shipped)"}`;
+    });
+  writeFileSync(
+    join(outDir, "THIRD-PARTY-NOTICES"),
+    `Packages bundled into framework.js besides ${pkg.name}@${pkg.version} (LICENSE):\n\n${notices.join(`\n\n${"-".repeat(72)}\n\n`)}\n`,
+  );
+  const bytes = ["framework.js", "index.js", "testing.js", "main.js"].reduce(
+    (sum, f) => sum + readFileSync(join(outDir, f)).length,
+    0,
+  );
+  return { dir: outDir, version: pkg.version, bytes };
+}
+
+/**
+ * What `npm install` does for the bundle's `file:` dependency, for running a bundle here (tests, bench):
+ * `<bundle>/node_modules/@google-cloud/functions-framework` links to the vendored folder, and
+ * `node_modules/.bin/functions-framework` to its CLI. With `installed`, the link goes to that framework folder
+ * instead (the registry's package, for comparing against the vendored one).
+ */
+export function linkFramework(bundleDir: string, installed?: string): string {
+  const target = installed ?? join(bundleDir, VENDOR_DIR);
+  const link = join(bundleDir, "node_modules", FRAMEWORK_PACKAGE);
+  rmSync(link, { recursive: true, force: true });
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(relative(dirname(link), target), link, "dir");
+  const bin = join(bundleDir, "node_modules", ".bin");
+  mkdirSync(bin, { recursive: true });
+  const pkg = JSON.parse(readFileSync(join(target, "package.json"), "utf8")) as FrameworkPackage;
+  for (const [name, file] of Object.entries(pkg.bin)) {
+    rmSync(join(bin, name), { force: true });
+    symlinkSync(relative(bin, join(link, file)), join(bin, name));
+  }
+  return link;
+}
+
+/** The installed (registry) framework's folder, for `linkFramework(dir, installedFramework())`. */
+export const installedFramework = (root = ROOT) => frameworkDir(root);
