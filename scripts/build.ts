@@ -16,6 +16,7 @@ import { FUNCTION_COMPILE_CACHE } from "../shared/pipelines/platform.ts";
 import type { PipelineDefinition } from "../shared/pipelines/types.ts";
 import {
   buildVendoredFramework,
+  FRAMEWORK_FILES,
   FRAMEWORK_PACKAGE,
   VENDOR_DIR,
   VENDORED_DEPENDENCY,
@@ -323,10 +324,7 @@ export async function bundle(
     if (options.framework) cpSync(options.framework, dest, { recursive: true });
     else await buildVendoredFramework(dest);
     dependencies[FRAMEWORK_PACKAGE] = VENDORED_DEPENDENCY;
-    frameworkBytes = ["framework.js", "index.js", "testing.js", "main.js"].reduce(
-      (sum, f) => sum + statSync(join(dest, f)).size,
-      0,
-    );
+    frameworkBytes = FRAMEWORK_FILES.reduce((sum, f) => sum + statSync(join(dest, f)).size, 0);
   }
   const pkg = {
     name: `tessera-${name}`,
@@ -364,7 +362,9 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 const here = import.meta.dirname;
-module.enableCompileCache?.(join(here, ${JSON.stringify(FUNCTION_COMPILE_CACHE)}));
+const cache = module.enableCompileCache?.(join(here, ${JSON.stringify(FUNCTION_COMPILE_CACHE)}));
+// Where the vendored framework's loader keeps its own cache: the same folder, as at run time.
+process.env.NODE_COMPILE_CACHE = (cache && cache.directory) || join(here, ${JSON.stringify(FUNCTION_COMPILE_CACHE)});
 const require = createRequire(import.meta.url);
 const load = async (file) => {
   try {
@@ -384,6 +384,35 @@ await load(join(here, "index.js"));
 const chunks = join(here, "chunks");
 if (existsSync(chunks)) for (const f of readdirSync(chunks).sort()) await load(join(chunks, f));
 module.flushCompileCache?.();
+// The vendored framework (scripts/vendor-framework.ts) caches its code after it has run: serve one request of
+// each kind (a binary CloudEvent, a Pub/Sub push, JSON to an HTTP function) to functions registered here only,
+// on 127.0.0.1, so that the request path is compiled too, then save the cache.
+if (existsSync(join(framework, "load.js"))) {
+  const vendored = require(join(framework, "load.js"));
+  const { http, cloudEvent } = vendored.framework.index;
+  const { getTestServer } = vendored.framework.testing;
+  http("tessera-warm-cache-http", (req, res) => res.status(204).send(""));
+  cloudEvent("tessera-warm-cache-event", () => undefined);
+  const json = { "content-type": "application/json" };
+  const push = JSON.stringify({ message: { data: Buffer.from("{}").toString("base64"), messageId: "1" }, subscription: "projects/p/subscriptions/s" });
+  const requests = [
+    ["tessera-warm-cache-event", "/", { ...json, "ce-specversion": "1.0", "ce-id": "1", "ce-type": "google.cloud.pubsub.topic.v1.messagePublished", "ce-source": "//pubsub.googleapis.com/projects/p/topics/t" }, push],
+    ["tessera-warm-cache-event", "/projects/p/topics/t", json, push],
+    ["tessera-warm-cache-http", "/?warm=1", json, "{}"],
+  ];
+  for (const [target, path, headers, body] of requests) {
+    const server = getTestServer(target);
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const res = await fetch("http://127.0.0.1:" + server.address().port + path, { method: "POST", headers, body });
+      await res.arrayBuffer();
+    } catch (err) {
+      process.stderr.write("warm-cache: request to " + target + ": " + (err && err.message) + "\\n");
+    }
+    await new Promise((resolve) => server.close(resolve));
+  }
+  vendored.saveCache();
+}
 process.stdout.write("warm-cache: compile cache filled\\n");
 process.exit(0);
 `;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   cpSync,
@@ -43,6 +44,57 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  */
 
 export const FRAMEWORK_PACKAGE = "@google-cloud/functions-framework";
+/** The vendored framework's JavaScript files. */
+export const FRAMEWORK_FILES = ["framework.js", "load.js", "index.js", "testing.js", "main.js"];
+
+/**
+ * `load.js`: evaluates framework.js once for all three entries, as Node would load it (a CommonJS module
+ * with its own `require`), but through `vm.Script` so that it can start from V8 code cached *after* the
+ * framework has run. Node's compile cache stores a file's code as compiled before it runs: in one bundled
+ * file every package is a function compiled lazily, on first call, so that cache holds little of it and each
+ * start compiled the framework's modules again. The gcp-build step (warm-cache.mjs) loads the framework,
+ * serves one request of each kind on 127.0.0.1 and calls `saveCache()`, which writes V8's cache of
+ * everything compiled by then (the modules, the request path) beside Node's compile cache
+ * (`$NODE_COMPILE_CACHE/functions-framework-<hash>-<node version>.v8`). An instance reads it when
+ * `NODE_COMPILE_CACHE` is set; V8 rejects a cache of another source, V8 version or flags, and the code is
+ * then compiled as usual.
+ */
+const LOAD_JS = `"use strict";
+const { mkdirSync, readFileSync, writeFileSync } = require("node:fs");
+const Module = require("node:module");
+const { join } = require("node:path");
+const vm = require("node:vm");
+const file = join(__dirname, "framework.js");
+const dir = process.env.NODE_COMPILE_CACHE;
+const cacheFile = dir
+  ? join(dir, "functions-framework-__FRAMEWORK_HASH__-" + process.version + "-" + process.arch + ".v8")
+  : undefined;
+let cachedData;
+if (cacheFile) {
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {}
+}
+const script = new vm.Script(Module.wrap(readFileSync(file, "utf8")), {
+  filename: file,
+  cachedData,
+  // The framework's loader imports the user's ES module with a dynamic import().
+  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
+const mod = { exports: {}, filename: file, id: file, loaded: false };
+script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, __dirname);
+mod.loaded = true;
+exports.framework = mod.exports;
+/** Whether this start used the cache (false: none, or V8 rejected it). */
+exports.cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
+/** Write V8's cache of the framework's code compiled so far (the gcp-build step). */
+exports.saveCache = () => {
+  if (!cacheFile) return undefined;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(cacheFile, script.createCachedData());
+  return cacheFile;
+};
+`;
 /** Where a function bundle holds the vendored framework, relative to the bundle folder. */
 export const VENDOR_DIR = "vendor/functions-framework";
 export const VENDORED_DEPENDENCY = `file:./${VENDOR_DIR}`;
@@ -114,7 +166,11 @@ export interface VendoredFramework {
 }
 
 /** Build the vendored framework into `outDir` (emptied first) from the installed package under `root`. */
-export async function buildVendoredFramework(outDir: string, root = ROOT): Promise<VendoredFramework> {
+export async function buildVendoredFramework(
+  outDir: string,
+  root = ROOT,
+  options: { minify?: boolean } = {},
+): Promise<VendoredFramework> {
   const src = frameworkDir(root);
   const pkg = JSON.parse(readFileSync(join(src, "package.json"), "utf8")) as FrameworkPackage;
   const req = createRequire(join(src, "package.json"));
@@ -139,7 +195,7 @@ export async function buildVendoredFramework(outDir: string, root = ROOT): Promi
     platform: "node",
     format: "cjs",
     target: "node22",
-    minify: true,
+    minify: options.minify ?? true,
     legalComments: "none",
     metafile: true,
     logLevel: "silent",
@@ -147,13 +203,18 @@ export async function buildVendoredFramework(outDir: string, root = ROOT): Promi
   });
   mkdirSync(join(outDir, "iconv-tables"), { recursive: true });
   for (const t of tables) cpSync(t, join(outDir, "iconv-tables", basename(t)));
+  const hash = createHash("sha256")
+    .update(readFileSync(join(outDir, "framework.js")))
+    .digest("hex")
+    .slice(0, 16);
+  writeFileSync(join(outDir, "load.js"), LOAD_JS.replace("__FRAMEWORK_HASH__", hash));
   const entry = (key: keyof typeof names) =>
-    `"use strict";\nconst f = require("./framework.js").${key};\n${names[key].map((n) => `exports.${n} = f.${n};`).join("\n")}\n`;
+    `"use strict";\nconst f = require("./load.js").framework.${key};\n${names[key].map((n) => `exports.${n} = f.${n};`).join("\n")}\n`;
   writeFileSync(join(outDir, "index.js"), entry("index"));
   writeFileSync(join(outDir, "testing.js"), entry("testing"));
   writeFileSync(
     join(outDir, "main.js"),
-    `#!/usr/bin/env node\n"use strict";\n// The framework's CLI (build/src/main.js), bundled in framework.js.\nrequire("./framework.js").main();\n`,
+    `#!/usr/bin/env node\n"use strict";\n// The framework's CLI (build/src/main.js), bundled in framework.js.\nrequire("./load.js").framework.main();\n`,
   );
   chmodSync(join(outDir, "main.js"), 0o755);
   const vendored = {
@@ -196,10 +257,7 @@ export async function buildVendoredFramework(outDir: string, root = ROOT): Promi
     join(outDir, "THIRD-PARTY-NOTICES"),
     `Packages bundled into framework.js besides ${pkg.name}@${pkg.version} (LICENSE):\n\n${notices.join(`\n\n${"-".repeat(72)}\n\n`)}\n`,
   );
-  const bytes = ["framework.js", "index.js", "testing.js", "main.js"].reduce(
-    (sum, f) => sum + readFileSync(join(outDir, f)).length,
-    0,
-  );
+  const bytes = FRAMEWORK_FILES.reduce((sum, f) => sum + readFileSync(join(outDir, f)).length, 0);
   return { dir: outDir, version: pkg.version, bytes };
 }
 

@@ -297,6 +297,19 @@ describe("deployed function bundles", () => {
     const cache = join(dir, FUNCTION_COMPILE_CACHE);
     const files = readdirSync(cache, { recursive: true }).filter((f) => !String(f).endsWith("/"));
     expect(files.length).toBeGreaterThan(1);
+    // The vendored framework's own cache, taken after it ran and served a request, is there and accepted.
+    expect(
+      files.filter((f) => /^functions-framework-[0-9a-f]{16}-v[\d.]+-\w+\.v8$/.test(String(f))),
+    ).toHaveLength(1);
+    linkFramework(dir);
+    const used = (env: Record<string, string>) =>
+      spawnSync(
+        process.execPath,
+        ["-p", `require(${JSON.stringify(join(dir, VENDOR_DIR, "load.js"))}).cacheUsed`],
+        { encoding: "utf8", env: { ...process.env, ...env } },
+      ).stdout.trim();
+    expect(used({ NODE_COMPILE_CACHE: cache })).toBe("true");
+    expect(used({ NODE_COMPILE_CACHE: "" })).toBe("false");
   });
 
   it("carry a function's prebuilt static assets (the console's client) in the bundle", async () => {
