@@ -141,9 +141,15 @@ export function temporalAggregation(frame: DojoFrame, series: Series, res: TimeR
   );
 }
 
-/** Year (or all) from month: the sums and counts of the finer rows add up to the coarser ones exactly. */
+/**
+ * Year (or all) from month: the sums and counts of the finer rows add up to the coarser ones exactly. When every
+ * coarser period holds exactly one of the finer periods present, each coarse row is one fine row, and the result
+ * is the fine table relabelled ({@link relabel}), sharing its arrays where their values are the same.
+ */
 export function rollUp(t: Temporal, series: Series, res: TimeRes): Temporal {
   const fine = t.periods.map((p) => periodStart(p, res));
+  const same = res !== t.res ? relabel(t, series, res, fine) : undefined;
+  if (same) return same;
   const { periods, ofRow } = periodsOf(
     t.rows,
     (k) => fine[t.period[k]],
@@ -169,6 +175,90 @@ export function rollUp(t: Temporal, series: Series, res: TimeRes): Temporal {
       }
     },
     t.parts !== undefined,
+  );
+}
+
+/**
+ * The coarser table when the finer periods map one to one onto coarser ones (`fine[k]` strictly increasing, every
+ * period used) and each (series, period) is one row: the same rows in the same order, with the values
+ * `accumulate` would compute from one term each (0 + x, then the same divisions). Arrays whose values come out
+ * bit for bit equal are shared with `t` (so {@link sameBody} holds and later steps can reuse their results);
+ * undefined when the periods do not map one to one.
+ */
+function relabel(t: Temporal, series: Series, res: TimeRes, fine: number[]): Temporal | undefined {
+  const np = t.periods.length;
+  for (let k = 1; k < np; k++) if (!(fine[k - 1] < fine[k])) return undefined;
+  const n = t.rows;
+  if (series.count * np > Math.max(1 << 22, 4 * n)) return undefined;
+  const seen = new Uint8Array(series.count * np);
+  const used = new Uint8Array(np);
+  for (let k = 0; k < n; k++) {
+    const key = t.series[k] * np + t.period[k];
+    if (seen[key]) return undefined;
+    seen[key] = 1;
+    used[t.period[k]] = 1;
+  }
+  for (let p = 0; p < np; p++) if (!used[p]) return undefined;
+  const tSum = plusZero(t.tSum);
+  const count = plusZero(t.count);
+  const tMean = derived(t.tMean, n, (k) => (count[k] > 0 ? tSum[k] / count[k] : Number.NaN));
+  const out: Temporal = {
+    res,
+    rows: n,
+    periods: fine,
+    series: t.series,
+    period: t.period,
+    tSum,
+    tMean,
+    count,
+  };
+  if (t.parts) {
+    const parts = {
+      wvSum: plusZero(t.parts.wvSum),
+      wSum: plusZero(t.parts.wSum),
+      rows: plusZero(t.parts.rows),
+    };
+    out.parts = parts;
+    out.tWavg = derived(t.tWavg, n, (k) => parts.wvSum[k] / parts.wSum[k]);
+    out.weight = derived(t.weight, n, (k) => parts.wSum[k] / parts.rows[k]);
+  }
+  return out;
+}
+
+/** 0 + x for every x: `a` itself unless it holds a -0 (which becomes +0). */
+function plusZero(a: Float64Array): Float64Array {
+  for (let k = 0; k < a.length; k++) if (a[k] === 0 && 1 / a[k] < 0) return a.map((x) => 0 + x);
+  return a;
+}
+
+/** `value(k)` for every k: `old` itself when it already holds exactly those values (bit for bit up to NaN). */
+function derived(old: Float64Array | undefined, n: number, value: (k: number) => number): Float64Array {
+  let k = 0;
+  if (old && old.length === n) {
+    for (; k < n; k++) {
+      const v = value(k);
+      const o = old[k];
+      if (v === o ? v === 0 && 1 / v !== 1 / o : !(Number.isNaN(v) && Number.isNaN(o))) break;
+    }
+    if (k === n) return old;
+  }
+  const out = new Float64Array(n);
+  for (let j = 0; j < n; j++) out[j] = value(j);
+  return out;
+}
+
+/** Whether two temporal tables hold the same rows and values (shared arrays): they differ only in their periods. */
+export function sameBody(a: Temporal, b: Temporal): boolean {
+  return (
+    a.rows === b.rows &&
+    a.series === b.series &&
+    a.period === b.period &&
+    a.tSum === b.tSum &&
+    a.tMean === b.tMean &&
+    a.count === b.count &&
+    a.tWavg === b.tWavg &&
+    a.weight === b.weight &&
+    a.periods.length === b.periods.length
   );
 }
 

@@ -10,6 +10,7 @@ import {
   rollUp,
   type Series,
   type Spatial,
+  sameBody,
   spatialAggregation,
   type Temporal,
   temporalAggregation,
@@ -272,10 +273,19 @@ async function runSteps(
   let bins = 0;
   const ctx: Ctx = { base, frame, series, features, weighted, levelIds, regionLevels, writer };
 
+  if (!month) month = temporalAggregation(frame, series, "month");
+  lap("temporal:month");
+  const year = rollUp(month, series, "year");
+  lap("temporal:year");
+  // When each year holds one month of the data (or the months map one to one onto years), the year table is the
+  // month table with other period starts: the year reuses the month's aggregates, and re-writes under the
+  // year's names the files whose contents hold no timestamp (tiles, grid stats, regional aggregations).
+  const yearReuses = sameBody(year, month);
+  const memos = new Map<number, Map<string, Aggregated>>();
+  const replays = new Map<number, { files: PeriodFile[]; tiles: number; bins: number }>();
   for (const res of ["month", "year"] as const) {
-    if (!month) month = temporalAggregation(frame, series, "month");
-    const t = res === "month" ? month : rollUp(month, series, res);
-    lap(`temporal:${res}`);
+    const t = res === "month" ? month : year;
+    const reuse = res === "year" && yearReuses;
     const featureOfT = new Int32Array(t.rows);
     for (let k = 0; k < t.rows; k++) featureOfT[k] = series.feature[t.series[k]];
     const tByFeature = rowsByGroup(featureOfT, features.length);
@@ -287,44 +297,66 @@ async function runSteps(
         limitedRegional.columns.includes(q),
       );
       const prefix = `${base}/${res}/${fname}`;
+      const memo = (reuse ? memos.get(f) : undefined) ?? new Map<string, Aggregated>();
+      if (res === "month" && yearReuses) memos.set(f, memo);
+      const replay = reuse ? replays.get(f) : undefined;
+      const recorded: PeriodFile[] | undefined = res === "month" && yearReuses ? [] : undefined;
+      const put: PeriodWrite = (period, head, tail, body) => {
+        writer.write(`${prefix}/${head}${t.periods[period]}${tail}`, body);
+        recorded?.push({ period, head, tail, body });
+      };
       if (selected.has("compute_global_timeseries")) {
-        timeseriesSize[res][fname] = globalTimeseries(ctx, t, rows, prefix, quals);
+        timeseriesSize[res][fname] = globalTimeseries(ctx, t, rows, memo, prefix, quals);
         lap(`global:${res}`);
       }
       if (selected.has("compute_regional_stats")) {
-        for (const level of regionLevels) regionalStats(ctx, t, rows, prefix, level);
+        for (const level of regionLevels) regionalStats(ctx, t, rows, memo, prefix, level);
         lap(`regional-stats:${res}`);
       }
       if (selected.has("compute_regional_timeseries")) {
         regionLevels.forEach((level, index) => {
           const q = index > params.qualifier_thresholds.regional_timeseries_max_level ? [] : regionalQuals;
-          regionalTimeseries(ctx, t, rows, prefix, level, q);
+          regionalTimeseries(ctx, t, rows, memo, prefix, level, q);
         });
         lap(`regional-timeseries:${res}`);
       }
-      if (selected.has("compute_regional_aggregation")) {
-        for (const level of regionLevels) regionalAggregation(ctx, t, rows, prefix, level, quals);
-        lap(`regional-aggs:${res}`);
-      }
-      if (cells) {
-        const made = computeTiles(t, rows, cells, {
-          tile: (period, z, x, y, bytes) =>
-            writer.write(`${prefix}/tiles/${t.periods[period]}-${z}-${x}-${y}.tile`, bytes),
-          gridStats: (period, statRows) =>
-            writer.write(
-              `${prefix}/stats/grid/${t.periods[period]}.csv`,
-              csvDocument(
-                GRID_STATS_COLUMNS,
-                statRows.map((r) => [String(r.zoom), ...r.values.map(pyFloat)]),
+      if (replay) {
+        for (const file of replay.files) put(file.period, file.head, file.tail, file.body);
+        tiles += replay.tiles;
+        bins += replay.bins;
+        lap(`replay:${res}`);
+      } else {
+        if (selected.has("compute_regional_aggregation")) {
+          for (const level of regionLevels) regionalAggregation(ctx, t, rows, memo, put, level, quals);
+          lap(`regional-aggs:${res}`);
+        }
+        let made = { tiles: 0, bins: 0 };
+        if (cells) {
+          made = computeTiles(t, rows, cells, {
+            tile: (period, z, x, y, bytes) => put(period, "tiles/", `-${z}-${x}-${y}.tile`, bytes),
+            gridStats: (period, statRows) =>
+              put(
+                period,
+                "stats/grid/",
+                ".csv",
+                csvDocument(
+                  GRID_STATS_COLUMNS,
+                  statRows.map((r) => [String(r.zoom), ...r.values.map(pyFloat)]),
+                ),
               ),
-            ),
-        });
-        tiles += made.tiles;
-        bins += made.bins;
-        lap(`tiles:${res}`);
+          });
+          tiles += made.tiles;
+          bins += made.bins;
+          lap(`tiles:${res}`);
+        }
+        if (recorded) replays.set(f, { files: recorded, ...made });
       }
       await writer.drain();
       lap("write-wait");
+    }
+    if (res === "year") {
+      memos.clear();
+      replays.clear();
     }
   }
 
@@ -446,21 +478,60 @@ function fmt(column: AggColumn, s: Spatial, g: number): string {
   return column.integer ? intText(v) : pyFloat(v);
 }
 
-/** Group temporal rows by a key built from (period, and more); groups come back with their key. */
-function groupRows(rows: Int32Array, keyOf: (r: number) => number, maxKey: number) {
+/** A file whose name holds a period start: `{prefix}/{head}{start}{tail}`. */
+interface PeriodFile {
+  period: number;
+  head: string;
+  tail: string;
+  body: string | Uint8Array;
+}
+
+type PeriodWrite = (period: number, head: string, tail: string, body: string | Uint8Array) => void;
+
+/** Temporal rows grouped by a key built from (period, and more), with each group's key and aggregates. */
+interface Aggregated {
+  groups: number;
+  groupKey: Float64Array;
+  s: Spatial;
+}
+
+/**
+ * Group the temporal rows by `keyOf` and aggregate them. `memo` holds the results of one feature by `name`
+ * (which names the key): a step grouping the same way again, or the same feature at a resolution whose table
+ * has the same body ({@link sameBody}: only the period start times differ), gets them back.
+ */
+function aggregateBy(
+  t: Temporal,
+  rows: Int32Array,
+  memo: Map<string, Aggregated>,
+  name: string,
+  keyOf: (r: number) => number,
+  maxKey: number,
+): Aggregated {
+  const known = memo.get(name);
+  if (known) return known;
   const keys = new Float64Array(rows.length);
   for (let k = 0; k < rows.length; k++) keys[k] = keyOf(rows[k]);
   const g = groupByKey(keys, maxKey);
   const groupKey = new Float64Array(g.groups);
   for (let k = 0; k < g.groups; k++) groupKey[k] = keys[g.firstRow[k]];
-  return { groupOf: g.groupOf, groups: g.groups, groupKey };
+  const out = { groups: g.groups, groupKey, s: spatialAggregation(t, rows, g.groupOf, g.groups, false) };
+  memo.set(name, out);
+  return out;
 }
 
-function globalTimeseries(ctx: Ctx, t: Temporal, rows: Int32Array, prefix: string, quals: string[]): number {
+function globalTimeseries(
+  ctx: Ctx,
+  t: Temporal,
+  rows: Int32Array,
+  memo: Map<string, Aggregated>,
+  prefix: string,
+  quals: string[],
+): number {
   const np = t.periods.length;
   const cols = aggColumns(["sum", "mean"], ctx.weighted);
-  const g = groupRows(rows, (r) => t.period[r], np - 1);
-  const s = spatialAggregation(t, rows, g.groupOf, g.groups, false);
+  const g = aggregateBy(t, rows, memo, "period", (r) => t.period[r], np - 1);
+  const s = g.s;
   const order = sortedGroups(g.groups, (a, b) => g.groupKey[a] - g.groupKey[b]);
   ctx.writer.write(
     `${prefix}/timeseries/global/global.csv`,
@@ -472,8 +543,15 @@ function globalTimeseries(ctx: Ctx, t: Temporal, rows: Int32Array, prefix: strin
   for (const q of quals) {
     const col = ctx.frame.qualifiers.get(q) as TextColumn;
     const nq = col.values.length;
-    const gq = groupRows(rows, (r) => t.period[r] * nq + col.codes[ctx.series.row[t.series[r]]], np * nq - 1);
-    const sq = spatialAggregation(t, rows, gq.groupOf, gq.groups, false);
+    const gq = aggregateBy(
+      t,
+      rows,
+      memo,
+      `period,${q}`,
+      (r) => t.period[r] * nq + col.codes[ctx.series.row[t.series[r]]],
+      np * nq - 1,
+    );
+    const sq = gq.s;
     const periodsPresent = [...new Set(Array.from(gq.groupKey, (key) => Math.floor(key / nq)))].sort(
       (a, b) => a - b,
     );
@@ -503,11 +581,25 @@ function globalTimeseries(ctx: Ctx, t: Temporal, rows: Int32Array, prefix: strin
   return g.groups;
 }
 
-function regionalStats(ctx: Ctx, t: Temporal, rows: Int32Array, prefix: string, level: RegionLevel): void {
+function regionalStats(
+  ctx: Ctx,
+  t: Temporal,
+  rows: Int32Array,
+  memo: Map<string, Aggregated>,
+  prefix: string,
+  level: RegionLevel,
+): void {
   const ids = ctx.levelIds.get(level) as RegionIds;
   const np = t.periods.length;
-  const g = groupRows(rows, (r) => ids.ofSeries[t.series[r]] * np + t.period[r], ids.ids.length * np - 1);
-  const s = spatialAggregation(t, rows, g.groupOf, g.groups, false);
+  const g = aggregateBy(
+    t,
+    rows,
+    memo,
+    `${level},period`,
+    (r) => ids.ofSeries[t.series[r]] * np + t.period[r],
+    ids.ids.length * np - 1,
+  );
+  const s = g.s;
   const cols = aggColumns(["sum", "mean"], ctx.weighted).filter((c) => c.name !== "s_count");
   const result: { min: Record<string, unknown[]>; max: Record<string, unknown[]> } = { min: {}, max: {} };
   for (const c of cols) {
@@ -541,6 +633,7 @@ function regionalTimeseries(
   ctx: Ctx,
   t: Temporal,
   rows: Int32Array,
+  memo: Map<string, Aggregated>,
   prefix: string,
   level: RegionLevel,
   quals: string[],
@@ -549,8 +642,15 @@ function regionalTimeseries(
   const np = t.periods.length;
   const cols = aggColumns(["sum", "mean"], ctx.weighted);
   const header = ["timestamp", ...cols.map((c) => c.name)];
-  const g = groupRows(rows, (r) => ids.ofSeries[t.series[r]] * np + t.period[r], ids.ids.length * np - 1);
-  const s = spatialAggregation(t, rows, g.groupOf, g.groups, false);
+  const g = aggregateBy(
+    t,
+    rows,
+    memo,
+    `${level},period`,
+    (r) => ids.ofSeries[t.series[r]] * np + t.period[r],
+    ids.ids.length * np - 1,
+  );
+  const s = g.s;
   const byRegion = new Map<number, number[]>();
   for (let k = 0; k < g.groups; k++) {
     const region = Math.floor(g.groupKey[k] / np);
@@ -571,12 +671,15 @@ function regionalTimeseries(
   for (const q of quals) {
     const col = ctx.frame.qualifiers.get(q) as TextColumn;
     const nq = col.values.length;
-    const gq = groupRows(
+    const gq = aggregateBy(
+      t,
       rows,
+      memo,
+      `${level},${q},period`,
       (r) => (ids.ofSeries[t.series[r]] * nq + col.codes[ctx.series.row[t.series[r]]]) * np + t.period[r],
       ids.ids.length * nq * np - 1,
     );
-    const sq = spatialAggregation(t, rows, gq.groupOf, gq.groups, false);
+    const sq = gq.s;
     const files = new Map<number, number[]>();
     for (let k = 0; k < gq.groups; k++) {
       const file = Math.floor(gq.groupKey[k] / np);
@@ -603,7 +706,8 @@ function regionalAggregation(
   ctx: Ctx,
   t: Temporal,
   rows: Int32Array,
-  prefix: string,
+  memo: Map<string, Aggregated>,
+  put: PeriodWrite,
   level: RegionLevel,
   quals: string[],
 ): void {
@@ -612,16 +716,25 @@ function regionalAggregation(
   const np = t.periods.length;
   const cols = aggColumns(["sum", "mean"], ctx.weighted);
   // Region ids are sorted, so key order within a period is the original's region_id order.
-  const g = groupRows(rows, (r) => t.period[r] * nr + ids.ofSeries[t.series[r]], np * nr - 1);
-  const s = spatialAggregation(t, rows, g.groupOf, g.groups, false);
+  const g = aggregateBy(
+    t,
+    rows,
+    memo,
+    `period,${level}`,
+    (r) => t.period[r] * nr + ids.ofSeries[t.series[r]],
+    np * nr - 1,
+  );
+  const s = g.s;
   const order = sortedGroups(g.groups, (a, b) => g.groupKey[a] - g.groupKey[b]);
   let k0 = 0;
   while (k0 < order.length) {
     const period = Math.floor(g.groupKey[order[k0]] / nr);
     let k1 = k0;
     while (k1 < order.length && Math.floor(g.groupKey[order[k1]] / nr) === period) k1++;
-    ctx.writer.write(
-      `${prefix}/regional/${level}/aggs/${t.periods[period]}/default/default.csv`,
+    put(
+      period,
+      `regional/${level}/aggs/`,
+      "/default/default.csv",
       csvDocument(
         ["id", ...cols.map((c) => c.name)],
         order
@@ -644,21 +757,26 @@ function regionalAggregation(
       });
     const byRank = new Int32Array(nq);
     for (let k = 0; k < nq; k++) byRank[rank[k]] = k;
-    const gq = groupRows(
+    const gq = aggregateBy(
+      t,
       rows,
+      memo,
+      `period,${level},${q}`,
       (r) =>
         (t.period[r] * nr + ids.ofSeries[t.series[r]]) * nq + rank[col.codes[ctx.series.row[t.series[r]]]],
       np * nr * nq - 1,
     );
-    const sq = spatialAggregation(t, rows, gq.groupOf, gq.groups, false);
+    const sq = gq.s;
     const ordered = sortedGroups(gq.groups, (a, b) => gq.groupKey[a] - gq.groupKey[b]);
     let j0 = 0;
     while (j0 < ordered.length) {
       const period = Math.floor(gq.groupKey[ordered[j0]] / (nr * nq));
       let j1 = j0;
       while (j1 < ordered.length && Math.floor(gq.groupKey[ordered[j1]] / (nr * nq)) === period) j1++;
-      ctx.writer.write(
-        `${prefix}/regional/${level}/aggs/${t.periods[period]}/qualifiers/${q}.csv`,
+      put(
+        period,
+        `regional/${level}/aggs/`,
+        `/qualifiers/${q}.csv`,
         csvDocument(
           ["id", "qualifier", ...cols.map((c) => c.name)],
           ordered.slice(j0, j1).map((k) => {

@@ -330,6 +330,64 @@ describe("causemos golden outputs", () => {
     }
   });
 
+  it("gives years holding one month each the month's aggregates, tiles and grid stats under the year's names", async () => {
+    const DEC5 = Date.UTC(2020, 11, 5);
+    const JAN3 = Date.UTC(2021, 0, 3);
+    const rows: Row[] = [
+      { ...P1, timestamp: DEC5, feature: "f1", value: 1.5, w: 2 },
+      { ...P1, timestamp: DEC5 + DAY, feature: "f1", value: 0.1, w: 1 },
+      { ...P2, timestamp: DEC5, feature: "f1", value: 2, w: 1 },
+      { ...P3, timestamp: JAN3, feature: "f1", value: 0.2, w: 3 },
+      { ...P3, timestamp: JAN3 + DAY, feature: "f1", value: null, w: 1 },
+      { ...P1, timestamp: JAN3, feature: "f1", value: 0.7, w: 1 },
+    ];
+    // With one more row in February 2021, the year 2021 holds two months: the year is rolled up from them.
+    const twoMonths = [...rows, { ...P1, timestamp: Date.UTC(2021, 1, 2), feature: "f1", value: 4, w: 1 }];
+    const yearOf = (ms: number) => Date.UTC(new Date(ms).getUTCFullYear(), 0, 1);
+    for (const data of [rows, twoMonths]) {
+      const { writer, text, summary } = await runGolden(
+        { weight_column: "w", qualifier_map: { f1: ["scenario"] } },
+        data,
+        "w",
+      );
+      // The year step re-wrote the month's files rather than computing them again.
+      expect("replay:year" in summary.timings).toBe(data === rows);
+      for (const res of ["month", "year"] as const) {
+        const ref = reference(data, res, (r) => `${r.feature}|${r.period}|${r.country}`);
+        for (const [key, v] of ref) {
+          const [, ts, id] = key.split("|");
+          const line = text(`${res}/f1/regional/country/timeseries/default/${id}.csv`)
+            .split("\n")
+            .find((l) => l.startsWith(`${ts},`));
+          expect(line?.split(",").slice(0, 6)).toEqual([
+            ts,
+            py(v.s_sum_t_sum),
+            py(v.s_mean_t_sum),
+            py(v.s_sum_t_mean),
+            py(v.s_mean_t_mean),
+            String(v.s_count),
+          ]);
+          expect(text(`${res}/f1/regional/country/aggs/${ts}/default/default.csv`)).toContain(
+            `\n${id},${py(v.s_sum_t_sum)},${py(v.s_mean_t_sum)},`,
+          );
+        }
+      }
+      // Tiles, grid stats and regional aggregations hold no timestamp: where a year is one month, its files are
+      // the month's bytes under the year's names.
+      const monthFiles = [...writer.output.keys()].filter((n) =>
+        /^model\/run\/month\/f1\/(tiles|stats\/grid|regional\/\w+\/aggs)\//.test(n),
+      );
+      expect(monthFiles.length).toBeGreaterThan(30);
+      for (const name of monthFiles) {
+        const m = /^(.*?)\/month\/(.*?\/(?:tiles|grid|aggs)\/)(-?\d+)(.*)$/.exec(name) as RegExpExecArray;
+        const start = Number(m[3]);
+        const yearName = `${m[1]}/year/${m[2]}${yearOf(start)}${m[4]}`;
+        const in2021 = yearOf(start) === JAN1;
+        if (data === rows || !in2021) expect(writer.output.get(yearName)).toEqual(writer.output.get(name));
+      }
+    }
+  });
+
   it("computes weighted averages (t_wavg, s_wavg_*) with non-numeric weights as 0", async () => {
     const rows: Row[] = [
       { ...P1, timestamp: JAN1, feature: "f", value: 2, w: 1 },
