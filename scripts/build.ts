@@ -393,6 +393,8 @@ if (existsSync(join(framework, "load.js"))) {
   const { getTestServer } = vendored.framework.testing;
   http("tessera-warm-cache-http", (req, res) => res.status(204).send(""));
   cloudEvent("tessera-warm-cache-event", () => undefined);
+  // The CLI's loader path too: the ES-module check (read-package-up) and the import of index.js (loaded).
+  await vendored.framework.loader.getUserFunction(here, "tessera-warm-cache-http", "http");
   const json = { "content-type": "application/json" };
   const push = JSON.stringify({ message: { data: Buffer.from("{}").toString("base64"), messageId: "1" }, subscription: "projects/p/subscriptions/s" });
   const requests = [
@@ -587,17 +589,23 @@ export function writeDockerfiles(pipelines: PipelineDefinition[], root = ROOT): 
  * A launcher that serves one bundled function on 127.0.0.1 (the framework's CLI ignores `--host`):
  * `node serve.mjs <bundle>/index.js <target> <port>`; prints `framework <its testing.js>`, then
  * `listening <port>` when ready. It takes the
- * framework's `getTestServer` from the copy the bundle resolves (the vendored one once `linkFramework` or
- * `npm install` has linked it into the bundle's node_modules).
+ * framework from the copy the bundle resolves (the vendored one once `linkFramework` or `npm install` has
+ * linked it into the bundle's node_modules) and loads the bundle through that framework's loader, as its CLI
+ * does (`getUserFunction`: the ES-module check, then the import of the package's `main`).
  */
-export const LAUNCHER = `import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+export const LAUNCHER = `import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 const [bundle, target, port = "0"] = process.argv.slice(2);
-await import(pathToFileURL(bundle).href);
 // The framework the bundle itself resolves (its node_modules: the vendored copy), so one function registry.
-const testing = createRequire(bundle).resolve("@google-cloud/functions-framework/testing");
-const { getTestServer } = await import(pathToFileURL(testing).href);
+const require = createRequire(bundle);
+const testing = require.resolve("@google-cloud/functions-framework/testing");
+const { getTestServer } = require(testing);
 process.stdout.write("framework " + testing + "\\n");
+// The bundle is loaded as the CLI loads it: the framework's loader (ES-module check, import of package.json main).
+const dir = dirname(require.resolve("@google-cloud/functions-framework"));
+const loader = existsSync(join(dir, "load.js")) ? require(join(dir, "load.js")).framework.loader : require(join(dir, "loader.js"));
+if (!(await loader.getUserFunction(dirname(bundle), target, "http"))) process.exit(1);
 const server = getTestServer(target);
 server.listen(Number(port), "127.0.0.1", () => process.stdout.write("listening " + server.address().port + "\\n"));
 for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => server.close(() => process.exit(0)));

@@ -37,10 +37,11 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  * The bundle's package.json depends on it as `file:./vendor/functions-framework`, so Cloud Build's
  * `npm install` links it into `node_modules` like the registry's copy, bin included.
  *
- * Two changes to the framework's code, neither of which changes what it does: the loader's
+ * Changes to the framework's code, none of which changes what it does: the loader's
  * `dynamicImport('read-package-up')` (a `new Function` that hides the import from bundlers) becomes a
- * plain `import()`, so that read-package-up is bundled too (the vendored folder has no `node_modules`); and
- * the tables above stay files.
+ * plain `import()`, so that read-package-up is bundled too (the vendored folder has no `node_modules`); the
+ * loader's `dynamicImport` of the user's module is load.js's own `import()` (see LOAD_JS); and the tables
+ * above stay files.
  */
 
 export const FRAMEWORK_PACKAGE = "@google-cloud/functions-framework";
@@ -75,14 +76,14 @@ if (cacheFile) {
     cachedData = readFileSync(cacheFile);
   } catch {}
 }
-const script = new vm.Script(Module.wrap(readFileSync(file, "utf8")), {
-  filename: file,
-  cachedData,
-  // The framework's loader imports the user's ES module with a dynamic import().
-  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
+// Module.wrap's function plus one parameter: the import() the framework's loader uses for the user's ES
+// module, taken from this ordinary module (code compiled by vm has no module loader of its own).
+const source = "(function (exports, require, module, __filename, __dirname, __tesseraImport) { " +
+  readFileSync(file, "utf8") + "\\n});";
+const script = new vm.Script(source, { filename: file, cachedData });
 const mod = { exports: {}, filename: file, id: file, loaded: false };
-script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, __dirname);
+const importer = (specifier) => import(specifier);
+script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, __dirname, importer);
 mod.loaded = true;
 exports.framework = mod.exports;
 /** Whether this start used the cache (false: none, or V8 rejected it). */
@@ -123,13 +124,25 @@ function visibleReadPackageUp(): Plugin {
       b.onLoad({ filter: /functions-framework[\\/]build[\\/]src[\\/]loader\.js$/ }, (args) => {
         const text = readFileSync(args.path, "utf8");
         const call = "await dynamicImport('read-package-up')";
-        if (!text.includes(call)) {
-          throw new NonRetriableError(`${args.path} no longer calls ${call}`, {
-            field: FRAMEWORK_PACKAGE,
-            fix: "update scripts/vendor-framework.ts for this framework version",
-          });
+        const importer = "const dynamicImport = new Function('modulePath', 'return import(modulePath)');";
+        for (const expected of [call, importer]) {
+          if (!text.includes(expected)) {
+            throw new NonRetriableError(`${args.path} no longer has ${expected}`, {
+              field: FRAMEWORK_PACKAGE,
+              fix: "update scripts/vendor-framework.ts for this framework version",
+            });
+          }
         }
-        return { contents: text.replace(call, "await import('read-package-up')"), loader: "js" };
+        return {
+          contents: text
+            .replace(call, "await import('read-package-up')")
+            // load.js passes its own import() (Node's loader, from an ordinary module) as __tesseraImport.
+            .replace(
+              importer,
+              "const dynamicImport = typeof __tesseraImport === 'function' ? __tesseraImport : new Function('modulePath', 'return import(modulePath)');",
+            ),
+          loader: "js",
+        };
       });
     },
   };
@@ -185,7 +198,7 @@ export async function buildVendoredFramework(
   const result = await build({
     stdin: {
       // main.js starts the server when it is evaluated: it is required only by the CLI.
-      contents: `exports.index = require(${mod("index")});\nexports.testing = require(${mod("testing")});\nexports.main = () => require(${mod("main")});\n`,
+      contents: `exports.index = require(${mod("index")});\nexports.testing = require(${mod("testing")});\nexports.loader = require(${mod("loader")});\nexports.main = () => require(${mod("main")});\n`,
       resolveDir: src,
       sourcefile: "vendored-functions-framework.cjs",
       loader: "js",

@@ -62,21 +62,26 @@ interface Start {
 }
 
 /**
- * The launcher (as scripts/build.ts's LAUNCHER: the bundle served by the framework's own server on
- * 127.0.0.1), which also reports the CPU its stages took: the framework is imported first (the bundle
- * imports it anyway), then the bundle; when the first response has gone out it prints the marks.
+ * The launcher (as scripts/build.ts's LAUNCHER: the bundle loaded by the framework's loader as its CLI loads
+ * it, and served by the framework's own server on 127.0.0.1), which also reports the CPU its stages took:
+ * the framework first (the bundle imports it anyway), then the bundle; when the first response has gone out
+ * it prints the marks.
  */
-const STAGES_LAUNCHER = `import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+const STAGES_LAUNCHER = `import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const marks = { boot: cpu() };
 const [bundle, target, port = "0"] = process.argv.slice(2);
 // The framework as the bundle resolves it from its own folder (node_modules linked as npm install does).
-const framework = createRequire(bundle);
-await import(pathToFileURL(framework.resolve("@google-cloud/functions-framework")).href);
-const { getTestServer } = await import(pathToFileURL(framework.resolve("@google-cloud/functions-framework/testing")).href);
+const require = createRequire(bundle);
+const dir = dirname(require.resolve("@google-cloud/functions-framework"));
+const vendored = existsSync(join(dir, "load.js"));
+const { getTestServer } = require("@google-cloud/functions-framework/testing");
+const loader = vendored ? require(join(dir, "load.js")).framework.loader : require(join(dir, "loader.js"));
 marks.framework = cpu();
-await import(pathToFileURL(bundle).href);
+// The bundle as the CLI loads it: the framework's loader (ES-module check, then import of package.json main).
+if (!(await loader.getUserFunction(dirname(bundle), target, "http"))) process.exit(1);
 marks.bundle = cpu();
 const server = getTestServer(target);
 server.once("request", (req, res) => res.once("finish", () => {
