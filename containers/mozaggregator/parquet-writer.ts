@@ -235,9 +235,11 @@ interface NativeStream {
  * ZSTD_e_end leaves the context ready for the next frame. Without that handle (another Node) each page takes a
  * fresh context through `_processChunk`, the synchronous path zlib's own *Sync functions use.
  */
+/** The compressors' output buffer, shared by this thread's writers (each copies a page out before the next). */
+let compressed = Buffer.allocUnsafe(1 << 16);
+
 class Compressor {
   private stream: NativeStream | null = null;
-  private out = Buffer.allocUnsafe(1 << 16);
 
   /** The compressed bytes: valid until the next call (copy them before compressing again). */
   compress(b: Buffer): Buffer {
@@ -257,7 +259,7 @@ class Compressor {
     const handle = s._handle as NativeHandle;
     const state = s._writeState as Uint32Array;
     const bound = b.length + (b.length >>> 7) + 1024;
-    if (this.out.length < bound) this.out = Buffer.allocUnsafe(bound);
+    if (compressed.length < bound) compressed = Buffer.allocUnsafe(bound);
     let inOff = 0;
     let inLen = b.length;
     let produced = 0;
@@ -267,9 +269,9 @@ class Compressor {
         b,
         inOff,
         inLen,
-        this.out,
+        compressed,
         produced,
-        this.out.length - produced,
+        compressed.length - produced,
       );
       if (s.errored) {
         this.stream = null;
@@ -277,16 +279,16 @@ class Compressor {
       }
       const availOut = state[0];
       const availIn = state[1];
-      const made = this.out.length - produced - availOut;
+      const made = compressed.length - produced - availOut;
       produced += made;
       inOff += inLen - availIn;
       inLen = availIn;
       if (availOut > 0 && inLen === 0) break;
-      const bigger = Buffer.allocUnsafe(this.out.length * 2);
-      this.out.copy(bigger, 0, 0, produced);
-      this.out = bigger;
+      const bigger = Buffer.allocUnsafe(compressed.length * 2);
+      compressed.copy(bigger, 0, 0, produced);
+      compressed = bigger;
     }
-    return this.out.subarray(0, produced);
+    return compressed.subarray(0, produced);
   }
 
   close(): void {
@@ -321,14 +323,26 @@ const MINI = BLOCK / MINIBLOCKS;
  * then per block of 128 deltas: <min delta, zigzag> <4 bit widths> and each miniblock's 32 (delta - min)
  * bit-packed LSB first; the last miniblock is padded to 32 values, unused trailing miniblocks have width 0
  * and no bytes.
+ *
+ * The room for the worst case is reserved once, then the blocks are written through plain locals
+ * ({@link deltaBlocks} returns the end): a page's one call runs long loops that V8 optimizes while they run
+ * (on-stack replacement), and a small function with no property access after its loops compiles once and
+ * quickly, where the method calls on `out` in every block made it compile three times.
  */
 function encodeDelta(values: Float64Array, n: number, out: Bytes): void {
   out.varint(BLOCK);
   out.varint(MINIBLOCKS);
   out.varint(n);
   out.zigzag(n > 0 ? values[0] : 0);
+  const blocks = n > 1 ? Math.ceil((n - 1) / BLOCK) : 0;
+  // Per block: the minimum (a varint of at most 8 bytes), 4 widths, 4 miniblocks of 32 values of <= 64 bits.
+  out.ensure(blocks * (8 + MINIBLOCKS + BLOCK * 8) + 16);
+  out.len = deltaBlocks(values, n, out.buf, out.len);
+}
+
+/** The blocks of {@link encodeDelta} written from `o[p]` on (room reserved); returns the end. */
+function deltaBlocks(values: Float64Array, n: number, o: Buffer, p: number): number {
   const deltas = deltaScratch;
-  const widths = widthScratch;
   const highs = highScratch;
   for (let start = 1; start < n; start += BLOCK) {
     const count = Math.min(BLOCK, n - start);
@@ -349,46 +363,60 @@ function encodeDelta(values: Float64Array, n: number, out: Bytes): void {
     let spread = 0;
     for (let m = 0; m < MINIBLOCKS; m++)
       if (m * MINI < count && highs[m] - min > spread) spread = highs[m] - min;
+    p = putVarint(o, p, min >= 0 ? min * 2 : -min * 2 - 1);
     if (spread < 2 ** 31) {
       // Integer path: every (delta - min) fits 31 bits.
-      out.zigzag(min);
-      for (let m = 0; m < MINIBLOCKS; m++) widths[m] = m * MINI < count ? 32 - Math.clz32(highs[m] - min) : 0;
-      for (let m = 0; m < MINIBLOCKS; m++) out.byte(widths[m]);
+      const w = p;
+      for (let m = 0; m < MINIBLOCKS; m++) o[p++] = m * MINI < count ? 32 - Math.clz32(highs[m] - min) : 0;
       for (let m = 0; m < MINIBLOCKS; m++) {
         const a = m * MINI;
         if (a >= count) break;
-        packInts(deltas, min, a, Math.min(count, a + MINI), a + MINI, widths[m], out);
+        p = packInts(deltas, min, a, Math.min(count, a + MINI), a + MINI, o[w + m], o, p);
       }
-      continue;
-    }
-    out.zigzag(min);
-    for (let m = 0; m < MINIBLOCKS; m++) {
-      let max = 0;
-      const a = m * MINI;
-      const b = Math.min(count, a + MINI);
-      for (let i = a; i < b; i++) {
-        const r = deltas[i] - min;
-        deltas[i] = r;
-        if (r > max) max = r;
-      }
-      widths[m] = a < count ? bitWidth(max) : 0;
-    }
-    for (let m = 0; m < MINIBLOCKS; m++) out.byte(widths[m]);
-    for (let m = 0; m < MINIBLOCKS; m++) {
-      const a = m * MINI;
-      if (a >= count) break;
-      packBits(deltas, a, Math.min(count, a + MINI), a + MINI, widths[m], out);
-    }
+    } else p = wideBlock(deltas, min, count, o, p);
   }
+  return p;
+}
+
+/** A block whose (delta - min) spread needs more than 31 bits: widths, then each miniblock by {@link packBits}. */
+function wideBlock(deltas: Float64Array, min: number, count: number, o: Buffer, p: number): number {
+  const w = p;
+  for (let m = 0; m < MINIBLOCKS; m++) {
+    let max = 0;
+    const a = m * MINI;
+    const b = Math.min(count, a + MINI);
+    for (let i = a; i < b; i++) {
+      const r = deltas[i] - min;
+      deltas[i] = r;
+      if (r > max) max = r;
+    }
+    o[p++] = a < count ? bitWidth(max) : 0;
+  }
+  for (let m = 0; m < MINIBLOCKS; m++) {
+    const a = m * MINI;
+    if (a >= count) break;
+    p = packBits(deltas, a, Math.min(count, a + MINI), a + MINI, o[w + m], o, p);
+  }
+  return p;
+}
+
+/** A non-negative integral number (< 2^53) as a ULEB128 varint at `o[p]`; returns the end. */
+function putVarint(o: Buffer, p: number, v: number): number {
+  while (v >= 0x80) {
+    o[p++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  o[p++] = v;
+  return p;
 }
 
 const deltaScratch = new Float64Array(BLOCK);
 const highScratch = new Float64Array(MINIBLOCKS);
-const widthScratch = new Uint8Array(MINIBLOCKS);
 
 /**
  * Pack (deltas[i] - min) for i in [from, to), each known to fit `width` <= 31 bits (then zeros up to `padTo`),
- * LSB first, 32 bits at a time; `padTo - from` is a multiple of 32, so whole words come out.
+ * LSB first, 32 bits at a time, at `o[p]`; `padTo - from` is a multiple of 32, so whole words come out.
+ * Returns the end.
  */
 function packInts(
   deltas: Float64Array,
@@ -397,12 +425,10 @@ function packInts(
   to: number,
   padTo: number,
   width: number,
-  out: Bytes,
-): void {
-  if (width === 0) return;
-  out.ensure(((padTo - from) * width) / 8 + 8);
-  const o = out.buf;
-  let p = out.len;
+  o: Buffer,
+  p: number,
+): number {
+  if (width === 0) return p;
   let acc = 0;
   let bits = 0;
   for (let i = from; i < padTo; i++) {
@@ -419,7 +445,7 @@ function packInts(
       acc = bits > 0 ? v >>> (width - bits) : 0;
     }
   }
-  out.len = p;
+  return p;
 }
 
 function bitWidth(max: number): number {
@@ -429,19 +455,20 @@ function bitWidth(max: number): number {
   return w;
 }
 
-/** Pack values[from, to) (then zeros up to `padTo`) with `width` bits each, least significant bit first. */
+/**
+ * Pack values[from, to) (then zeros up to `padTo`) with `width` bits each, least significant bit first, at
+ * `o[p]`; returns the end.
+ */
 function packBits(
   values: Float64Array,
   from: number,
   to: number,
   padTo: number,
   width: number,
-  out: Bytes,
-): void {
-  if (width === 0) return;
-  out.ensure(((padTo - from) * width) / 8 + 8);
-  const o = out.buf;
-  let p = out.len;
+  o: Buffer,
+  p: number,
+): number {
+  if (width === 0) return p;
   if (width <= 24) {
     // Integer fast path: the accumulator never holds more than 7 + 24 bits.
     let acc = 0;
@@ -456,8 +483,7 @@ function packBits(
       }
     }
     if (bits > 0) o[p++] = acc & 255;
-    out.len = p;
-    return;
+    return p;
   }
   let acc = 0;
   let bits = 0;
@@ -479,7 +505,7 @@ function packBits(
     }
   }
   if (bits > 0) o[p++] = acc & 255;
-  out.len = p;
+  return p;
 }
 
 const ENC_RLE_DICTIONARY = 8;
@@ -593,14 +619,31 @@ const headerScratch = new Bytes();
 /**
  * Column buffers of closed writers, reused by the next writer of this thread: a row group's chunk grows to
  * tens of MB, and growing fresh buffers for every table (copies, page faults, external-memory GCs) cost ~5%
- * of a conversion.
+ * of a conversion. Kept by column name and use, so that a column gets back the buffers it grew (shared in
+ * one list, a large column took a small one's and grew it again: ~10% of a thread's second table, profiled).
  */
-const bytesPool: Bytes[] = [];
-function takeBytes(len: number): Bytes {
-  const b = bytesPool.pop() ?? new Bytes();
+const bytesPool = new Map<string, Bytes[]>();
+function takeBytes(key: string, len: number): Bytes {
+  const b = bytesPool.get(key)?.pop() ?? new Bytes();
   b.ensure(len);
   b.len = len;
   return b;
+}
+function giveBytes(key: string, b: Bytes): void {
+  const list = bytesPool.get(key);
+  if (list === undefined) bytesPool.set(key, [b]);
+  else list.push(b);
+}
+/** The same for dictionary indices and list elements (arrays of one page). */
+const int32Pool: Int32Array[] = [];
+const float64Pool: Float64Array[] = [];
+function takeInt32(len: number): Int32Array {
+  const a = int32Pool.pop();
+  return a !== undefined && a.length >= len ? a : new Int32Array(len);
+}
+function takeFloat64(len: number): Float64Array {
+  const a = float64Pool.pop();
+  return a !== undefined && a.length >= len ? a : new Float64Array(len);
 }
 
 /**
@@ -614,38 +657,44 @@ class Column {
   /** A constant column's value, PLAIN-encoded. */
   constantValue: Buffer | null = null;
   /** A list column's element values of the current page while they fit {@link DELTA_SAFE}. */
-  nums = new Float64Array(0);
+  nums: Float64Array = new Float64Array(0);
   numCount = 0;
   /** Whether the current page's values are kept in `nums` (DELTA) rather than in `values` (PLAIN). */
   delta = false;
   /** A dictionary column's row-group dictionary, and its current page's indices. */
   readonly dict: Dictionary | null = null;
-  indices = new Int32Array(0);
+  indices: Int32Array = new Int32Array(0);
   indexCount = 0;
   /** Whether this row group's dictionary is full: its remaining pages are PLAIN. */
   plain = false;
   readonly maxDef: number;
   readonly maxRep: number;
   /** The current page's PLAIN values, from `LEVELS_ROOM` on. */
-  readonly values = takeBytes(LEVELS_ROOM);
+  readonly values: Bytes;
   readonly def = new Levels();
   readonly rep = new Levels();
   /** Entries (level pairs) in the current page and the current row group. */
   pageEntries = 0;
   chunkEntries = 0;
   /** The row group's data pages so far (headers and compressed bodies), written out when the row group is. */
-  readonly chunk = takeBytes(0);
+  readonly chunk: Bytes;
   chunkCompressed = 0;
   chunkUncompressed = 0;
   private readonly compressor: Compressor;
 
-  constructor(spec: ColumnSpec, compressor: Compressor) {
+  constructor(spec: ColumnSpec, compressor: Compressor, pageBytes: number) {
     this.spec = spec;
     this.compressor = compressor;
+    this.values = takeBytes(`${spec.name}/values`, LEVELS_ROOM);
+    this.chunk = takeBytes(`${spec.name}/chunk`, 0);
+    // `nums` and `indices` start with room for a whole page (a page closes at the first 1024-row check past
+    // `pageBytes`), so the hot appenders never take their growth branch on ordinary data: V8 optimizes them
+    // early, and code that first runs after that deoptimizes them (and the row scanner they are inlined in),
+    // which then compile again.
     if (spec.kind === "int64-list") {
       this.maxDef = 2;
       this.maxRep = 1;
-      this.nums = new Float64Array(1 << 14);
+      this.nums = takeFloat64((pageBytes >>> 3) + (64 << 10));
       this.delta = true;
     } else {
       this.maxDef = spec.required || spec.kind === "date" ? 0 : 1;
@@ -653,7 +702,8 @@ class Column {
     }
     if (spec.dictionary === true && spec.kind === "string" && spec.constant !== true) {
       this.dict = new Dictionary();
-      this.indices = new Int32Array(1 << 14);
+      // Two bytes per index count toward `pageBytes`; a multiple of 8 (see encodeIndices).
+      this.indices = takeInt32(((pageBytes >>> 1) + 1024 + 15) & ~7);
     }
   }
 
@@ -673,7 +723,8 @@ class Column {
     const id = (this.dict as Dictionary).index(buf, start, end, h);
     if (id < 0) return false;
     if (this.indexCount === this.indices.length) {
-      const bigger = new Int32Array(this.indices.length * 2);
+      // A multiple of 8 entries, so encodeIndices can pad the last group of 8 in place.
+      const bigger = new Int32Array(this.indices.length < 1 << 14 ? 1 << 14 : this.indices.length * 2);
       bigger.set(this.indices);
       this.indices = bigger;
     }
@@ -841,7 +892,9 @@ class Column {
 
   resetDictionary(): void {
     this.dict?.reset();
-    this.plain = false;
+    // Written only when it changed: the first write to a field makes V8 drop the code that relied on its
+    // value never changing (the row scanner, at the end of every thread's first table).
+    if (this.plain) this.plain = false;
   }
 }
 
@@ -858,18 +911,25 @@ function encodeIndices(indices: Int32Array, n: number, maxIndex: number, out: By
   out.ensure(groups * width + 8);
   const o = out.buf;
   let p = out.len;
-  const whole = n & ~7;
+  // Set before the loops: an access after a long loop has no type feedback yet when V8 optimizes the loop
+  // on the first call, and deoptimizes there.
+  out.len = p + groups * width;
+  // The last group is padded with zeros in place (`indices` holds a multiple of 8 entries), so every group
+  // takes the same loop.
+  const all = groups << 3;
+  indices.fill(0, n, all);
   if (width <= 4) {
     // Eight indices fill `width` bytes of one 32-bit word.
-    for (let i = 0; i < whole; i += 8) {
+    for (let i = 0; i < all; i += 8) {
       let w = 0;
       for (let j = 0; j < 8; j++) w |= indices[i + j] << (j * width);
       for (let k = 0; k < width; k++) o[p++] = w >>> (8 * k);
     }
   } else {
+    // Eight indices are 8 * width bits: whole bytes, so nothing is left over after the last group.
     let acc = 0;
     let bits = 0;
-    for (let i = 0; i < whole; i++) {
+    for (let i = 0; i < all; i++) {
       acc |= indices[i] << bits;
       bits += width;
       while (bits >= 8) {
@@ -879,21 +939,6 @@ function encodeIndices(indices: Int32Array, n: number, maxIndex: number, out: By
       }
     }
   }
-  if (whole < n) {
-    // The last group, padded with zeros.
-    let acc = 0;
-    let bits = 0;
-    for (let i = whole; i < whole + 8; i++) {
-      acc |= (i < n ? indices[i] : 0) << bits;
-      bits += width;
-      while (bits >= 8) {
-        o[p++] = acc;
-        acc >>>= 8;
-        bits -= 8;
-      }
-    }
-  }
-  out.len = p;
 }
 
 /** An integral number within ±2^53 as little-endian INT64 (two's complement). */
@@ -929,13 +974,13 @@ export class ParquetWriter {
   private closed = false;
 
   constructor(path: string, specs: ColumnSpec[], options: WriterOptions = {}) {
-    this.columns = specs.map((s) => new Column(s, this.compressor));
     this.options = {
       rowGroupRows: options.rowGroupRows ?? 1_000_000,
       rowGroupBytes: options.rowGroupBytes ?? 32 << 20,
       pageBytes: options.pageBytes ?? 256 << 10,
       createdBy: options.createdBy ?? "tessera mozaggregator",
     };
+    this.columns = specs.map((s) => new Column(s, this.compressor, this.options.pageBytes));
     this.fd = openSync(path, "w");
     this.write(Buffer.from("PAR1", "latin1"));
   }
@@ -1352,6 +1397,11 @@ export class ParquetWriter {
   /** The compressor's context and the columns' buffers go (the buffers to the next writer of this thread). */
   private release(): void {
     this.compressor.close();
-    for (const c of this.columns) bytesPool.push(c.values, c.chunk);
+    for (const c of this.columns) {
+      giveBytes(`${c.spec.name}/values`, c.values);
+      giveBytes(`${c.spec.name}/chunk`, c.chunk);
+      if (c.indices.length > 0) int32Pool.push(c.indices);
+      if (c.nums.length > 0) float64Pool.push(c.nums);
+    }
   }
 }

@@ -37,6 +37,7 @@ const SPACE = 32;
 /** Unknown keys one line may have before the general path takes it. */
 const MAX_UNKNOWN = 8;
 const TWO32 = 4294967296;
+const NO_KEY = Buffer.alloc(0);
 
 /** The output columns: the original 13 (README of mozaggregator2bq), then the typed histogram, sum, count. */
 export const OUTPUT_SCHEMA: ColumnSpec[] = [
@@ -104,8 +105,12 @@ export class RowConverter {
   rows = 0;
   /** Dimension keys outside the seven columns seen by the general path, with how many rows had each. */
   private readonly slowUnknown = new Map<string, number>();
-  /** The same, from the fast path: the key's bytes and its count (a handful of keys, searched in order). */
-  private readonly fastUnknown: { key: Buffer; count: number }[] = [];
+  /**
+   * The same, from the byte scanners: the key's bytes and its count (a handful of keys, searched in order).
+   * Entry 0 is a placeholder, so that every converter's array holds objects from the start (one elements
+   * kind for the optimized code of every table).
+   */
+  private readonly fastUnknown: { key: Buffer; count: number }[] = [{ key: NO_KEY, count: 0 }];
   private readonly unknownStarts = new Int32Array(MAX_UNKNOWN);
   private readonly unknownEnds = new Int32Array(MAX_UNKNOWN);
   private readonly hashes = new Int32Array(7);
@@ -114,7 +119,6 @@ export class RowConverter {
   private lineNo = 0;
   private ended = false;
   private readonly fields: number[] = [];
-  private readonly pendingUnknown: string[] = [];
   private readonly starts = new Int32Array(7);
   private readonly ends = new Int32Array(7);
   /** The array's elements as INT64 halves, refilled per row. */
@@ -135,7 +139,8 @@ export class RowConverter {
   /** Dimension keys outside the seven columns (e10sEnabled, ...), with how many rows had each. */
   get unknownKeys(): Map<string, number> {
     const all = new Map(this.slowUnknown);
-    for (const u of this.fastUnknown) {
+    for (let k = 1; k < this.fastUnknown.length; k++) {
+      const u = this.fastUnknown[k];
       const name = u.key.toString("utf8");
       all.set(name, (all.get(name) ?? 0) + u.count);
     }
@@ -302,7 +307,9 @@ export class RowConverter {
 
   private countUnknown(buf: Buffer, start: number, end: number): void {
     const len = end - start;
-    for (const u of this.fastUnknown) {
+    const known = this.fastUnknown;
+    for (let k = 1; k < known.length; k++) {
+      const u = known[k];
       const key = u.key;
       if (key.length !== len) continue;
       let j = 0;
@@ -376,7 +383,7 @@ export class RowConverter {
     const starts = this.starts;
     const ends = this.ends;
     starts.fill(-1);
-    this.pendingUnknown.length = 0;
+    let unknown = 0;
     let i = start;
     while (i < end && isSpace(buf[i])) i++;
     if (buf[i] !== 123) return false;
@@ -404,7 +411,9 @@ export class RowConverter {
         starts[k] = vs;
         ends[k] = ve;
       } else {
-        this.pendingUnknown.push(buf.toString("utf8", ks, ke));
+        if (unknown === MAX_UNKNOWN) return false;
+        this.unknownStarts[unknown] = ks;
+        this.unknownEnds[unknown++] = ke;
       }
       while (i < end && isSpace(buf[i])) i++;
       if (buf[i] === 44) {
@@ -417,7 +426,7 @@ export class RowConverter {
     i++;
     while (i < end && isSpace(buf[i])) i++;
     if (i !== end) return false;
-    for (const name of this.pendingUnknown) this.slowUnknown.set(name, (this.slowUnknown.get(name) ?? 0) + 1);
+    for (let u = 0; u < unknown; u++) this.countUnknown(buf, this.unknownStarts[u], this.unknownEnds[u]);
     return true;
   }
 
