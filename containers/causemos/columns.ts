@@ -19,6 +19,7 @@ import {
 } from "./parquet.ts";
 import { numericFiles } from "./reader.ts";
 import type { Scan, ScanOptions } from "./scan.ts";
+import { streamReduce } from "./stream.ts";
 import { MAX_TIMESTAMP } from "./validate.ts";
 
 /**
@@ -150,6 +151,16 @@ async function reduce(metas: ParquetFile[], options: ScanOptions): Promise<Scan 
   if (hasLatColumns) requests.push({ name: "lat", kind: "numbers" }, { name: "lng", kind: "numbers" });
   if (hasWeight) requests.push({ name: weightColumn, kind: "numbers" });
   for (const name of textNames) requests.push({ name, kind: "text", missing: missingText(name) });
+  const streamed = streamReduce(metas, options, {
+    columns,
+    textNames,
+    hasLatColumns,
+    weightColumn,
+    hasWeight,
+    multi,
+    required: REQUIRED,
+  });
+  if (streamed) return streamed;
   const read = await readColumns(
     metas,
     requests,

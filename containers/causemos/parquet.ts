@@ -410,9 +410,12 @@ function readColumn(
   fd: number,
   sink: Sink,
   scratch: Scratch,
+  only = -1,
 ): void {
   let at = 0;
-  for (const rg of file.rowGroups) {
+  const last = only < 0 ? file.rowGroups.length : only + 1;
+  for (let g = Math.max(0, only); g < last; g++) {
+    const rg = file.rowGroups[g];
     const chunk = rg.chunks[column.index];
     const raw = scratch.bytes(chunk.length);
     readSync(fd, raw, 0, chunk.length, chunk.start);
@@ -502,8 +505,9 @@ function readColumn(
     if (seen !== chunk.values)
       throw unsupported(file.path, `column "${column.name}" has fewer values than said`);
   }
-  if (at !== file.rows)
-    throw unsupported(file.path, `column "${column.name}" has ${at} rows, not ${file.rows}`);
+  const expected = only < 0 ? file.rows : file.rowGroups[only].rows;
+  if (at !== expected)
+    throw unsupported(file.path, `column "${column.name}" has ${at} rows, not ${expected}`);
 }
 
 /** Buffers reused from page to page and row group to row group (fresh memory costs a page fault per 4 KiB). */
@@ -727,4 +731,117 @@ export function readText(
     base += file.rows;
   }
   return { codes, values };
+}
+
+/**
+ * One column of one file read a row group at a time into a caller's buffer (reused from group to group), for
+ * passes that never hold a whole column: numbers (NaN = null) or text codes into one dictionary per column
+ * across files (`values`, first appearance order; -1 = null). A file without the column gives NaN, or the code
+ * of `missing` (null -> -1).
+ */
+export class ColumnCursor {
+  readonly values: string[] = [];
+  private readonly index = new Map<string, number>();
+  private readonly scratch = new Scratch();
+  readonly name: string;
+  readonly kind: "numbers" | "text";
+  readonly missing: string | null;
+  constructor(name: string, kind: "numbers" | "text", missing: string | null = null) {
+    this.name = name;
+    this.kind = kind;
+    this.missing = missing;
+  }
+  codeOf(s: string): number {
+    let c = this.index.get(s);
+    if (c === undefined) {
+      c = this.values.push(s) - 1;
+      this.index.set(s, c);
+    }
+    return c;
+  }
+  /** Rows of row group `g` of `file` (open as `fd`) into out[0..rows). */
+  read(file: ParquetFile, fd: number, g: number, out: Float64Array | Int32Array): void {
+    const rows = file.rowGroups[g].rows;
+    const column = file.columns.find((c) => c.name === this.name);
+    if (this.kind === "numbers") {
+      const nums = out as Float64Array;
+      if (!column) {
+        nums.fill(Number.NaN, 0, rows);
+        return;
+      }
+      if (column.kind !== "number" && column.kind !== "integer")
+        throw unsupported(file.path, `column "${this.name}" is not numeric`);
+      let dict: Float64Array = new Float64Array(0);
+      readColumn(
+        file,
+        column,
+        fd,
+        {
+          dictionary: (d) => {
+            dict = d as Float64Array;
+          },
+          indices: (at, idx, count) => {
+            for (let k = 0; k < count; k++) {
+              const j = idx[k];
+              nums[at + k] = j < 0 ? Number.NaN : dict[j];
+            }
+          },
+          plain: (at, data, pos, defined, count) =>
+            decodeNumbers(file.path, column, data, pos, count, nums, at, defined),
+        },
+        this.scratch,
+        g,
+      );
+      return;
+    }
+    const codes = out as Int32Array;
+    if (!column) {
+      codes.fill(this.missing === null ? -1 : this.codeOf(this.missing), 0, rows);
+      return;
+    }
+    if (column.kind !== "text" && column.kind !== "integer")
+      throw unsupported(file.path, `column "${this.name}" is not text`);
+    const asText: ParquetColumn = { ...column, kind: "text" };
+    let remap = new Int32Array(0);
+    readColumn(
+      file,
+      asText,
+      fd,
+      {
+        dictionary: (d) => {
+          const entries = d as string[];
+          remap = new Int32Array(entries.length);
+          for (let k = 0; k < entries.length; k++) remap[k] = this.codeOf(entries[k]);
+        },
+        indices: (at, idx, count) => {
+          for (let k = 0; k < count; k++) {
+            const j = idx[k];
+            codes[at + k] = j < 0 ? -1 : remap[j];
+          }
+        },
+        plain: (at, data, pos, defined, count) => {
+          if (column.physical === TYPE.BYTE_ARRAY) {
+            let p = pos;
+            for (let k = 0; k < count; k++) {
+              if (defined && defined[k] < 0) {
+                codes[at + k] = -1;
+                continue;
+              }
+              const len = data[p] | (data[p + 1] << 8) | (data[p + 2] << 16) | (data[p + 3] << 24);
+              p += 4;
+              codes[at + k] = this.codeOf(text.decode(data.subarray(p, p + len)));
+              p += len;
+            }
+          } else {
+            const nums = new Float64Array(count);
+            decodeNumbers(file.path, column, data, pos, count, nums, 0, defined);
+            for (let k = 0; k < count; k++)
+              codes[at + k] = Number.isNaN(nums[k]) ? -1 : this.codeOf(integerText(file.path, nums[k]));
+          }
+        },
+      },
+      this.scratch,
+      g,
+    );
+  }
 }

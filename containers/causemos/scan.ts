@@ -23,6 +23,8 @@ export interface Scan {
   /** The rows as read of the features with at most rawCountThreshold rows (for raw.csv). */
   raw?: DojoFrame;
   weightColumn: string;
+  /** Which path read the files: one pass over the row groups (stream.ts), whole columns (columns.ts), DuckDB. */
+  via?: "stream" | "columns" | "duckdb";
 }
 
 export interface ScanOptions {
