@@ -119,6 +119,9 @@ export class RowConverter {
   private lineNo = 0;
   private ended = false;
   private readonly fields: number[] = [];
+  /** Escaped dimension values of the current line, decoded (fast path); see {@link unescapeValue}. */
+  private unescaped = Buffer.allocUnsafe(4096);
+  private unescapedEnd = 0;
   private readonly starts = new Int32Array(7);
   private readonly ends = new Int32Array(7);
   /** The array's elements as INT64 halves, refilled per row. */
@@ -198,8 +201,8 @@ export class RowConverter {
   }
 
   /**
-   * The common line: `{"key": "value", ...}<TAB>{i,i,...}<NL>` with plain string values (no escapes) and
-   * elements of up to 15 digits. Writes the row and returns the index after its newline, or returns -1 (having
+   * The common line: `{"key": "value", ...}<TAB>{i,i,...}<NL>` with string values (plain, or with the JSON
+   * escapes {@link unescapeValue} decodes) and elements of up to 15 digits. Writes the row and returns the index after its newline, or returns -1 (having
    * written nothing) for any other line. The scan cannot run past the line: every loop stops at a byte < 32.
    */
   private fastRow(buf: Buffer, p: number): number {
@@ -209,6 +212,9 @@ export class RowConverter {
     const hashes = this.hashes;
     let seen = 0;
     let unknown = 0;
+    /** Which values were unescaped (they live in `unescaped`), and where the next one goes there. */
+    let escaped = 0;
+    let at = 0;
     let i = p + 1;
     let b = buf[i];
     if (b === SPACE) b = buf[++i];
@@ -230,12 +236,29 @@ export class RowConverter {
         if (b !== QUOTE) return -1;
         const vs = ++i;
         b = buf[i];
-        while (b !== QUOTE) {
-          if (b < 32 || b === BACKSLASH) return -1;
+        while (b !== QUOTE && b !== BACKSLASH) {
+          if (b < 32) return -1;
           b = buf[++i];
         }
         const k = keyIndex(buf, ks, ke);
-        if (k >= 0) {
+        if (b === BACKSLASH) {
+          // An escaped value: decoded into `unescaped` from `at` on (its range is `at`..`unescapedEnd`).
+          i = this.unescapeValue(buf, vs, i, at);
+          if (i < 0) return -1;
+          if (k >= 0) {
+            if ((seen & (1 << k)) !== 0) return -1;
+            seen |= 1 << k;
+            escaped |= 1 << k;
+            starts[k] = at;
+            at = this.unescapedEnd;
+            ends[k] = at;
+            hashes[k] = hashBytes(this.unescaped, starts[k], at);
+          } else {
+            if (unknown === MAX_UNKNOWN) return -1;
+            this.unknownStarts[unknown] = ks;
+            this.unknownEnds[unknown++] = ke;
+          }
+        } else if (k >= 0) {
           if ((seen & (1 << k)) !== 0) return -1;
           seen |= 1 << k;
           starts[k] = vs;
@@ -292,8 +315,10 @@ export class RowConverter {
 
     const w = this.writer;
     for (let k = 0; k < 7; k++) {
-      if ((seen & (1 << k)) !== 0) w.stringHashed(COL_DIMENSIONS + k, buf, starts[k], ends[k], hashes[k]);
-      else w.nullValue(COL_DIMENSIONS + k);
+      if ((seen & (1 << k)) === 0) w.nullValue(COL_DIMENSIONS + k);
+      else if ((escaped & (1 << k)) === 0)
+        w.stringHashed(COL_DIMENSIONS + k, buf, starts[k], ends[k], hashes[k]);
+      else w.stringHashed(COL_DIMENSIONS + k, this.unescaped, starts[k], ends[k], hashes[k]);
     }
     w.bracketed(COL_AGGREGATE, buf, as, ae);
     w.listNumbers(COL_HISTOGRAM, vals, 0, n - 2);
@@ -303,6 +328,53 @@ export class RowConverter {
     for (let u = 0; u < unknown; u++) this.countUnknown(buf, this.unknownStarts[u], this.unknownEnds[u]);
     this.rows++;
     return i + 1;
+  }
+
+  /**
+   * A JSON string value with escapes, as COPY writes it: every JSON backslash doubled (`\\"` is `\"`,
+   * `\\\\` is `\\`). `buf[vs, i)` is plain and `buf[i]` its first backslash. Decodes `\" \\ \/ \b \f \n \r
+   * \t` into `unescaped` from `at` on and returns the index of the closing quote (`unescapedEnd` is set), or
+   * -1 for anything else (`\u` escapes, other COPY escapes, control bytes), which the general path takes.
+   */
+  private unescapeValue(buf: Buffer, vs: number, i: number, at: number): number {
+    // Decoded bytes never outnumber the raw ones: room for the rest of the line is enough.
+    const rest = buf.indexOf(NL, i);
+    if (rest < 0) return -1;
+    if (this.unescaped.length < at + (rest - vs)) {
+      const bigger = Buffer.allocUnsafe(2 * (at + (rest - vs)));
+      this.unescaped.copy(bigger, 0, 0, at);
+      this.unescaped = bigger;
+    }
+    const o = this.unescaped;
+    let q = at;
+    for (let j = vs; j < i; j++) o[q++] = buf[j];
+    for (;;) {
+      const b = buf[i];
+      if (b === QUOTE) break;
+      if (b < 32) return -1;
+      if (b !== BACKSLASH) {
+        o[q++] = b;
+        i++;
+        continue;
+      }
+      // A COPY escape: only `\\` (one backslash of the JSON text), then the JSON escape's letter.
+      if (buf[i + 1] !== BACKSLASH) return -1;
+      const c = buf[i + 2];
+      i += 3;
+      if (c === QUOTE || c === 47) o[q++] = c;
+      else if (c === BACKSLASH) {
+        if (buf[i] !== BACKSLASH) return -1;
+        o[q++] = BACKSLASH;
+        i++;
+      } else if (c === 98) o[q++] = 8;
+      else if (c === 102) o[q++] = 12;
+      else if (c === 110) o[q++] = NL;
+      else if (c === 114) o[q++] = 13;
+      else if (c === 116) o[q++] = TAB;
+      else return -1;
+    }
+    this.unescapedEnd = q;
+    return i;
   }
 
   private countUnknown(buf: Buffer, start: number, end: number): void {

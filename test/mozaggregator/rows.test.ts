@@ -68,6 +68,44 @@ describe("RowConverter's dimension columns", () => {
     expect(unknown.get("e10sEnabled")).toBe(lines.filter((l) => l.includes("e10sEnabled")).length);
   });
 
+  it("decodes escaped values as JSON does, in every column and across row groups", async () => {
+    // COPY doubles every backslash of the JSON text; the expected rows come from the JSON text itself.
+    const copyEscape = (json: string) => json.replaceAll("\\", "\\\\");
+    const values = [
+      '"quoted"',
+      "back\\slash\\",
+      "tab\there",
+      "new\nline\r",
+      "\b\f",
+      "é ü 日本",
+      "\u0001 control",
+      "x".repeat(5000) + '"', // longer than the decoding buffer starts
+      "",
+    ];
+    const raw = ['"a\\/b"', '"\\u00e9t\\u00e9"', '"\\\\"']; // JSON text as written: \/, \u escapes, \\
+    const jsons: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const v = values[i % values.length];
+      const w = values[(i * 5 + 1) % values.length];
+      const r = raw[i % raw.length];
+      const extra =
+        i % 4 === 0
+          ? `, "e10s\\"Enabled": ${JSON.stringify(w)}`
+          : i % 4 === 1
+            ? `, "extra": ${JSON.stringify(v)}`
+            : "";
+      jsons.push(
+        `{"os": ${JSON.stringify(v)}, "child": "false", "label": ${r}, "metric": ${JSON.stringify(`M${i % 7}${w}`)}, "osVersion": "10.0", "application": ${JSON.stringify(w)}, "architecture": "x86-64"${extra}}`,
+      );
+    }
+    const lines = jsons.map((j, i) => `${copyEscape(j)}\t{${i},${i % 3},4}`);
+    const { rows, unknown } = await convertLines("escaped", lines, { rowGroupRows: 1024, pageBytes: 4096 });
+    const want = sortRows(jsons.map((j, i) => expectedRow(TABLE, INGEST, j, `{${i},${i % 3},4}`)));
+    expect(sortRows(rows)).toEqual(want);
+    expect(unknown.get("extra")).toBe(750);
+    expect(unknown.get('e10s"Enabled')).toBe(750);
+  });
+
   it("keeps objects that do not repeat exact", async () => {
     const lines: string[] = [];
     for (let i = 0; i < 9000; i++) lines.push(`${dims("Darwin", `M_${i}`)}\t{${i},1,2}`);
