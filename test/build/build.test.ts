@@ -127,7 +127,7 @@ describe("function bundles", () => {
       name: "tessera-echo",
       private: true,
       type: "module",
-      main: "index.js",
+      main: "index.mjs",
       engines: { node: "22" },
       scripts: { "gcp-build": `node ${WARM_CACHE_FILE}` },
       dependencies: { "@google-cloud/functions-framework": "file:./vendor/functions-framework" },
