@@ -228,6 +228,9 @@ interface NativeStream {
   close(): void;
 }
 
+/** The compressors' output buffer, shared by this thread's writers (each copies a page out before the next). */
+let compressed = Buffer.allocUnsafe(1 << 16);
+
 /**
  * Compress one page, whole. zlib's one-shot zstd makes (and leaves to the garbage collector) a native context
  * per call; pages' contexts then pile up in RSS and their external memory drives V8 into frequent collections.
@@ -235,9 +238,6 @@ interface NativeStream {
  * ZSTD_e_end leaves the context ready for the next frame. Without that handle (another Node) each page takes a
  * fresh context through `_processChunk`, the synchronous path zlib's own *Sync functions use.
  */
-/** The compressors' output buffer, shared by this thread's writers (each copies a page out before the next). */
-let compressed = Buffer.allocUnsafe(1 << 16);
-
 class Compressor {
   private stream: NativeStream | null = null;
 
