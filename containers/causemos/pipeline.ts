@@ -133,6 +133,7 @@ async function runSteps(
       : OUTPUT_TASKS,
   );
   const allSelected = OUTPUT_TASKS.every((t) => selected.has(t));
+  writer.prepare?.();
 
   // Two ways in, same results: an in-memory frame (generator, tests) is validated and grouped here; files are
   // scanned by DuckDB, which also does the monthly reduction (scan.ts).

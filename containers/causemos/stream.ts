@@ -40,17 +40,23 @@ const DAY = 86_400_000;
 const f64 = new Float64Array(1);
 const u32 = new Int32Array(f64.buffer);
 
-function growInt(a: Int32Array, need: number, fill = 0): Int32Array {
+/**
+ * Growable arrays grow 4x into memory malloc does not clear (`Buffer.allocUnsafeSlow`): entries at and beyond
+ * the count in use are never read before they are written, and untouched pages cost nothing, where a cleared
+ * typed array touches (and page-faults) all of it at once.
+ */
+function growInt(a: Int32Array, need: number): Int32Array {
   if (a.length >= need) return a;
-  const out = new Int32Array(Math.max(need, a.length * 2));
+  const n = Math.max(need, a.length * 4);
+  const out = new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
   out.set(a);
-  if (fill !== 0) out.fill(fill, a.length);
   return out;
 }
 
 function growFloat(a: Float64Array, need: number): Float64Array {
   if (a.length >= need) return a;
-  const out = new Float64Array(Math.max(need, a.length * 2));
+  const n = Math.max(need, a.length * 4);
+  const out = new Float64Array(Buffer.allocUnsafeSlow(n * 8).buffer, 0, n);
   out.set(a);
   return out;
 }
@@ -283,7 +289,7 @@ export function streamReduce(
             }
             if (s < 0) {
               if (S === size) {
-                size *= 2;
+                size *= 4;
                 sF = growInt(sF, size);
                 sP = growInt(sP, size * T);
                 sRaw = growInt(sRaw, size * T);
@@ -291,12 +297,14 @@ export function streamReduce(
                 sLng = growFloat(sLng, size);
                 sTs = growFloat(sTs, size);
                 sHash = growInt(sHash, size);
-                nextOf = growInt(nextOf, size, -1);
-                lastMonth = growInt(lastMonth, size, -1);
+                nextOf = growInt(nextOf, size);
+                lastMonth = growInt(lastMonth, size);
                 lastCell = growInt(lastCell, size);
               }
               s = S++;
               sF[s] = f;
+              nextOf[s] = -1;
+              lastMonth[s] = -1;
               for (let c = 0; c < T; c++) {
                 sP[s * T + c] = pc[c];
                 sRaw[s * T + c] = codes[c][i];
@@ -349,7 +357,7 @@ export function streamReduce(
             }
             if (k < 0) {
               if (G === csize) {
-                csize *= 2;
+                csize *= 4;
                 cSeries = growInt(cSeries, csize);
                 cMonth = growInt(cMonth, csize);
                 tSum = growFloat(tSum, csize);
@@ -363,6 +371,13 @@ export function streamReduce(
               k = G++;
               cSeries[k] = s;
               cMonth[k] = month;
+              tSum[k] = 0;
+              cnt[k] = 0;
+              if (hasWeight) {
+                wvSum[k] = 0;
+                wSum[k] = 0;
+                wRows[k] = 0;
+              }
               cslots[q] = k;
               if (G * 2 > ccap) {
                 ccap *= 2;

@@ -6,7 +6,8 @@ import type { OutputWriter } from "./writer.ts";
  * An {@link OutputWriter} whose puts run on a worker thread (write-worker.ts), so the file system or network
  * work of thousands of small objects overlaps the job's computing on the other core. Files are copied into
  * batches (about 4 MiB or 512 files) and posted with their buffer transferred; `drain` waits while more than
- * `maxBatches` batches are unanswered, `close` waits for all and stops the thread.
+ * `maxBatches` batches are unanswered, `close` waits for all and stops the thread. The thread starts with the first
+ * batch, or earlier with `prepare()`.
  */
 
 export type StoreSpec =
@@ -108,6 +109,13 @@ export function threadedWriter(spec: StoreSpec, options: { maxBatches?: number }
       bodies.push(b);
       size += b.length;
       if (size >= BATCH_BYTES || names.length >= BATCH_FILES) flush();
+    },
+    prepare() {
+      // The thread loads its modules on the other core while the job reads; it holds the process open only
+      // while batches are in flight.
+      if (failure !== undefined || worker) return;
+      worker = start();
+      worker.unref();
     },
     drain: () => settled(maxBatches),
     async close() {

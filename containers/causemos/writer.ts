@@ -10,6 +10,8 @@ export interface OutputWriter {
   close(): Promise<void>;
   /** Stop without finishing (a failed run): drops what is queued, releases threads. */
   abort?(): Promise<void>;
+  /** Get ready for the first write while the caller reads its input (a writer thread starts loading). */
+  prepare?(): void;
   readonly files: number;
   readonly bytes: number;
 }
