@@ -209,6 +209,8 @@ export async function buildVendoredFramework(
     format: "cjs",
     target: "node22",
     minify: options.minify ?? true,
+    // Non-ASCII characters as themselves (iconv-lite's single-byte code pages), not as \uXXXX escapes.
+    charset: "utf8",
     legalComments: "none",
     metafile: true,
     logLevel: "silent",

@@ -67,11 +67,12 @@ interface Start {
  * the framework first (the bundle imports it anyway), then the bundle; when the first response has gone out
  * it prints the marks.
  */
-const STAGES_LAUNCHER = `import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const STAGES_LAUNCHER = `const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const marks = { boot: cpu() };
+// Built-ins taken after the boot mark, without ESM facades (static imports would run before it).
+const { existsSync } = process.getBuiltinModule("node:fs");
+const { createRequire } = process.getBuiltinModule("node:module");
+const { dirname, join } = process.getBuiltinModule("node:path");
 const [bundle, target, port = "0"] = process.argv.slice(2);
 // The framework as the bundle resolves it from its own folder (node_modules linked as npm install does).
 const require = createRequire(bundle);
