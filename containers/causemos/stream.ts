@@ -210,206 +210,102 @@ export function streamReduce(
             prov[c][k + 1] = provOf(c, isRegion[c] ? values[k].replaceAll("//", "") : values[k]);
           provBuilt[c] = values.length;
         }
-        // Rows of this group.
-        for (let i = 0; i < n; i++) {
-          const f = fcodes[i];
-          numRows++;
-          perFeature[f + 1]++;
-          for (let c = 0; c < T; c++) used[c][codes[c][i] + 1] = 1;
-          const a = lat[i];
-          const b = lng[i];
-          if (!Number.isNaN(a)) latAny = true;
-          if (!Number.isNaN(b)) lngAny = true;
-          let t = ts[i];
-          if (Number.isNaN(t)) {
-            missingTs++;
-            t = fill;
-          }
-          if (t >= MAX_TIMESTAMP) {
-            invalidTs++;
-            continue;
-          }
-          let v = val[i];
-          if (Number.isNaN(v) || v === Infinity || v === -Infinity) {
-            missingVal++;
-            v = Number.NaN;
-          }
-          if (f < 0) continue; // an error at the end
-          for (let c = 0; c < T; c++) {
-            const p = prov[c][codes[c][i] + 1];
-            pc[c] = p;
-            if (firstProv[c] !== p) {
-              if (firstProv[c] < 0) firstProv[c] = p;
-              else manyProv[c] = 1;
-            }
-          }
-          // Series: the one that followed the previous row's series last time, else the hash table.
-          let s = prev >= 0 ? nextOf[prev] : -1;
-          if (s >= 0) {
-            let hit = sF[s] === f && same(sLat[s], a) && same(sLng[s], b);
-            for (let c = 0; c < T && hit; c++) hit = sP[s * T + c] === pc[c];
-            if (!hit) s = -1;
-          }
-          if (s < 0) {
-            let h = Math.imul(f ^ 0x2545f491, 0x9e3779b1);
-            for (let c = 0; c < T; c++) {
-              h = Math.imul(h ^ pc[c], 0x85ebca6b);
-              h ^= h >>> 15;
-            }
-            let alo = latBits[2 * i];
-            let ahi = latBits[2 * i + 1];
-            if (a === 0 || Number.isNaN(a)) {
-              alo = 0;
-              ahi = a === 0 ? 0 : 0x7ff80000;
-            }
-            let blo = lngBits[2 * i];
-            let bhi = lngBits[2 * i + 1];
-            if (b === 0 || Number.isNaN(b)) {
-              blo = 0;
-              bhi = b === 0 ? 0 : 0x7ff80000;
-            }
-            h = Math.imul(h ^ alo, 0x85ebca6b);
-            h = Math.imul(h ^ (h >>> 13) ^ ahi, 0xc2b2ae35);
-            h = Math.imul(h ^ (h >>> 16) ^ blo, 0x85ebca6b);
-            h = Math.imul(h ^ (h >>> 13) ^ bhi, 0xc2b2ae35);
-            h ^= h >>> 16;
-            let q = h & mask;
-            for (;;) {
-              const e = slots[q];
-              if (e < 0) break;
-              if (sHash[e] === h && sF[e] === f && same(sLat[e], a) && same(sLng[e], b)) {
-                let hit = true;
-                for (let c = 0; c < T && hit; c++) hit = sP[e * T + c] === pc[c];
-                if (hit) {
-                  s = e;
-                  break;
-                }
-              }
-              q = (q + 1) & mask;
-            }
-            if (s < 0) {
-              if (S === size) {
-                size *= 4;
-                sF = growInt(sF, size);
-                sP = growInt(sP, size * T);
-                sRaw = growInt(sRaw, size * T);
-                sLat = growFloat(sLat, size);
-                sLng = growFloat(sLng, size);
-                sTs = growFloat(sTs, size);
-                sHash = growInt(sHash, size);
-                nextOf = growInt(nextOf, size);
-                lastMonth = growInt(lastMonth, size);
-                lastCell = growInt(lastCell, size);
-              }
-              s = S++;
-              sF[s] = f;
-              nextOf[s] = -1;
-              lastMonth[s] = -1;
-              for (let c = 0; c < T; c++) {
-                sP[s * T + c] = pc[c];
-                sRaw[s * T + c] = codes[c][i];
-              }
-              sLat[s] = a;
-              sLng[s] = b;
-              sTs[s] = t;
-              sHash[s] = h;
-              slots[q] = s;
-              if (S * 2 > cap) {
-                cap *= 2;
-                mask = cap - 1;
-                slots = new Int32Array(cap).fill(-1);
-                for (let k = 0; k < S; k++) {
-                  let r = sHash[k] & mask;
-                  while (slots[r] >= 0) r = (r + 1) & mask;
-                  slots[r] = k;
-                }
-              }
-            }
-          }
-          if (prev >= 0) nextOf[prev] = s;
-          prev = s;
-          // Month of the row (recomputed only when the day changes), then the (series, month) cell.
-          const day = Math.floor(t / DAY);
-          if (day !== lastDay) {
-            const start = periodStart(t, "month");
-            let m = monthIndex.get(start);
-            if (m === undefined) {
-              m = starts.push(start) - 1;
-              monthIndex.set(start, m);
-            }
-            month = m;
-            lastDay = day;
-          }
-          let k: number;
-          if (lastMonth[s] === month) k = lastCell[s];
-          else {
-            const h = Math.imul(Math.imul(s, 0x9e3779b1) ^ month, 0x85ebca6b);
-            let q = (h ^ (h >>> 15)) & cmask;
-            k = -1;
-            for (;;) {
-              const e = cslots[q];
-              if (e < 0) break;
-              if (cSeries[e] === s && cMonth[e] === month) {
-                k = e;
-                break;
-              }
-              q = (q + 1) & cmask;
-            }
-            if (k < 0) {
-              if (G === csize) {
-                csize *= 4;
-                cSeries = growInt(cSeries, csize);
-                cMonth = growInt(cMonth, csize);
-                tSum = growFloat(tSum, csize);
-                cnt = growFloat(cnt, csize);
-                if (hasWeight) {
-                  wvSum = growFloat(wvSum, csize);
-                  wSum = growFloat(wSum, csize);
-                  wRows = growFloat(wRows, csize);
-                }
-              }
-              k = G++;
-              cSeries[k] = s;
-              cMonth[k] = month;
-              tSum[k] = 0;
-              cnt[k] = 0;
-              if (hasWeight) {
-                wvSum[k] = 0;
-                wSum[k] = 0;
-                wRows[k] = 0;
-              }
-              cslots[q] = k;
-              if (G * 2 > ccap) {
-                ccap *= 2;
-                cmask = ccap - 1;
-                cslots = new Int32Array(ccap).fill(-1);
-                for (let e = 0; e < G; e++) {
-                  const he = Math.imul(Math.imul(cSeries[e], 0x9e3779b1) ^ cMonth[e], 0x85ebca6b);
-                  let r = (he ^ (he >>> 15)) & cmask;
-                  while (cslots[r] >= 0) r = (r + 1) & cmask;
-                  cslots[r] = e;
-                }
-              }
-            }
-            lastMonth[s] = month;
-            lastCell[s] = k;
-          }
-          if (hasWeight) {
-            let wi = wgt[i];
-            if (Number.isNaN(wi)) wi = 0;
-            if (!Number.isNaN(v)) {
-              tSum[k] += v;
-              cnt[k]++;
-              const p = v * wi;
-              if (!Number.isNaN(p)) wvSum[k] += p;
-            }
-            wSum[k] += wi;
-            wRows[k]++;
-          } else if (!Number.isNaN(v)) {
-            tSum[k] += v;
-            cnt[k]++;
-          }
-        }
+        const st: PassState = {
+          cap,
+          mask,
+          size,
+          S,
+          ccap,
+          cmask,
+          csize,
+          G,
+          numRows,
+          missingTs,
+          invalidTs,
+          missingVal,
+          latAny,
+          lngAny,
+          prev,
+          lastDay,
+          month,
+          perFeature,
+          slots,
+          sF,
+          sP,
+          sRaw,
+          sLat,
+          sLng,
+          sTs,
+          sHash,
+          nextOf,
+          lastMonth,
+          lastCell,
+          cslots,
+          cSeries,
+          cMonth,
+          tSum,
+          cnt,
+          wvSum,
+          wSum,
+          wRows,
+          T,
+          fill,
+          hasWeight,
+          fcodes,
+          codes,
+          lat,
+          lng,
+          latBits,
+          lngBits,
+          ts,
+          val,
+          wgt,
+          used,
+          prov,
+          pc,
+          firstProv,
+          manyProv,
+          monthIndex,
+          starts,
+        };
+        reduceRows(st, n);
+        cap = st.cap;
+        mask = st.mask;
+        size = st.size;
+        S = st.S;
+        ccap = st.ccap;
+        cmask = st.cmask;
+        csize = st.csize;
+        G = st.G;
+        numRows = st.numRows;
+        missingTs = st.missingTs;
+        invalidTs = st.invalidTs;
+        missingVal = st.missingVal;
+        latAny = st.latAny;
+        lngAny = st.lngAny;
+        prev = st.prev;
+        lastDay = st.lastDay;
+        month = st.month;
+        perFeature = st.perFeature;
+        slots = st.slots;
+        sF = st.sF;
+        sP = st.sP;
+        sRaw = st.sRaw;
+        sLat = st.sLat;
+        sLng = st.sLng;
+        sTs = st.sTs;
+        sHash = st.sHash;
+        nextOf = st.nextOf;
+        lastMonth = st.lastMonth;
+        lastCell = st.lastCell;
+        cslots = st.cslots;
+        cSeries = st.cSeries;
+        cMonth = st.cMonth;
+        tSum = st.tSum;
+        cnt = st.cnt;
+        wvSum = st.wvSum;
+        wSum = st.wSum;
+        wRows = st.wRows;
       }
     } finally {
       closeSync(fd);
@@ -542,4 +438,362 @@ export function streamReduce(
     weightColumn: hasWeight ? weightColumn : "",
     via: "stream",
   };
+}
+
+/** Everything the one pass keeps between row groups (the row loop reads it into locals and writes it back). */
+interface PassState {
+  cap: number;
+  mask: number;
+  size: number;
+  S: number;
+  ccap: number;
+  cmask: number;
+  csize: number;
+  G: number;
+  numRows: number;
+  missingTs: number;
+  invalidTs: number;
+  missingVal: number;
+  latAny: boolean;
+  lngAny: boolean;
+  prev: number;
+  lastDay: number;
+  month: number;
+  perFeature: Float64Array;
+  slots: Int32Array;
+  sF: Int32Array;
+  sP: Int32Array;
+  sRaw: Int32Array;
+  sLat: Float64Array;
+  sLng: Float64Array;
+  sTs: Float64Array;
+  sHash: Int32Array;
+  nextOf: Int32Array;
+  lastMonth: Int32Array;
+  lastCell: Int32Array;
+  cslots: Int32Array;
+  cSeries: Int32Array;
+  cMonth: Int32Array;
+  tSum: Float64Array;
+  cnt: Float64Array;
+  wvSum: Float64Array;
+  wSum: Float64Array;
+  wRows: Float64Array;
+  T: number;
+  fill: number;
+  hasWeight: boolean;
+  fcodes: Int32Array;
+  codes: Int32Array[];
+  lat: Float64Array;
+  lng: Float64Array;
+  latBits: Int32Array;
+  lngBits: Int32Array;
+  ts: Float64Array;
+  val: Float64Array;
+  wgt: Float64Array;
+  used: Uint8Array[];
+  prov: Int32Array[];
+  pc: Int32Array;
+  firstProv: Int32Array;
+  manyProv: Uint8Array;
+  monthIndex: Map<number, number>;
+  starts: number[];
+}
+
+/** The rows of one row group (`n` rows in the state's buffers). */
+function reduceRows(st: PassState, n: number): void {
+  let cap = st.cap;
+  let mask = st.mask;
+  let size = st.size;
+  let S = st.S;
+  let ccap = st.ccap;
+  let cmask = st.cmask;
+  let csize = st.csize;
+  let G = st.G;
+  let numRows = st.numRows;
+  let missingTs = st.missingTs;
+  let invalidTs = st.invalidTs;
+  let missingVal = st.missingVal;
+  let latAny = st.latAny;
+  let lngAny = st.lngAny;
+  let prev = st.prev;
+  let lastDay = st.lastDay;
+  let month = st.month;
+  const perFeature = st.perFeature;
+  let slots = st.slots;
+  let sF = st.sF;
+  let sP = st.sP;
+  let sRaw = st.sRaw;
+  let sLat = st.sLat;
+  let sLng = st.sLng;
+  let sTs = st.sTs;
+  let sHash = st.sHash;
+  let nextOf = st.nextOf;
+  let lastMonth = st.lastMonth;
+  let lastCell = st.lastCell;
+  let cslots = st.cslots;
+  let cSeries = st.cSeries;
+  let cMonth = st.cMonth;
+  let tSum = st.tSum;
+  let cnt = st.cnt;
+  let wvSum = st.wvSum;
+  let wSum = st.wSum;
+  let wRows = st.wRows;
+  const T = st.T;
+  const fill = st.fill;
+  const hasWeight = st.hasWeight;
+  const fcodes = st.fcodes;
+  const codes = st.codes;
+  const lat = st.lat;
+  const lng = st.lng;
+  const latBits = st.latBits;
+  const lngBits = st.lngBits;
+  const ts = st.ts;
+  const val = st.val;
+  const wgt = st.wgt;
+  const used = st.used;
+  const prov = st.prov;
+  const pc = st.pc;
+  const firstProv = st.firstProv;
+  const manyProv = st.manyProv;
+  const monthIndex = st.monthIndex;
+  const starts = st.starts;
+  // Rows of this group.
+  for (let i = 0; i < n; i++) {
+    const f = fcodes[i];
+    numRows++;
+    perFeature[f + 1]++;
+    for (let c = 0; c < T; c++) used[c][codes[c][i] + 1] = 1;
+    const a = lat[i];
+    const b = lng[i];
+    if (!Number.isNaN(a)) latAny = true;
+    if (!Number.isNaN(b)) lngAny = true;
+    let t = ts[i];
+    if (Number.isNaN(t)) {
+      missingTs++;
+      t = fill;
+    }
+    if (t >= MAX_TIMESTAMP) {
+      invalidTs++;
+      continue;
+    }
+    let v = val[i];
+    if (Number.isNaN(v) || v === Infinity || v === -Infinity) {
+      missingVal++;
+      v = Number.NaN;
+    }
+    if (f < 0) continue; // an error at the end
+    for (let c = 0; c < T; c++) {
+      const p = prov[c][codes[c][i] + 1];
+      pc[c] = p;
+      if (firstProv[c] !== p) {
+        if (firstProv[c] < 0) firstProv[c] = p;
+        else manyProv[c] = 1;
+      }
+    }
+    // Series: the one that followed the previous row's series last time, else the hash table.
+    let s = prev >= 0 ? nextOf[prev] : -1;
+    if (s >= 0) {
+      let hit = sF[s] === f && same(sLat[s], a) && same(sLng[s], b);
+      for (let c = 0; c < T && hit; c++) hit = sP[s * T + c] === pc[c];
+      if (!hit) s = -1;
+    }
+    if (s < 0) {
+      let h = Math.imul(f ^ 0x2545f491, 0x9e3779b1);
+      for (let c = 0; c < T; c++) {
+        h = Math.imul(h ^ pc[c], 0x85ebca6b);
+        h ^= h >>> 15;
+      }
+      let alo = latBits[2 * i];
+      let ahi = latBits[2 * i + 1];
+      if (a === 0 || Number.isNaN(a)) {
+        alo = 0;
+        ahi = a === 0 ? 0 : 0x7ff80000;
+      }
+      let blo = lngBits[2 * i];
+      let bhi = lngBits[2 * i + 1];
+      if (b === 0 || Number.isNaN(b)) {
+        blo = 0;
+        bhi = b === 0 ? 0 : 0x7ff80000;
+      }
+      h = Math.imul(h ^ alo, 0x85ebca6b);
+      h = Math.imul(h ^ (h >>> 13) ^ ahi, 0xc2b2ae35);
+      h = Math.imul(h ^ (h >>> 16) ^ blo, 0x85ebca6b);
+      h = Math.imul(h ^ (h >>> 13) ^ bhi, 0xc2b2ae35);
+      h ^= h >>> 16;
+      let q = h & mask;
+      for (;;) {
+        const e = slots[q];
+        if (e < 0) break;
+        if (sHash[e] === h && sF[e] === f && same(sLat[e], a) && same(sLng[e], b)) {
+          let hit = true;
+          for (let c = 0; c < T && hit; c++) hit = sP[e * T + c] === pc[c];
+          if (hit) {
+            s = e;
+            break;
+          }
+        }
+        q = (q + 1) & mask;
+      }
+      if (s < 0) {
+        if (S === size) {
+          size *= 4;
+          sF = growInt(sF, size);
+          sP = growInt(sP, size * T);
+          sRaw = growInt(sRaw, size * T);
+          sLat = growFloat(sLat, size);
+          sLng = growFloat(sLng, size);
+          sTs = growFloat(sTs, size);
+          sHash = growInt(sHash, size);
+          nextOf = growInt(nextOf, size);
+          lastMonth = growInt(lastMonth, size);
+          lastCell = growInt(lastCell, size);
+        }
+        s = S++;
+        sF[s] = f;
+        nextOf[s] = -1;
+        lastMonth[s] = -1;
+        for (let c = 0; c < T; c++) {
+          sP[s * T + c] = pc[c];
+          sRaw[s * T + c] = codes[c][i];
+        }
+        sLat[s] = a;
+        sLng[s] = b;
+        sTs[s] = t;
+        sHash[s] = h;
+        slots[q] = s;
+        if (S * 2 > cap) {
+          cap *= 2;
+          mask = cap - 1;
+          slots = new Int32Array(cap).fill(-1);
+          for (let k = 0; k < S; k++) {
+            let r = sHash[k] & mask;
+            while (slots[r] >= 0) r = (r + 1) & mask;
+            slots[r] = k;
+          }
+        }
+      }
+    }
+    if (prev >= 0) nextOf[prev] = s;
+    prev = s;
+    // Month of the row (recomputed only when the day changes), then the (series, month) cell.
+    const day = Math.floor(t / DAY);
+    if (day !== lastDay) {
+      const start = periodStart(t, "month");
+      let m = monthIndex.get(start);
+      if (m === undefined) {
+        m = starts.push(start) - 1;
+        monthIndex.set(start, m);
+      }
+      month = m;
+      lastDay = day;
+    }
+    let k: number;
+    if (lastMonth[s] === month) k = lastCell[s];
+    else {
+      const h = Math.imul(Math.imul(s, 0x9e3779b1) ^ month, 0x85ebca6b);
+      let q = (h ^ (h >>> 15)) & cmask;
+      k = -1;
+      for (;;) {
+        const e = cslots[q];
+        if (e < 0) break;
+        if (cSeries[e] === s && cMonth[e] === month) {
+          k = e;
+          break;
+        }
+        q = (q + 1) & cmask;
+      }
+      if (k < 0) {
+        if (G === csize) {
+          csize *= 4;
+          cSeries = growInt(cSeries, csize);
+          cMonth = growInt(cMonth, csize);
+          tSum = growFloat(tSum, csize);
+          cnt = growFloat(cnt, csize);
+          if (hasWeight) {
+            wvSum = growFloat(wvSum, csize);
+            wSum = growFloat(wSum, csize);
+            wRows = growFloat(wRows, csize);
+          }
+        }
+        k = G++;
+        cSeries[k] = s;
+        cMonth[k] = month;
+        tSum[k] = 0;
+        cnt[k] = 0;
+        if (hasWeight) {
+          wvSum[k] = 0;
+          wSum[k] = 0;
+          wRows[k] = 0;
+        }
+        cslots[q] = k;
+        if (G * 2 > ccap) {
+          ccap *= 2;
+          cmask = ccap - 1;
+          cslots = new Int32Array(ccap).fill(-1);
+          for (let e = 0; e < G; e++) {
+            const he = Math.imul(Math.imul(cSeries[e], 0x9e3779b1) ^ cMonth[e], 0x85ebca6b);
+            let r = (he ^ (he >>> 15)) & cmask;
+            while (cslots[r] >= 0) r = (r + 1) & cmask;
+            cslots[r] = e;
+          }
+        }
+      }
+      lastMonth[s] = month;
+      lastCell[s] = k;
+    }
+    if (hasWeight) {
+      let wi = wgt[i];
+      if (Number.isNaN(wi)) wi = 0;
+      if (!Number.isNaN(v)) {
+        tSum[k] += v;
+        cnt[k]++;
+        const p = v * wi;
+        if (!Number.isNaN(p)) wvSum[k] += p;
+      }
+      wSum[k] += wi;
+      wRows[k]++;
+    } else if (!Number.isNaN(v)) {
+      tSum[k] += v;
+      cnt[k]++;
+    }
+  }
+
+  st.cap = cap;
+  st.mask = mask;
+  st.size = size;
+  st.S = S;
+  st.ccap = ccap;
+  st.cmask = cmask;
+  st.csize = csize;
+  st.G = G;
+  st.numRows = numRows;
+  st.missingTs = missingTs;
+  st.invalidTs = invalidTs;
+  st.missingVal = missingVal;
+  st.latAny = latAny;
+  st.lngAny = lngAny;
+  st.prev = prev;
+  st.lastDay = lastDay;
+  st.month = month;
+  st.perFeature = perFeature;
+  st.slots = slots;
+  st.sF = sF;
+  st.sP = sP;
+  st.sRaw = sRaw;
+  st.sLat = sLat;
+  st.sLng = sLng;
+  st.sTs = sTs;
+  st.sHash = sHash;
+  st.nextOf = nextOf;
+  st.lastMonth = lastMonth;
+  st.lastCell = lastCell;
+  st.cslots = cslots;
+  st.cSeries = cSeries;
+  st.cMonth = cMonth;
+  st.tSum = tSum;
+  st.cnt = cnt;
+  st.wvSum = wvSum;
+  st.wSum = wSum;
+  st.wRows = wRows;
 }
