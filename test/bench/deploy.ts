@@ -40,7 +40,7 @@ import { type GoogleStandIn, standInEnv, startGoogleStandIn } from "../deploy/go
  * out of a cold start.
  *
  * `npx tsx test/bench/deploy.ts` (7 starts per function and mode); `BENCH_QUICK=1` (2 starts, the compile
- * cache measured for `bare` and dispatch only); `BENCH_RUNS=N` starts; `BENCH_ONLY=dispatch,runs` only those
+ * cache measured for both `bare` floors and dispatch only); `BENCH_RUNS=N` starts; `BENCH_ONLY=dispatch,runs` only those
  * functions beside the floors.
  */
 const REPO = join(import.meta.dirname, "..", "..");
