@@ -652,6 +652,7 @@ async function main(argv: string[]): Promise<number> {
     const deps = Object.keys(b.dependencies).join(", ") || "none";
     const extra = [
       b.assets ? `static assets ${(b.assets / 1024).toFixed(1)} KiB` : "",
+      b.framework ? `vendored framework ${(b.framework / 1024).toFixed(1)} KiB` : "",
       b.workers.length ? `workers: ${b.workers.join(", ")}` : "",
     ].filter(Boolean);
     process.stdout.write(
