@@ -202,8 +202,9 @@ export class RowConverter {
 
   /**
    * The common line: `{"key": "value", ...}<TAB>{i,i,...}<NL>` with string values (plain, or with the JSON
-   * escapes {@link unescapeValue} decodes) and elements of up to 15 digits. Writes the row and returns the index after its newline, or returns -1 (having
-   * written nothing) for any other line. The scan cannot run past the line: every loop stops at a byte < 32.
+   * escapes {@link unescapeValue} decodes) and elements of up to 15 digits. Writes the row and returns the index
+   * after its newline, or returns -1 (having written nothing) for any other line. The scan cannot run past the
+   * line: every loop stops at a byte < 32.
    */
   private fastRow(buf: Buffer, p: number): number {
     if (buf[p] !== 123) return -1;
@@ -212,7 +213,7 @@ export class RowConverter {
     const hashes = this.hashes;
     let seen = 0;
     let unknown = 0;
-    /** Which values were unescaped (they live in `unescaped`), and where the next one goes there. */
+    // Which values were unescaped (they live in `unescaped`), and where the next one goes there.
     let escaped = 0;
     let at = 0;
     let i = p + 1;
