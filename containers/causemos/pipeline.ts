@@ -839,7 +839,9 @@ function sortedGroups(n: number, compare: (a: number, b: number) => number): num
 function uniqueInOrder(seriesIds: Int32Array, codeOf: (s: number) => number, labels: string[]): string[] {
   const seen = new Uint8Array(labels.length);
   const out: string[] = [];
-  const sorted = Int32Array.from(seriesIds).sort();
+  let ascending = true;
+  for (let k = 1; k < seriesIds.length && ascending; k++) ascending = seriesIds[k - 1] <= seriesIds[k];
+  const sorted = ascending ? seriesIds : Int32Array.from(seriesIds).sort();
   for (const s of sorted) {
     const c = codeOf(s);
     if (c >= 0 && !seen[c]) {
