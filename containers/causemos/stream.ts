@@ -37,8 +37,6 @@ export interface StreamLayout {
 }
 
 const DAY = 86_400_000;
-const f64 = new Float64Array(1);
-const u32 = new Int32Array(f64.buffer);
 
 /**
  * Growable arrays grow 4x into memory malloc does not clear (`Buffer.allocUnsafeSlow`): entries at and beyond
@@ -66,19 +64,6 @@ function growBytes(a: Uint8Array, need: number): Uint8Array {
   const out = new Uint8Array(Math.max(need, a.length * 2));
   out.set(a);
   return out;
-}
-
-/** Bits of a double for hashing, with -0 as 0 and every NaN alike. */
-function bitsLo(v: number): number {
-  if (v === 0 || Number.isNaN(v)) return 0;
-  f64[0] = v;
-  return u32[0];
-}
-function bitsHi(v: number): number {
-  if (v === 0) return 0;
-  if (Number.isNaN(v)) return 0x7ff80000;
-  f64[0] = v;
-  return u32[1];
 }
 
 function same(a: number, b: number): boolean {

@@ -217,7 +217,7 @@ async function main(): Promise<void> {
   lines.push(
     `Every child runs with GLIBC_TUNABLES=${MALLOC_TUNABLES} (containers/causemos/runtime.ts: malloc keeps freed memory and asks for huge pages, because a first touch of a 4 KiB page costs about 20 µs of CPU on this VM) except the "default malloc" run of the same job.`,
     "",
-    "Tessera end to end = our columnar Parquet reader decodes the columns on two threads, typed-array passes do validate_and_fix's counters and clean-up and the monthly reduction, columnar TypeScript does every output of the spec's tree, encodes the protobuf tiles, and a writer thread puts every file through the objects port's local adapter (one file per object). Compute only = the in-memory path from a generated frame (validate, group and aggregate 5M rows in TypeScript), no writes. DuckDB-only = the same group-bys as SQL tables on DuckDB's 2 threads, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
+    "Tessera end to end = our Parquet reader decodes each row group into reused buffers and one pass validates it (validate_and_fix's counters and clean-up), finds the series and sums the monthly cells (stream.ts), columnar TypeScript does every output of the spec's tree, encodes the protobuf tiles, and a writer thread puts every file through the objects port's local adapter (one file per object). Compute only = the in-memory path from a generated frame (validate, group and aggregate 5M rows in TypeScript), no writes. DuckDB-only = the same group-bys as SQL tables on DuckDB's 2 threads, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
   );
   console.log(lines.join("\n"));
 }
