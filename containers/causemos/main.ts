@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "zod";
-import { createGcpObjects } from "../../shared/adapters/gcp/objects.ts";
 import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
 import type { ObjectStore, Objects } from "../../shared/adapters/ports.ts";
 import { JobArgsBase, parseContract, parseJson } from "../../shared/contracts/v1/index.ts";
@@ -156,7 +155,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
     const config = parseConfig(ENV, env);
     const root = join(config.stateDir, "objects");
     const objects =
-      config.mode === "gcp" ? createGcpObjects({ projectId: config.project }) : createLocalObjects({ root });
+      config.mode === "gcp"
+        ? // Loaded on use: the Cloud Storage client costs a local run's start-up ~0.3 CPU-s.
+          (await import("../../shared/adapters/gcp/objects.ts")).createGcpObjects({
+            projectId: config.project,
+          })
+        : createLocalObjects({ root });
     // Outputs are put from a writer thread through the same adapter, overlapping the computing.
     const writerFor = (bucket: string) =>
       threadedWriter(
@@ -184,16 +188,31 @@ export async function main(argv: string[], env: Record<string, string | undefine
 function summaryOf(result: RunSummary | { merged: RunResults; recordedResults: boolean }) {
   if ("merged" in result)
     return { recordedResults: result.recordedResults, features: result.merged.data_info.features };
+  const usage = process.resourceUsage();
   return {
+    rows: result.results.data_info.num_rows,
     files: result.files,
     bytes: result.bytes,
     tiles: result.tiles,
+    bins: result.bins,
     recordedResults: result.recordedResults,
     timings: result.timings,
+    cpuTimings: result.cpuTimings,
+    // The whole process so far (every thread, start-up included): CPU seconds, peak RSS, minor page faults.
+    usage: {
+      cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+      maxRssMb: Math.round(usage.maxRSS / 1024),
+      minorFaults: usage.minorPageFault,
+    },
   };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+// Run only as `main.ts` itself: bundled (scripts/build.ts), this module shares `index.js` with job.ts, the
+// deployed entrypoint, and the URL check alone would start a second, concurrent run of the whole job.
+if (
+  import.meta.url === pathToFileURL(process.argv[1] ?? "").href &&
+  basename(process.argv[1] ?? "") === "main.ts"
+) {
   main(process.argv.slice(2), process.env).then((code) => {
     process.exitCode = code;
   });

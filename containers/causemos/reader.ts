@@ -1,4 +1,4 @@
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { type DojoFrame, REGION_LEVELS, type RegionLevel, type TextColumn } from "./frame.ts";
 
@@ -63,6 +63,8 @@ export function numericFiles(paths: readonly string[]): { files: string[]; skipp
 
 export async function readDojo(paths: readonly string[], options: ReadOptions = {}): Promise<ReadResult> {
   const { files, skipped } = numericFiles(paths);
+  // Loaded on use: the job's usual path reads Parquet itself, and loading DuckDB costs its start-up ~0.1 CPU-s.
+  const { DuckDBInstance } = await import("@duckdb/node-api");
   const instance = await DuckDBInstance.create(":memory:", { threads: String(options.threads ?? 2) });
   const connection = await instance.connect();
   try {

@@ -1,4 +1,3 @@
-import { DuckDBInstance } from "@duckdb/node-api";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { compareText, findSeries, rollUp, type Series, type Temporal } from "./aggregate.ts";
 import { type DojoFrame, REGION_LEVELS, type RegionLevel, type TextColumn } from "./frame.ts";
@@ -38,6 +37,8 @@ export interface ScanOptions {
 
 export async function scanDojo(paths: readonly string[], options: ScanOptions): Promise<Scan> {
   const { files } = numericFiles(paths);
+  // Loaded on use: the job's usual path reads Parquet itself (columns.ts), without DuckDB.
+  const { DuckDBInstance } = await import("@duckdb/node-api");
   const instance = await DuckDBInstance.create(":memory:", { threads: String(options.threads ?? 2) });
   const connection = await instance.connect();
   try {

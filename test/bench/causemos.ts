@@ -1,22 +1,34 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { generate, SCENARIOS, writeParquet } from "../../containers/causemos/generator.ts";
 import { run } from "../../containers/causemos/pipeline.ts";
 import { MALLOC_TUNABLES } from "../../containers/causemos/runtime.ts";
-import { threadedWriter } from "../../containers/causemos/threaded-writer.ts";
 import { nullWriter } from "../../containers/causemos/writer.ts";
+import { bundle, jobBundleName } from "../../scripts/build.ts";
 import { createLogger, memorySink } from "../../shared/core/log.ts";
+import { causemos } from "../../shared/pipelines/causemos.ts";
 
 /**
  * Causemos bench: the spec's scenarios A (10k points x 250 days) and B (500k points x 5 days), 5M rows each,
  * end to end (read Parquet, every output, protobuf encoding, writes to the local objects port), beside a
  * DuckDB-only run of the same aggregations (no encoding, no writes) in the same bench. Each measurement runs in
  * its own child process so peak RSS is its own. BENCH_QUICK=1 uses a tenth of the rows.
+ *
+ * "Tessera end to end" is the job as deployed: the `causemos-run` job's entrypoint bundled by scripts/build.ts
+ * (`index.js` and its worker entries, no TypeScript loader), run by plain node with TESSERA_JOB_ARGS on the
+ * bench's Parquet file and writing through the local objects adapter to a fresh directory; wall time is the
+ * process's, and the job reports its own CPU time (every thread, start-up included), peak RSS and CPU by step.
+ * Compute only and DuckDB run as `--child` modes of this file under tsx.
+ *
  * `npx tsx test/bench/causemos.ts`
+ * BENCH_SCENARIOS=B: only those scenarios. BENCH_TESSERA_ONLY=1: only the end-to-end job.
+ * BENCH_BASELINE=<dir>: an earlier bundle of the job (scripts/build.ts's bundle() of containers/causemos/job.ts,
+ * in a folder under this repository so its packages resolve) runs alternately with this one, BENCH_ROUNDS
+ * pairs (default 1), for a before/after by CPU time.
  */
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -28,6 +40,8 @@ const SIZES = {
 const DASK = { A: 2.38e6, B: 0.55e6 };
 type Name = keyof typeof SIZES;
 type Kind = "tessera" | "compute" | "duckdb";
+/** The measurements made by a `--child` of this file (the end-to-end one runs the bundled job). */
+type ChildKind = "compute" | "duckdb";
 /** The job's process environment: glibc malloc keeps freed memory and uses huge pages (runtime.ts). */
 type Malloc = "tuned" | "default";
 
@@ -50,8 +64,93 @@ const cacheDir = join(tmpdir(), "tessera-bench-causemos");
 const parquetPath = (name: Name) =>
   join(cacheDir, `${name}-${SIZES[name].points}x${SIZES[name].days}.parquet`);
 const PARAMS = { model_id: "bench-model", run_id: "bench-run", data_paths: [] as string[] };
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SCENARIO_NAMES = (process.env.BENCH_SCENARIOS ?? "A,B")
+  .split(",")
+  .filter((n): n is Name => n === "A" || n === "B");
+const TESSERA_ONLY = process.env.BENCH_TESSERA_ONLY === "1";
+const BASELINE = process.env.BENCH_BASELINE;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 
-async function child(kind: Kind, name: Name): Promise<Measurement> {
+/** The causemos run job as deployed: its registry entrypoint bundled by scripts/build.ts. */
+async function bundleJob(): Promise<string> {
+  const run = causemos.jobs.find((j) => j.name === "run");
+  if (!run) throw new Error("the causemos pipeline has no run job");
+  // Under the repository's state directory so that the bundle's external packages resolve from node_modules.
+  const dir = join(repo, ".tessera", "bench", jobBundleName(causemos.id, run.name));
+  await bundle(join(repo, run.entrypoint), dir, jobBundleName(causemos.id, run.name));
+  return dir;
+}
+
+interface JobResult {
+  rows: number;
+  files: number;
+  tiles: number;
+  bins: number;
+  timings: Record<string, number>;
+  cpuTimings: Record<string, number>;
+  usage: { cpuSeconds: number; maxRssMb: number; minorFaults: number };
+}
+
+/** One run of a bundled job (`<dir>/index.js`) on scenario `name`, outputs to a fresh local objects root. */
+function runJob(dir: string, name: Name, malloc: Malloc = "tuned"): Measurement {
+  const state = mkdtempSync(join(tmpdir(), "causemos-bench-out-"));
+  try {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      TESSERA_MODE: "local",
+      TESSERA_STATE_DIR: state,
+      TESSERA_LOG_LEVEL: "WARNING",
+      TESSERA_JOB_ARGS: JSON.stringify({
+        pipeline: "causemos",
+        partition: `${PARAMS.model_id}/${PARAMS.run_id}`,
+        runId: "bench",
+        step: "run",
+        params: { ...PARAMS, data_paths: [parquetPath(name)], model_bucket: "models" },
+      }),
+    };
+    delete env.TESSERA_DATA_BUCKET;
+    delete env.CLOUD_RUN_TASK_INDEX;
+    delete env.CLOUD_RUN_TASK_COUNT;
+    if (malloc === "tuned") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
+    else delete env.GLIBC_TUNABLES;
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [join(dir, "index.js")], {
+      encoding: "utf8",
+      maxBuffer: 1 << 24,
+      env,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    if (r.status !== 0 || !line.startsWith("{"))
+      throw new Error(`bundled job ${dir} on ${name} failed (${r.status}): ${r.stderr}${r.stdout}`);
+    const job = JSON.parse(line) as JobResult;
+    return {
+      kind: "tessera",
+      rows: job.rows,
+      seconds,
+      cpuSeconds: job.usage.cpuSeconds,
+      peakMB: job.usage.maxRssMb,
+      faults: job.usage.minorFaults,
+      files: job.files,
+      tiles: job.tiles,
+      bins: job.bins,
+      steps: job.timings,
+      cpuSteps: job.cpuTimings,
+    };
+  } finally {
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+const topSteps = (steps: Record<string, number> | undefined, n = 6) =>
+  Object.entries(steps ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`)
+    .join(", ");
+
+async function child(kind: ChildKind, name: Name): Promise<Measurement> {
   const quiet = createLogger({ sink: memorySink() });
   const path = parquetPath(name);
   const frame = kind === "compute" ? generate(SIZES[name]) : undefined;
@@ -66,9 +165,7 @@ async function child(kind: Kind, name: Name): Promise<Measurement> {
   } else {
     const dir = mkdtempSync(join(tmpdir(), "causemos-bench-out-"));
     try {
-      const writer =
-        kind === "tessera" ? threadedWriter({ kind: "local", root: dir, bucket: "models" }) : nullWriter();
-      const summary = await run({ ...PARAMS, data_paths: [path] }, writer, { frame, logger: quiet });
+      const summary = await run({ ...PARAMS, data_paths: [path] }, nullWriter(), { frame, logger: quiet });
       rows = summary.results.data_info.num_rows;
       out = {
         files: summary.files,
@@ -150,7 +247,7 @@ async function duckdbAggregations(path: string): Promise<number> {
   return rows;
 }
 
-function measure(kind: Kind, name: Name, malloc: Malloc = "tuned"): Measurement {
+function measure(kind: ChildKind, name: Name, malloc: Malloc = "tuned"): Measurement {
   const self = fileURLToPath(import.meta.url);
   const env = { ...process.env };
   if (malloc === "tuned") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
@@ -170,6 +267,7 @@ const fmtRate = (rows: number, s: number) => `${(rows / s / 1e6).toFixed(2)} M`;
 
 async function main(): Promise<void> {
   mkdirSync(cacheDir, { recursive: true });
+  const job = await bundleJob();
   const lines: string[] = [];
   lines.push(
     `## causemos: Dojo output to Causemos aggregates and tiles${QUICK ? " (quick: a tenth of the rows)" : ""}`,
@@ -182,11 +280,12 @@ async function main(): Promise<void> {
     "",
   );
   lines.push(
-    "| scenario | rows | Tessera end to end: s (rows/s) | CPU s | peak RSS | page faults | same, default malloc: s / CPU s / peak / faults | files / tiles / bins | Tessera compute only (in memory, null writer): s | DuckDB-only aggregations: s (rows/s) | DuckDB peak RSS | Tessera / DuckDB speed | vs spec's Dask |",
+    "| scenario | rows | Tessera end to end (bundled job): s (rows/s) | CPU s | peak RSS | page faults | same, default malloc: s / CPU s / peak / faults | files / tiles / bins | Tessera compute only (in memory, null writer): s | DuckDB-only aggregations: s (rows/s) | DuckDB peak RSS | Tessera / DuckDB speed | vs spec's Dask |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   const steps: string[] = [];
-  for (const name of ["A", "B"] as const) {
+  const pairs: string[] = [];
+  for (const name of SCENARIO_NAMES) {
     if (!existsSync(parquetPath(name))) {
       const t = performance.now();
       await writeParquet(generate(SIZES[name]), parquetPath(name));
@@ -194,37 +293,73 @@ async function main(): Promise<void> {
         `- generated ${name} (${SIZES[name].points} points x ${SIZES[name].days} days x 2 features) to Parquet in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
     }
-    const tessera = measure("tessera", name);
-    const plain = measure("tessera", name, "default");
-    const compute = measure("compute", name);
-    const duck = measure("duckdb", name);
-    const ratio = duck.seconds / tessera.seconds;
-    lines.push(
-      `| ${name} | ${tessera.rows.toLocaleString("en")} | ${tessera.seconds.toFixed(2)} (${fmtRate(tessera.rows, tessera.seconds)}) | ${tessera.cpuSeconds.toFixed(2)} | ${tessera.peakMB.toFixed(0)} MB | ${tessera.faults.toLocaleString("en")} | ${plain.seconds.toFixed(2)} / ${plain.cpuSeconds.toFixed(2)} / ${plain.peakMB.toFixed(0)} MB / ${plain.faults.toLocaleString("en")} | ${tessera.files} / ${tessera.tiles} / ${tessera.bins} | ${compute.seconds.toFixed(2)} | ${duck.seconds.toFixed(2)} (${fmtRate(duck.rows, duck.seconds)}) | ${duck.peakMB.toFixed(0)} MB | ${ratio.toFixed(2)}x | ${(tessera.rows / tessera.seconds / DASK[name]).toFixed(2)}x (Dask ${fmtRate(DASK[name], 1)}) |`,
-    );
-    const top = Object.entries(tessera.steps ?? {})
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 6)
-      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`);
-    const topCpu = Object.entries(tessera.cpuSteps ?? {})
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 6)
-      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`);
-    steps.push(`- ${name} end-to-end steps (wall): ${top.join(", ")}`);
-    steps.push(`- ${name} end-to-end steps (CPU, all threads): ${topCpu.join(", ")}`);
+    if (BASELINE !== undefined) {
+      for (let r = 1; r <= ROUNDS; r++) {
+        const before = runJob(BASELINE, name);
+        const after = runJob(job, name);
+        for (const [label, m] of [
+          ["before", before],
+          ["after", after],
+        ] as const) {
+          pairs.push(
+            `| ${name} | ${r} | ${label} | ${m.seconds.toFixed(2)} (${fmtRate(m.rows, m.seconds)}) | ${m.cpuSeconds.toFixed(2)} | ${m.peakMB.toFixed(0)} MB | ${topSteps(m.cpuSteps, 8)} |`,
+          );
+        }
+      }
+    }
+    const tessera = runJob(job, name);
+    const row = [
+      name,
+      tessera.rows.toLocaleString("en"),
+      `${tessera.seconds.toFixed(2)} (${fmtRate(tessera.rows, tessera.seconds)})`,
+      tessera.cpuSeconds.toFixed(2),
+      `${tessera.peakMB.toFixed(0)} MB`,
+      tessera.faults.toLocaleString("en"),
+    ];
+    if (TESSERA_ONLY) {
+      row.push("-", `${tessera.files} / ${tessera.tiles} / ${tessera.bins}`, "-", "-", "-", "-");
+    } else {
+      const plain = runJob(job, name, "default");
+      const compute = measure("compute", name);
+      const duck = measure("duckdb", name);
+      row.push(
+        `${plain.seconds.toFixed(2)} / ${plain.cpuSeconds.toFixed(2)} / ${plain.peakMB.toFixed(0)} MB / ${plain.faults.toLocaleString("en")}`,
+        `${tessera.files} / ${tessera.tiles} / ${tessera.bins}`,
+        compute.seconds.toFixed(2),
+        `${duck.seconds.toFixed(2)} (${fmtRate(duck.rows, duck.seconds)})`,
+        `${duck.peakMB.toFixed(0)} MB`,
+        `${(duck.seconds / tessera.seconds).toFixed(2)}x`,
+      );
+    }
+    row.push(`${(tessera.rows / tessera.seconds / DASK[name]).toFixed(2)}x (Dask ${fmtRate(DASK[name], 1)})`);
+    lines.push(`| ${row.join(" | ")} |`);
+    steps.push(`- ${name} end-to-end steps (wall s): ${topSteps(tessera.steps)}`);
+    steps.push(`- ${name} end-to-end steps (CPU s, all threads): ${topSteps(tessera.cpuSteps)}`);
   }
   lines.push("", ...steps, "");
+  if (pairs.length > 0) {
+    lines.push(
+      `Before (BENCH_BASELINE=${BASELINE}) and after, run alternately, the bundled job end to end:`,
+      "",
+      "| scenario | round | job | s (rows/s) | CPU s | peak RSS | CPU s by step (all threads) |",
+      "|---|---|---|---|---|---|---|",
+      ...pairs,
+      "",
+    );
+  }
   lines.push(
     `Every child runs with GLIBC_TUNABLES=${MALLOC_TUNABLES} (containers/causemos/runtime.ts: malloc keeps freed memory and asks for huge pages, because a first touch of a 4 KiB page costs about 20 µs of CPU on this VM) except the "default malloc" run of the same job.`,
     "",
-    "Tessera end to end = our Parquet reader decodes each row group into reused buffers and one pass validates it (validate_and_fix's counters and clean-up), finds the series and sums the monthly cells (stream.ts), columnar TypeScript does every output of the spec's tree, encodes the protobuf tiles, and a writer thread puts every file through the objects port's local adapter (one file per object). Compute only = the in-memory path from a generated frame (validate, group and aggregate 5M rows in TypeScript), no writes. DuckDB-only = the same group-bys as SQL tables on DuckDB's 2 threads, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
+    "Tessera end to end = the causemos run job as deployed (containers/causemos/job.ts bundled by scripts/build.ts, run by plain node, wall time of the whole process, CPU time of all its threads including start-up): our Parquet reader decodes each row group into reused buffers and one pass validates it (validate_and_fix's counters and clean-up), finds the series and sums the monthly cells (stream.ts), columnar TypeScript does every output of the spec's tree, encodes the protobuf tiles, and a writer thread puts every file through the objects port's local adapter (one file per object). Compute only = the in-memory path from a generated frame (validate, group and aggregate 5M rows in TypeScript, source under tsx), no writes. DuckDB-only = the same group-bys as SQL tables on DuckDB's 2 threads, no encoding or writes. Dask figures are the spec's measurement (no encoding or writes).",
   );
   console.log(lines.join("\n"));
 }
 
 const i = process.argv.indexOf("--child");
 if (i >= 0) {
-  child(process.argv[i + 1] as Kind, process.argv[i + 2] as Name).then((m) => console.log(JSON.stringify(m)));
+  child(process.argv[i + 1] as ChildKind, process.argv[i + 2] as Name).then((m) =>
+    console.log(JSON.stringify(m)),
+  );
 } else {
   await main();
 }

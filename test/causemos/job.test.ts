@@ -1,6 +1,12 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { generate, writeParquet } from "../../containers/causemos/generator.ts";
 import { completeJobArgs, defaultDataPath } from "../../containers/causemos/job.ts";
 import { readJobArgs } from "../../containers/causemos/main.ts";
+import { bundle } from "../../scripts/build.ts";
+import { tempDir } from "./helpers.ts";
 
 const base = { pipeline: "causemos", partition: "m-1/r-2", runId: "causemos:m-1/r-2", step: "run" };
 
@@ -36,4 +42,44 @@ describe("causemos platform job arguments", () => {
     expect(completeJobArgs("{not json", {})).toBe("{not json");
     expect(() => readJobArgs(["--args", completeJobArgs("[1]", {})], {})).toThrow(/causemos job arguments/);
   });
+});
+
+describe("causemos bundled job", () => {
+  it("runs the job once: job.ts and main.ts share the bundle's index.js", async () => {
+    const repo = join(import.meta.dirname, "..", "..");
+    // Under the repository so that the bundle's external packages resolve from node_modules.
+    mkdirSync(join(repo, ".tessera"), { recursive: true });
+    const dir = mkdtempSync(join(repo, ".tessera", "causemos-bundle-test-"));
+    const data = tempDir();
+    try {
+      await bundle(join(repo, "containers/causemos/job.ts"), join(dir, "job"), "causemos-run");
+      const input = join(data.path, "output.parquet");
+      await writeParquet(generate({ points: 20, days: 3, seed: 5 }), input);
+      const args = {
+        ...base,
+        partition: "m-1/r-2",
+        params: { model_id: "m-1", run_id: "r-2", data_paths: [input], model_bucket: "models" },
+      };
+      const r = spawnSync(process.execPath, [join(dir, "job", "index.js")], {
+        encoding: "utf8",
+        env: {
+          PATH: process.env.PATH,
+          TESSERA_MODE: "local",
+          TESSERA_STATE_DIR: join(data.path, "state"),
+          TESSERA_JOB_ARGS: JSON.stringify(args),
+        },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const results = r.stdout.split("\n").filter((l) => l.startsWith('{"step"'));
+      expect(results).toHaveLength(1);
+      const out = JSON.parse(results[0]) as { rows: number; files: number; recordedResults: boolean };
+      expect(out).toMatchObject({ rows: 120, recordedResults: true });
+      expect(out.files).toBeGreaterThan(10);
+      const written = join(data.path, "state", "objects", "models", "m-1", "r-2", "results", "results.json");
+      expect(JSON.parse(readFileSync(written, "utf8")).data_info.num_rows).toBe(120);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      data.remove();
+    }
+  }, 60_000);
 });
