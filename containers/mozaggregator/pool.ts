@@ -1,3 +1,4 @@
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { NonRetriableError, RetryableError } from "../../shared/core/errors.ts";
 import { convertTableFile, type TableFileResult, type TableFileTask } from "./table-file.ts";
@@ -66,6 +67,18 @@ export async function takeTables(
   }
 }
 
+/**
+ * Worker isolates compile their hot functions with TurboFan on their own thread instead of handing them to V8's
+ * background compile threads. The converters keep every core busy, so the background jobs only compete with
+ * them; measured on one converting isolate over half the bench's day, the process spent ~0.1 CPU-s less (its
+ * background compile threads ~0.2 CPU-s less, the converting thread ~0.1 more). V8 reads this process-wide
+ * flag when an isolate is created: it applies to the workers started after this call, never to the isolate
+ * that is already running this code.
+ */
+function compileOnConvertingThreads(): void {
+  setFlagsFromString("--no-concurrent-recompilation");
+}
+
 export async function runPool(
   tasks: TableFileTask[],
   threads: number,
@@ -82,6 +95,7 @@ export async function runPool(
   const workers: Worker[] = [];
   try {
     const finished: Promise<void>[] = [];
+    if (threads > 1 && tasks.length > 1) compileOnConvertingThreads();
     for (let i = 0; i < Math.min(threads, tasks.length) - 1; i++) {
       // A converter thread keeps a few MB live (buffers, one row group's pages); capping its heap makes V8
       // collect early, which keeps the job's RSS flat.
