@@ -159,6 +159,7 @@ async function reduce(metas: ParquetFile[], options: ScanOptions): Promise<Scan 
     hasWeight,
     multi,
     required: REQUIRED,
+    decodeThread: (options.threads ?? 2) > 1 && total >= (options.decodeThreadRows ?? PARALLEL_READ_ROWS),
   });
   if (streamed) return streamed;
   const read = await readColumns(

@@ -33,6 +33,8 @@ export interface ScanOptions {
   /** Keep only the features of this shard (sorted by name, dealt round-robin). */
   shard?: { index: number; count: number };
   threads?: number;
+  /** Rows from which the one-pass read decodes on a second thread (default 500,000; tests lower it). */
+  decodeThreadRows?: number;
 }
 
 export async function scanDojo(paths: readonly string[], options: ScanOptions): Promise<Scan> {

@@ -1,9 +1,9 @@
-import { closeSync, openSync } from "node:fs";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import { compareText, periodStart, type Series, type Temporal } from "./aggregate.ts";
 import { type DojoFrame, REGION_LEVELS, type RegionLevel, type TextColumn } from "./frame.ts";
-import { ColumnCursor, type ParquetFile } from "./parquet.ts";
+import type { ParquetFile } from "./parquet.ts";
 import type { Scan, ScanOptions } from "./scan.ts";
+import { type ColumnSpec, inlineGroups, threadedGroups } from "./stream-decode.ts";
 import { MAX_TIMESTAMP } from "./validate.ts";
 
 /**
@@ -34,6 +34,8 @@ export interface StreamLayout {
   hasWeight: boolean;
   multi: boolean;
   required: ReadonlySet<string>;
+  /** Decode row group k + 1 on a second thread while this one reduces row group k (stream-decode.ts). */
+  decodeThread?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -78,30 +80,36 @@ export function streamReduce(
   if (options.shard && options.shard.count > 1) return undefined;
   const { textNames, hasLatColumns, hasWeight, weightColumn, multi } = layout;
   const missingText = (name: string) => (multi && !layout.required.has(name) ? "" : null);
-  const featureCursor = new ColumnCursor("feature", "text", missingText("feature"));
   const others = textNames.filter((n) => n !== "feature");
   const T = others.length;
-  const cursors = others.map((n) => new ColumnCursor(n, "text", missingText(n)));
   const isRegion = others.map((n) => (REGION_LEVELS as readonly string[]).includes(n));
-  const tsCursor = new ColumnCursor("timestamp", "numbers");
-  const valueCursor = new ColumnCursor("value", "numbers");
-  const latCursor = new ColumnCursor("lat", "numbers");
-  const lngCursor = new ColumnCursor("lng", "numbers");
-  const weightCursor = new ColumnCursor(weightColumn, "numbers");
-
+  // Buffer slots: feature, the other text columns, then timestamp, value, lat, lng, weight.
+  const columns: ColumnSpec[] = ["feature", ...others].map((name, slot) => ({
+    name,
+    kind: "text",
+    missing: missingText(name),
+    slot,
+  }));
+  const number = (name: string, k: number): ColumnSpec => ({
+    name,
+    kind: "numbers",
+    missing: null,
+    slot: T + 1 + k,
+  });
+  columns.push(number("timestamp", 0), number("value", 1));
+  if (hasLatColumns) columns.push(number("lat", 2), number("lng", 3));
+  if (hasWeight) columns.push(number(weightColumn, 4));
   let maxRows = 0;
   for (const m of metas) for (const rg of m.rowGroups) maxRows = Math.max(maxRows, rg.rows);
-  const ts = new Float64Array(maxRows);
-  const val = new Float64Array(maxRows);
-  const lat = new Float64Array(maxRows);
-  const lng = new Float64Array(maxRows);
-  const wgt = new Float64Array(maxRows);
-  const fcodes = new Int32Array(maxRows);
-  const codes = others.map(() => new Int32Array(maxRows));
-  if (!hasLatColumns) {
-    lat.fill(Number.NaN);
-    lng.fill(Number.NaN);
-  }
+  const groups = (layout.decodeThread ? threadedGroups : inlineGroups)({
+    metas,
+    columns,
+    textCount: T + 1,
+    maxRows,
+    noLat: !hasLatColumns,
+  });
+  const featureCursor = groups.cursors[0];
+  const cursors = groups.cursors.slice(1);
 
   // Per text column: raw codes seen (+1, null = 0), provisional ids of the cleaned values (+1 likewise), and
   // whether valid rows hold more than one cleaned value.
@@ -168,133 +176,122 @@ export function streamReduce(
   let lastDay = Number.NaN;
   let month = -1;
   const pc = new Int32Array(T);
-  const latBits = new Int32Array(lat.buffer);
-  const lngBits = new Int32Array(lng.buffer);
 
-  for (const file of metas) {
-    const fd = openSync(file.path, "r");
-    try {
-      for (let g = 0; g < file.rowGroups.length; g++) {
-        const n = file.rowGroups[g].rows;
-        if (n === 0) continue;
-        featureCursor.read(file, fd, g, fcodes);
-        for (let c = 0; c < T; c++) cursors[c].read(file, fd, g, codes[c]);
-        tsCursor.read(file, fd, g, ts);
-        valueCursor.read(file, fd, g, val);
-        if (hasLatColumns) {
-          latCursor.read(file, fd, g, lat);
-          lngCursor.read(file, fd, g, lng);
-        }
-        if (hasWeight) weightCursor.read(file, fd, g, wgt);
-        perFeature = growFloat(perFeature, featureCursor.values.length + 1);
-        for (let c = 0; c < T; c++) {
-          const values = cursors[c].values;
-          used[c] = growBytes(used[c], values.length + 1);
-          prov[c] = growInt(prov[c], values.length + 1);
-          for (let k = provBuilt[c]; k < values.length; k++)
-            prov[c][k + 1] = provOf(c, isRegion[c] ? values[k].replaceAll("//", "") : values[k]);
-          provBuilt[c] = values.length;
-        }
-        const st: PassState = {
-          cap,
-          mask,
-          size,
-          S,
-          ccap,
-          cmask,
-          csize,
-          G,
-          numRows,
-          missingTs,
-          invalidTs,
-          missingVal,
-          latAny,
-          lngAny,
-          prev,
-          lastDay,
-          month,
-          perFeature,
-          slots,
-          sF,
-          sP,
-          sRaw,
-          sLat,
-          sLng,
-          sTs,
-          sHash,
-          nextOf,
-          lastMonth,
-          lastCell,
-          cslots,
-          cSeries,
-          cMonth,
-          tSum,
-          cnt,
-          wvSum,
-          wSum,
-          wRows,
-          T,
-          fill,
-          hasWeight,
-          fcodes,
-          codes,
-          lat,
-          lng,
-          latBits,
-          lngBits,
-          ts,
-          val,
-          wgt,
-          used,
-          prov,
-          pc,
-          firstProv,
-          manyProv,
-          monthIndex,
-          starts,
-        };
-        reduceRows(st, n);
-        cap = st.cap;
-        mask = st.mask;
-        size = st.size;
-        S = st.S;
-        ccap = st.ccap;
-        cmask = st.cmask;
-        csize = st.csize;
-        G = st.G;
-        numRows = st.numRows;
-        missingTs = st.missingTs;
-        invalidTs = st.invalidTs;
-        missingVal = st.missingVal;
-        latAny = st.latAny;
-        lngAny = st.lngAny;
-        prev = st.prev;
-        lastDay = st.lastDay;
-        month = st.month;
-        perFeature = st.perFeature;
-        slots = st.slots;
-        sF = st.sF;
-        sP = st.sP;
-        sRaw = st.sRaw;
-        sLat = st.sLat;
-        sLng = st.sLng;
-        sTs = st.sTs;
-        sHash = st.sHash;
-        nextOf = st.nextOf;
-        lastMonth = st.lastMonth;
-        lastCell = st.lastCell;
-        cslots = st.cslots;
-        cSeries = st.cSeries;
-        cMonth = st.cMonth;
-        tSum = st.tSum;
-        cnt = st.cnt;
-        wvSum = st.wvSum;
-        wSum = st.wSum;
-        wRows = st.wRows;
+  try {
+    for (;;) {
+      const group = groups.next();
+      if (!group) break;
+      const { n, set } = group;
+      const { fcodes, codes, lat, lng, latBits, lngBits, ts, val, wgt } = set;
+      perFeature = growFloat(perFeature, featureCursor.values.length + 1);
+      for (let c = 0; c < T; c++) {
+        const values = cursors[c].values;
+        used[c] = growBytes(used[c], values.length + 1);
+        prov[c] = growInt(prov[c], values.length + 1);
+        for (let k = provBuilt[c]; k < values.length; k++)
+          prov[c][k + 1] = provOf(c, isRegion[c] ? values[k].replaceAll("//", "") : values[k]);
+        provBuilt[c] = values.length;
       }
-    } finally {
-      closeSync(fd);
+      const st: PassState = {
+        cap,
+        mask,
+        size,
+        S,
+        ccap,
+        cmask,
+        csize,
+        G,
+        numRows,
+        missingTs,
+        invalidTs,
+        missingVal,
+        latAny,
+        lngAny,
+        prev,
+        lastDay,
+        month,
+        perFeature,
+        slots,
+        sF,
+        sP,
+        sRaw,
+        sLat,
+        sLng,
+        sTs,
+        sHash,
+        nextOf,
+        lastMonth,
+        lastCell,
+        cslots,
+        cSeries,
+        cMonth,
+        tSum,
+        cnt,
+        wvSum,
+        wSum,
+        wRows,
+        T,
+        fill,
+        hasWeight,
+        fcodes,
+        codes,
+        lat,
+        lng,
+        latBits,
+        lngBits,
+        ts,
+        val,
+        wgt,
+        used,
+        prov,
+        pc,
+        firstProv,
+        manyProv,
+        monthIndex,
+        starts,
+      };
+      reduceRows(st, n);
+      cap = st.cap;
+      mask = st.mask;
+      size = st.size;
+      S = st.S;
+      ccap = st.ccap;
+      cmask = st.cmask;
+      csize = st.csize;
+      G = st.G;
+      numRows = st.numRows;
+      missingTs = st.missingTs;
+      invalidTs = st.invalidTs;
+      missingVal = st.missingVal;
+      latAny = st.latAny;
+      lngAny = st.lngAny;
+      prev = st.prev;
+      lastDay = st.lastDay;
+      month = st.month;
+      perFeature = st.perFeature;
+      slots = st.slots;
+      sF = st.sF;
+      sP = st.sP;
+      sRaw = st.sRaw;
+      sLat = st.sLat;
+      sLng = st.sLng;
+      sTs = st.sTs;
+      sHash = st.sHash;
+      nextOf = st.nextOf;
+      lastMonth = st.lastMonth;
+      lastCell = st.lastCell;
+      cslots = st.cslots;
+      cSeries = st.cSeries;
+      cMonth = st.cMonth;
+      tSum = st.tSum;
+      cnt = st.cnt;
+      wvSum = st.wvSum;
+      wSum = st.wSum;
+      wRows = st.wRows;
+      groups.release();
     }
+  } finally {
+    groups.close();
   }
 
   if (numRows === 0) {

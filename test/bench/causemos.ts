@@ -302,7 +302,7 @@ async function main(): Promise<void> {
           ["after", after],
         ] as const) {
           pairs.push(
-            `| ${name} | ${r} | ${label} | ${m.seconds.toFixed(2)} (${fmtRate(m.rows, m.seconds)}) | ${m.cpuSeconds.toFixed(2)} | ${m.peakMB.toFixed(0)} MB | ${topSteps(m.cpuSteps, 8)} |`,
+            `| ${name} | ${r} | ${label} | ${m.seconds.toFixed(2)} (${fmtRate(m.rows, m.seconds)}) | ${m.cpuSeconds.toFixed(2)} | ${m.peakMB.toFixed(0)} MB | ${topSteps(m.cpuSteps, 8)} | ${topSteps(m.steps, 4)} |`,
           );
         }
       }
@@ -341,8 +341,8 @@ async function main(): Promise<void> {
     lines.push(
       `Before (BENCH_BASELINE=${BASELINE}) and after, run alternately, the bundled job end to end:`,
       "",
-      "| scenario | round | job | s (rows/s) | CPU s | peak RSS | CPU s by step (all threads) |",
-      "|---|---|---|---|---|---|---|",
+      "| scenario | round | job | s (rows/s) | CPU s | peak RSS | CPU s by step (all threads) | wall s by step |",
+      "|---|---|---|---|---|---|---|---|",
       ...pairs,
       "",
     );

@@ -65,12 +65,14 @@ export function tempDir(prefix = "causemos-"): { path: string; remove(): void } 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Write the result of a DuckDB SELECT as a Parquet file. */
-export async function writeParquetSql(path: string, select: string): Promise<void> {
+/** Write the result of a DuckDB SELECT as a Parquet file (`options`: more COPY options, e.g. ROW_GROUP_SIZE 100). */
+export async function writeParquetSql(path: string, select: string, options = ""): Promise<void> {
   const instance = await DuckDBInstance.create(":memory:");
   const connection = await instance.connect();
   try {
-    await connection.run(`COPY (${select}) TO '${path.replaceAll("'", "''")}' (FORMAT parquet)`);
+    await connection.run(
+      `COPY (${select}) TO '${path.replaceAll("'", "''")}' (FORMAT parquet${options ? `, ${options}` : ""})`,
+    );
   } finally {
     connection.closeSync();
     instance.closeSync();

@@ -135,6 +135,28 @@ describe("the columnar file path and the DuckDB scan path equal the in-memory pa
     expectSameOutputs(fromFile.output, fromDuckDB.output);
   });
 
+  it("decoding row groups on a second thread gives the one-pass read exactly what decoding inline gives", async () => {
+    const generated = join(dir.path, "groups-src.parquet");
+    await writeParquet(
+      generate({ points: 60, days: 12, qualifiers: [{ name: "scenario", values: 3 }], weightColumn: "w" }),
+      generated,
+    );
+    const second = join(dir.path, "groups-src-2.parquet");
+    await writeParquet(generate({ points: 25, days: 9, seed: 3, weightColumn: "w" }), second);
+    // Many small row groups, so the decoding thread runs ahead of the reduction and reuses its two buffer sets.
+    const paths = [join(dir.path, "groups-1.parquet"), join(dir.path, "groups-2.parquet")];
+    await writeParquetSql(paths[0], `SELECT * FROM read_parquet('${generated}')`, "ROW_GROUP_SIZE 100");
+    await writeParquetSql(paths[1], `SELECT * FROM read_parquet('${second}')`, "ROW_GROUP_SIZE 70");
+    const options = { weightColumn: "w", fillTimestamp: 0, rawCountThreshold: 0 };
+    const inline = await scanColumns(paths, { ...options, threads: 1 });
+    const threaded = await scanColumns(paths, { ...options, decodeThreadRows: 0 });
+    expect(inline?.via).toBe("stream");
+    expect(threaded?.via).toBe("stream");
+    expect(threaded).toEqual(inline);
+    const single = await scanColumns([paths[0]], { ...options, decodeThreadRows: 0 });
+    expect(single).toEqual(await scanColumns([paths[0]], { ...options, threads: 1 }));
+  });
+
   it("on a generated model with qualifiers and weights", async () => {
     const frame = generate({
       points: 30,

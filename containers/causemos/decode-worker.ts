@@ -1,0 +1,55 @@
+import { closeSync, openSync } from "node:fs";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { ColumnCursor, readParquetMetadata } from "./parquet.ts";
+import { type DecodeJob, groupBuffers, SIGNAL } from "./stream-decode.ts";
+
+/**
+ * The decoding thread of the one-pass read (`threadedGroups` in stream-decode.ts): decodes the row groups of
+ * the files in order, each into the shared buffer set of its parity (group k into set k % 2) once the main
+ * thread has released that set, and for each group posts the dictionary entries its cursors added (so the
+ * main thread's codes mean the same strings) before raising the ready count. A failure is posted by name and
+ * message (UnsupportedParquet makes the job read with DuckDB instead).
+ */
+
+const job = workerData as DecodeJob;
+const port = job.port as MessagePort;
+if (!parentPort) throw new Error("decode-worker.ts runs as a worker thread");
+const signal = new Int32Array(job.signal);
+const sets = job.sets.map((s) => groupBuffers(s, job.textCount));
+const cursors = job.columns.map((c) => new ColumnCursor(c.name, c.kind, c.missing));
+const sent = cursors.map(() => 0);
+let k = 0;
+try {
+  for (const path of job.paths) {
+    const file = readParquetMetadata(path);
+    const fd = openSync(path, "r");
+    try {
+      for (let g = 0; g < file.rowGroups.length; g++) {
+        if (file.rowGroups[g].rows === 0) continue;
+        // Wait until the main thread has released the set this group goes to (group k - 2's).
+        for (;;) {
+          if (Atomics.load(signal, SIGNAL.abort) !== 0) process.exit(0);
+          const released = Atomics.load(signal, SIGNAL.released);
+          if (released >= k - 1) break;
+          Atomics.wait(signal, SIGNAL.released, released);
+        }
+        const set = sets[k % 2];
+        for (let c = 0; c < cursors.length; c++) cursors[c].read(file, fd, g, set.views[job.columns[c].slot]);
+        const added = cursors.map((cur, c) => (cur.kind === "text" ? cur.values.slice(sent[c]) : []));
+        for (let c = 0; c < cursors.length; c++) sent[c] = cursors[c].values.length;
+        port.postMessage({ added });
+        k++;
+        Atomics.store(signal, SIGNAL.ready, k);
+        Atomics.notify(signal, SIGNAL.ready);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+} catch (err) {
+  const e = err as Error;
+  port.postMessage({ error: { name: e.constructor?.name ?? e.name, message: e.message } });
+  Atomics.store(signal, SIGNAL.failed, 1);
+  Atomics.store(signal, SIGNAL.ready, k + 1);
+  Atomics.notify(signal, SIGNAL.ready);
+}

@@ -1,0 +1,225 @@
+import { closeSync, openSync } from "node:fs";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { ColumnCursor, type ParquetFile, UnsupportedParquet } from "./parquet.ts";
+
+/**
+ * Where the one-pass read (stream.ts) gets its row groups from: decoded in the calling thread (`inlineGroups`)
+ * or on a second thread (`threadedGroups`) that decodes group k + 1 while the caller reduces group k.
+ *
+ * Buffers: a set holds one array per column slot (text codes as Int32Array: feature first, then the other
+ * text columns; then timestamp, value, lat, lng, weight as Float64Array), `maxRows` long. The threaded source
+ * has two sets in SharedArrayBuffers, group k in set k % 2; the caller releases a set when it is done with it
+ * and the decoding thread fills it again, so nothing is copied or allocated per group. The text cursors'
+ * dictionaries (code -> string, in order of first appearance) are rebuilt in the caller from the entries
+ * the decoding thread posts with each group, so codes mean the same strings on both sides. The caller stays
+ * synchronous: it waits on the shared ready count (Atomics.wait) and takes the group's message with
+ * receiveMessageOnPort.
+ */
+
+export interface ColumnSpec {
+  name: string;
+  kind: "numbers" | "text";
+  missing: string | null;
+  /** Index of the column's array in a buffer set. */
+  slot: number;
+}
+
+/** No row group from the decoding thread for this long: it is taken as dead (the read falls back to DuckDB). */
+const STALL_MS = 60_000;
+
+/** Indices into the shared signal array. */
+export const SIGNAL = { ready: 0, released: 1, failed: 2, abort: 3 } as const;
+
+export interface DecodeJob {
+  paths: string[];
+  columns: ColumnSpec[];
+  textCount: number;
+  sets: ArrayBufferLike[][];
+  signal: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+export interface GroupSet {
+  views: (Int32Array | Float64Array)[];
+  fcodes: Int32Array;
+  codes: Int32Array[];
+  ts: Float64Array;
+  val: Float64Array;
+  lat: Float64Array;
+  lng: Float64Array;
+  wgt: Float64Array;
+  latBits: Int32Array;
+  lngBits: Int32Array;
+}
+
+/** Views on one set's buffers: `textCount` text slots (feature first), then ts, value, lat, lng, weight. */
+export function groupBuffers(buffers: ArrayBufferLike[], textCount: number): GroupSet {
+  const views = buffers.map((b, k) => (k < textCount ? new Int32Array(b) : new Float64Array(b)));
+  const num = (k: number) => views[textCount + k] as Float64Array;
+  return {
+    views,
+    fcodes: views[0] as Int32Array,
+    codes: views.slice(1, textCount) as Int32Array[],
+    ts: num(0),
+    val: num(1),
+    lat: num(2),
+    lng: num(3),
+    wgt: num(4),
+    latBits: new Int32Array(buffers[textCount + 2]),
+    lngBits: new Int32Array(buffers[textCount + 3]),
+  };
+}
+
+function allocateSet(textCount: number, maxRows: number, shared: boolean, noLat: boolean): ArrayBufferLike[] {
+  const out: ArrayBufferLike[] = [];
+  for (let k = 0; k < textCount + 5; k++) {
+    const bytes = maxRows * (k < textCount ? 4 : 8);
+    out.push(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  }
+  if (noLat) {
+    new Float64Array(out[textCount + 2]).fill(Number.NaN);
+    new Float64Array(out[textCount + 3]).fill(Number.NaN);
+  }
+  return out;
+}
+
+export interface GroupSource {
+  /** The text cursors' dictionaries (feature first), as the decoded codes index them. */
+  readonly cursors: ColumnCursor[];
+  /** The next non-empty row group: its row count and buffers; undefined after the last. */
+  next(): { n: number; set: GroupSet } | undefined;
+  /** The caller is done with the buffers `next` returned last. */
+  release(): void;
+  close(): void;
+}
+
+export interface GroupLayout {
+  metas: ParquetFile[];
+  columns: ColumnSpec[];
+  textCount: number;
+  maxRows: number;
+  /** No lat/lng columns: those arrays hold NaN throughout. */
+  noLat: boolean;
+}
+
+/** Row groups decoded in the calling thread, into one reused buffer set. */
+export function inlineGroups(layout: GroupLayout): GroupSource {
+  const { metas, columns, textCount } = layout;
+  const set = groupBuffers(allocateSet(textCount, layout.maxRows, false, layout.noLat), textCount);
+  const cursors = columns.map((c) => new ColumnCursor(c.name, c.kind, c.missing));
+  let f = 0;
+  let g = 0;
+  let fd = -1;
+  return {
+    cursors: cursors.slice(0, textCount),
+    next() {
+      for (; f < metas.length; f++, g = 0) {
+        const file = metas[f];
+        for (; g < file.rowGroups.length; g++) {
+          const n = file.rowGroups[g].rows;
+          if (n === 0) continue;
+          if (fd < 0) fd = openSync(file.path, "r");
+          for (let c = 0; c < columns.length; c++) cursors[c].read(file, fd, g, set.views[columns[c].slot]);
+          g++;
+          return { n, set };
+        }
+        if (fd >= 0) closeSync(fd);
+        fd = -1;
+      }
+      return undefined;
+    },
+    release() {},
+    close() {
+      if (fd >= 0) closeSync(fd);
+      fd = -1;
+    },
+  };
+}
+
+/** Row groups decoded on a second thread, one group ahead of the caller, into two shared buffer sets. */
+export function threadedGroups(layout: GroupLayout): GroupSource {
+  const { metas, columns, textCount } = layout;
+  let total = 0;
+  for (const m of metas) for (const rg of m.rowGroups) if (rg.rows > 0) total++;
+  const sizes: number[] = [];
+  for (const m of metas) for (const rg of m.rowGroups) if (rg.rows > 0) sizes.push(rg.rows);
+  const buffers = [0, 1].map(() => allocateSet(textCount, layout.maxRows, true, layout.noLat));
+  const sets = buffers.map((b) => groupBuffers(b, textCount));
+  const signalBuffer = new SharedArrayBuffer(4 * 4);
+  const signal = new Int32Array(signalBuffer);
+  const { port1, port2 } = new MessageChannel();
+  const job: DecodeJob = {
+    paths: metas.map((m) => m.path),
+    columns,
+    textCount,
+    sets: buffers,
+    signal: signalBuffer,
+    port: port2,
+  };
+  const worker = new Worker(new URL("./decode-worker.ts", import.meta.url), {
+    workerData: job,
+    transferList: [port2],
+  });
+  worker.unref();
+  // A thread that dies before its loop (it cannot post then) is noticed by the wait's deadline below.
+  worker.on("error", () => {});
+  // Mirrors of the decoding thread's text cursors: the same entries in the same order.
+  const cursors = columns.slice(0, textCount).map((c) => new ColumnCursor(c.name, c.kind, c.missing));
+  let k = 0;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    Atomics.store(signal, SIGNAL.abort, 1);
+    Atomics.store(signal, SIGNAL.released, total + 2);
+    Atomics.notify(signal, SIGNAL.released);
+    port1.close();
+    void worker.terminate();
+  };
+  return {
+    cursors,
+    next() {
+      if (k >= total) return undefined;
+      const since = performance.now();
+      for (;;) {
+        const ready = Atomics.load(signal, SIGNAL.ready);
+        if (ready > k) break;
+        if (
+          Atomics.wait(signal, SIGNAL.ready, ready, 1000) === "timed-out" &&
+          performance.now() - since > STALL_MS
+        ) {
+          close();
+          throw new Error(`the decoding thread gave no row group for ${STALL_MS / 1000} s`);
+        }
+      }
+      // The message is posted before the ready count is raised; wait briefly should it lag behind.
+      let message = receiveMessageOnPort(port1);
+      while (message === undefined) {
+        Atomics.wait(signal, SIGNAL.abort, 0, 1);
+        message = receiveMessageOnPort(port1);
+      }
+      const body = message.message as {
+        added?: string[][];
+        error?: { name: string; message: string };
+      };
+      if (body.error) {
+        close();
+        const { name, message: text } = body.error;
+        throw name === "UnsupportedParquet"
+          ? new UnsupportedParquet(text)
+          : Object.assign(new Error(text), { name });
+      }
+      const added = body.added ?? [];
+      for (let c = 0; c < textCount; c++) for (const s of added[c] ?? []) cursors[c].codeOf(s);
+      const n = sizes[k];
+      const set = sets[k % 2];
+      k++;
+      return { n, set };
+    },
+    release() {
+      Atomics.store(signal, SIGNAL.released, k);
+      Atomics.notify(signal, SIGNAL.released);
+    },
+    close,
+  };
+}
