@@ -202,9 +202,9 @@ export class RowConverter {
 
   /**
    * The common line: `{"key": "value", ...}<TAB>{i,i,...}<NL>` with string values (plain, or with the JSON
-   * escapes {@link unescapeValue} decodes) and elements of up to 15 digits. Writes the row and returns the index
-   * after its newline, or returns -1 (having written nothing) for any other line. The scan cannot run past the
-   * line: every loop stops at a byte < 32.
+   * escapes {@link unescapeValue} decodes) and integer elements (as doubles up to 15 digits, else through
+   * {@link wideRow}). Writes the row and returns the index after its newline, or returns -1 (having written
+   * nothing) for any other line. The scan cannot run past the line: every loop stops at a byte < 32.
    */
   private fastRow(buf: Buffer, p: number): number {
     if (buf[p] !== 123) return -1;
@@ -300,7 +300,8 @@ export class RowConverter {
         b = buf[++i];
       }
       const digits = i - ds;
-      if (digits === 0 || digits > 15) return -1;
+      if (digits === 0) return -1;
+      if (digits > 15) return this.wideRow(buf, as, seen, escaped, unknown);
       if (n === vals.length) {
         const bigger = new Float64Array(vals.length * 2);
         bigger.set(vals);
@@ -329,6 +330,42 @@ export class RowConverter {
     for (let u = 0; u < unknown; u++) this.countUnknown(buf, this.unknownStarts[u], this.unknownEnds[u]);
     this.rows++;
     return i + 1;
+  }
+
+  /**
+   * The rest of {@link fastRow} for a line whose array has an element of more than 15 digits (past what a
+   * double holds exactly): the dimensions as scanned, the array through the general path's parser (INT64
+   * halves, with its errors). Such lines (sums past 2^53) are rare, but sending them down the general path
+   * would make its functions hot enough to be compiled in every converting thread. Returns -1, having written
+   * nothing, when the array is not the line's last field or has fewer than two elements: the general path
+   * reports those.
+   */
+  private wideRow(buf: Buffer, as: number, seen: number, escaped: number, unknown: number): number {
+    const nl = buf.indexOf(NL, as);
+    const tab = buf.indexOf(TAB, as);
+    if (nl < 0 || (tab >= 0 && tab < nl)) return -1;
+    const n = this.parseArray(buf, as, nl, this.lineNo);
+    if (n < 2) return -1;
+    const starts = this.starts;
+    const ends = this.ends;
+    const hashes = this.hashes;
+    const w = this.writer;
+    for (let k = 0; k < 7; k++) {
+      if ((seen & (1 << k)) === 0) w.nullValue(COL_DIMENSIONS + k);
+      else if ((escaped & (1 << k)) === 0)
+        w.stringHashed(COL_DIMENSIONS + k, buf, starts[k], ends[k], hashes[k]);
+      else w.stringHashed(COL_DIMENSIONS + k, this.unescaped, starts[k], ends[k], hashes[k]);
+    }
+    const lo = this.lo;
+    const hi = this.hi;
+    w.bracketed(COL_AGGREGATE, buf, as, nl);
+    w.list(COL_HISTOGRAM, lo, hi, 0, n - 2);
+    w.int64Parts(COL_SUM, lo[n - 2], hi[n - 2]);
+    w.int64Parts(COL_COUNT, lo[n - 1], hi[n - 1]);
+    w.endRow();
+    for (let u = 0; u < unknown; u++) this.countUnknown(buf, this.unknownStarts[u], this.unknownEnds[u]);
+    this.rows++;
+    return nl + 1;
   }
 
   /**

@@ -53,6 +53,14 @@ describe("one table's COPY data -> Parquet", () => {
       1,
       /histogram "\{1,x,3\}": unexpected character "x" at offset 3/,
     ],
+    [
+      "a third column after an element past 15 digits",
+      [row("{1,2}"), `${row("{1,12345678901234567,3}")}\textra`],
+      2,
+      /expected 2 tab-separated columns/,
+    ],
+    ["a bad element after one past 15 digits", [row("{12345678901234567,x}")], 1, /unexpected character "x"/],
+    ["one element past 15 digits alone", [row("{12345678901234567}")], 1, /fewer than 2 elements/],
     ["a NULL element", [row("{1,2}"), row("{1,NULL,3}")], 2, /element 2 is NULL/],
     ["an empty element", [row("{1,,3}")], 1, /element 2 is empty/],
     ["an empty array", [row("{}")], 1, /is empty/],
@@ -113,6 +121,32 @@ describe("one table's COPY data -> Parquet", () => {
       [1, "4", "5"],
     ]);
     expect(rows[0].aggregate).toBe(`[${long.join(",")}]`);
+  });
+
+  it("keeps elements past 15 digits exact next to escaped values and unknown keys", async () => {
+    const lines = [
+      '{"os": "a\\\\"b", "metric": "M5", "e10sEnabled": "x"}\t{1234567890123456,-2,9007199254740993,4}',
+      '{"os": "Linux", "metric": "M6"}\t{1,2,3}',
+      '{"label": "t\\\\tab", "metric": "M7"}\t{-9007199254740993,0,1}',
+    ];
+    const { output, result } = await run(gz(lines));
+    const r = await result;
+    expect(r.rows).toBe(3);
+    expect(r.unknownKeys).toEqual({ e10sEnabled: 1 });
+    const rows = await readParquetRows([output]);
+    expect(rows.map((x) => [x.metric, x.os, x.label, x.aggregate, x.histogram, x.sum, x.count])).toEqual([
+      [
+        "M5",
+        'a"b',
+        null,
+        "[1234567890123456,-2,9007199254740993,4]",
+        ["1234567890123456", "-2"],
+        "9007199254740993",
+        "4",
+      ],
+      ["M6", "Linux", null, "[1,2,3]", ["1"], "2", "3"],
+      ["M7", null, "t\tab", "[-9007199254740993,0,1]", ["-9007199254740993"], "0", "1"],
+    ]);
   });
 
   it("decodes escapes and non-string JSON values, and counts unknown keys", async () => {
