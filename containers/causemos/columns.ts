@@ -19,7 +19,7 @@ import {
 } from "./parquet.ts";
 import { numericFiles } from "./reader.ts";
 import type { Scan, ScanOptions } from "./scan.ts";
-import { streamReduce } from "./stream.ts";
+import { mixPoint, same, streamReduce } from "./stream.ts";
 import { MAX_TIMESTAMP } from "./validate.ts";
 
 /**
@@ -620,35 +620,14 @@ function seriesByCoordinates(textOf: Int32Array, lat: Float64Array, lng: Float64
       const r = i - back;
       const ra = lat[r];
       const rb = lng[r];
-      if (
-        textOf[r] === t &&
-        (ra === a || (Number.isNaN(ra) && Number.isNaN(a))) &&
-        (rb === b || (Number.isNaN(rb) && Number.isNaN(b)))
-      ) {
+      if (textOf[r] === t && same(ra, a) && same(rb, b)) {
         const g = ofRow[r];
         ofRow[i] = g;
         lastRow[g] = i;
         continue;
       }
     }
-    let alo = latBits[2 * i];
-    let ahi = latBits[2 * i + 1];
-    if (a === 0 || Number.isNaN(a)) {
-      alo = 0;
-      ahi = a === 0 ? 0 : 0x7ff80000;
-    }
-    let blo = lngBits[2 * i];
-    let bhi = lngBits[2 * i + 1];
-    if (b === 0 || Number.isNaN(b)) {
-      blo = 0;
-      bhi = b === 0 ? 0 : 0x7ff80000;
-    }
-    let h = Math.imul(t ^ 0x2545f491, 0x9e3779b1);
-    h = Math.imul(h ^ alo, 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13) ^ ahi, 0xc2b2ae35);
-    h = Math.imul(h ^ (h >>> 16) ^ blo, 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13) ^ bhi, 0xc2b2ae35);
-    h ^= h >>> 16;
+    const h = mixPoint(Math.imul(t ^ 0x2545f491, 0x9e3779b1), latBits, lngBits, i, a, b);
     let s = h & mask;
     for (;;) {
       const g = slots[s];

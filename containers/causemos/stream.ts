@@ -68,8 +68,41 @@ function growBytes(a: Uint8Array, need: number): Uint8Array {
   return out;
 }
 
-function same(a: number, b: number): boolean {
+/** Coordinates compare as pandas groups them: equal, or both NaN. */
+export function same(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+/**
+ * Mixes row `i`'s point into a series hash `h` and finalises it: the raw bits of lat `a` and lng `b`
+ * (`latBits`/`lngBits` view the Float64 columns as Int32 pairs), with +0/-0 and every NaN hashed alike, as
+ * `same()` compares them. Small enough for TurboFan to inline into the row loops.
+ */
+export function mixPoint(
+  h: number,
+  latBits: Int32Array,
+  lngBits: Int32Array,
+  i: number,
+  a: number,
+  b: number,
+): number {
+  let alo = latBits[2 * i];
+  let ahi = latBits[2 * i + 1];
+  if (a === 0 || Number.isNaN(a)) {
+    alo = 0;
+    ahi = a === 0 ? 0 : 0x7ff80000;
+  }
+  let blo = lngBits[2 * i];
+  let bhi = lngBits[2 * i + 1];
+  if (b === 0 || Number.isNaN(b)) {
+    blo = 0;
+    bhi = b === 0 ? 0 : 0x7ff80000;
+  }
+  h = Math.imul(h ^ alo, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ ahi, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ blo, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ bhi, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
 export function streamReduce(
@@ -586,23 +619,7 @@ function reduceRows(st: PassState, n: number): void {
         h = Math.imul(h ^ pc[c], 0x85ebca6b);
         h ^= h >>> 15;
       }
-      let alo = latBits[2 * i];
-      let ahi = latBits[2 * i + 1];
-      if (a === 0 || Number.isNaN(a)) {
-        alo = 0;
-        ahi = a === 0 ? 0 : 0x7ff80000;
-      }
-      let blo = lngBits[2 * i];
-      let bhi = lngBits[2 * i + 1];
-      if (b === 0 || Number.isNaN(b)) {
-        blo = 0;
-        bhi = b === 0 ? 0 : 0x7ff80000;
-      }
-      h = Math.imul(h ^ alo, 0x85ebca6b);
-      h = Math.imul(h ^ (h >>> 13) ^ ahi, 0xc2b2ae35);
-      h = Math.imul(h ^ (h >>> 16) ^ blo, 0x85ebca6b);
-      h = Math.imul(h ^ (h >>> 13) ^ bhi, 0xc2b2ae35);
-      h ^= h >>> 16;
+      h = mixPoint(h, latBits, lngBits, i, a, b);
       let q = h & mask;
       for (;;) {
         const e = slots[q];
