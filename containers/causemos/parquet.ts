@@ -607,6 +607,25 @@ function integerText(path: string, v: number): string {
   return String(v);
 }
 
+/** A sink writing a numeric column's values (NaN for null) into `out` from row `base` on. */
+function numberSink(file: ParquetFile, column: ParquetColumn, out: Float64Array, base: number): Sink {
+  let dict: Float64Array = new Float64Array(0);
+  return {
+    dictionary: (d) => {
+      dict = d as Float64Array;
+    },
+    indices: (at, idx, count) => {
+      const o = base + at;
+      for (let k = 0; k < count; k++) {
+        const j = idx[k];
+        out[o + k] = j < 0 ? Number.NaN : dict[j];
+      }
+    },
+    plain: (at, data, pos, defined, count) =>
+      decodeNumbers(file.path, column, data, pos, count, out, base + at, defined),
+  };
+}
+
 // ---------------------------------------------------------------- public readers
 
 /** One per thread: columns are read one after another. */
@@ -623,27 +642,7 @@ export function readNumbers(files: ParquetFile[], name: string, total: number): 
         throw unsupported(file.path, `column "${name}" is not numeric`);
       const fd = openSync(file.path, "r");
       try {
-        let dict: Float64Array = new Float64Array(0);
-        readColumn(
-          file,
-          column,
-          fd,
-          {
-            dictionary: (d) => {
-              dict = d as Float64Array;
-            },
-            indices: (at, idx, count) => {
-              const o = base + at;
-              for (let k = 0; k < count; k++) {
-                const j = idx[k];
-                out[o + k] = j < 0 ? Number.NaN : dict[j];
-              }
-            },
-            plain: (at, data, pos, defined, count) =>
-              decodeNumbers(file.path, column, data, pos, count, out, base + at, defined),
-          },
-          scratch,
-        );
+        readColumn(file, column, fd, numberSink(file, column, out, base), scratch);
       } finally {
         closeSync(fd);
       }
@@ -771,27 +770,7 @@ export class ColumnCursor {
       }
       if (column.kind !== "number" && column.kind !== "integer")
         throw unsupported(file.path, `column "${this.name}" is not numeric`);
-      let dict: Float64Array = new Float64Array(0);
-      readColumn(
-        file,
-        column,
-        fd,
-        {
-          dictionary: (d) => {
-            dict = d as Float64Array;
-          },
-          indices: (at, idx, count) => {
-            for (let k = 0; k < count; k++) {
-              const j = idx[k];
-              nums[at + k] = j < 0 ? Number.NaN : dict[j];
-            }
-          },
-          plain: (at, data, pos, defined, count) =>
-            decodeNumbers(file.path, column, data, pos, count, nums, at, defined),
-        },
-        this.scratch,
-        g,
-      );
+      readColumn(file, column, fd, numberSink(file, column, nums, 0), this.scratch, g);
       return;
     }
     const codes = out as Int32Array;
