@@ -45,6 +45,11 @@ export interface ClaimRequest {
   force?: boolean;
   backfillId?: string;
   params?: Record<string, unknown>;
+  /**
+   * The workflow execution that claims (written with the claim, in the same object), so that an attempt whose
+   * process died right after claiming is known by its execution's state, not only by its age.
+   */
+  execution?: string;
 }
 
 export type ClaimResult =
@@ -72,6 +77,8 @@ export interface RunRecord extends PartitionStatus {
 export interface RunDetails extends RunRecord {
   params?: Record<string, unknown>;
   force: boolean;
+  /** The execution named by the claim, if it named one. */
+  execution?: string;
 }
 
 export interface RunEventRecord {
@@ -280,6 +287,7 @@ export function createLedger(store: ObjectStore, options: LedgerOptions = {}): L
         force: request.force === true,
         ...(request.backfillId ? { backfillId: request.backfillId } : {}),
         ...(request.params ? { params: request.params } : {}),
+        ...(request.execution ? { execution: request.execution } : {}),
       };
       try {
         await store.put(layout.record(pipeline, partition, attempt, "claim"), json(body), {
@@ -372,7 +380,7 @@ export function createLedger(store: ObjectStore, options: LedgerOptions = {}): L
       if (!a?.claim) return undefined;
       const claim = JSON.parse(
         (await store.get(layout.record(run.pipeline, run.partition, run.attempt, "claim"))).toString("utf8"),
-      ) as { params?: Record<string, unknown>; force?: boolean };
+      ) as { params?: Record<string, unknown>; force?: boolean; execution?: unknown };
       const details: RunDetails = {
         pipeline: run.pipeline,
         partition: run.partition,
@@ -380,6 +388,7 @@ export function createLedger(store: ObjectStore, options: LedgerOptions = {}): L
         force: claim.force === true,
       };
       if (claim.params) details.params = claim.params;
+      if (typeof claim.execution === "string") details.execution = claim.execution;
       if (a.end && TERMINAL.has(String(a.end.metadata?.state)) && details.state !== "succeeded") {
         const end = JSON.parse(
           (await store.get(layout.record(run.pipeline, run.partition, run.attempt, "end"))).toString("utf8"),

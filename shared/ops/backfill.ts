@@ -36,12 +36,14 @@ export async function runIsLive(
   ctx: OpsContext,
   run: { pipeline: string; partition: string; attempt: number },
 ): Promise<boolean> {
-  const events = await ctx.ledger.events(run);
-  const execution = events
-    .map((e) => (e.data as { execution?: string } | undefined)?.execution)
-    .find((x) => typeof x === "string");
+  const details = await ctx.ledger.getRun(run);
+  // The claim names its execution; attempts claimed before it did have it in their events.
+  const execution =
+    details?.execution ??
+    (await ctx.ledger.events(run))
+      .map((e) => (e.data as { execution?: string } | undefined)?.execution)
+      .find((x) => typeof x === "string");
   if (!execution) {
-    const details = await ctx.ledger.getRun(run);
     return !details || (ctx.now().getTime() - Date.parse(details.claimedAt)) / 1000 < UNBOUND_CLAIM_SECONDS;
   }
   try {

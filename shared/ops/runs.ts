@@ -35,6 +35,7 @@ export async function claimRun(ctx: OpsContext, data: unknown): Promise<ClaimOut
     force: claim.force,
     backfillId: claim.backfillId,
     params: claim.params,
+    execution: claim.execution,
   });
   const log = ctx.log.child({ pipeline: def.id, partition, runId });
   if (!result.claimed) {
