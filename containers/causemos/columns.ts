@@ -20,7 +20,7 @@ import {
 import { numericFiles } from "./reader.ts";
 import type { Scan, ScanOptions } from "./scan.ts";
 import { mixPoint, same, streamReduce } from "./stream.ts";
-import { MAX_TIMESTAMP } from "./validate.ts";
+import { checkRowsAndFeatures, MAX_TIMESTAMP } from "./validate.ts";
 
 /**
  * The columnar file path of the job: our own Parquet reader (parquet.ts) puts every column into a typed array
@@ -224,18 +224,7 @@ async function reduce(metas: ParquetFile[], options: ScanOptions): Promise<Scan 
     const v = value[i];
     if (Number.isNaN(v) || v === Infinity || v === -Infinity) missingVal++;
   }
-  if (numRows === 0) {
-    throw new NonRetriableError(`the data have no rows (${metas.map((m) => m.path).join(", ")})`, {
-      field: "params.data_paths",
-      fix: "check that Dojo wrote the run's output before requesting processing",
-    });
-  }
-  if (perFeature[0] > 0) {
-    throw new NonRetriableError(`feature is null in ${perFeature[0]} row(s)`, {
-      field: "feature",
-      fix: "every Dojo output row must name its feature",
-    });
-  }
+  checkRowsAndFeatures(numRows, perFeature[0], metas);
   const rowsPerFeature: Record<string, number> = {};
   for (const f of feature.values
     .map((_, k) => k)

@@ -1,10 +1,9 @@
-import { NonRetriableError } from "../../shared/core/errors.ts";
 import { compareText, periodStart, type Series, type Temporal } from "./aggregate.ts";
 import { type DojoFrame, REGION_LEVELS, type RegionLevel, type TextColumn } from "./frame.ts";
 import type { ParquetFile } from "./parquet.ts";
 import type { Scan, ScanOptions } from "./scan.ts";
 import { type ColumnSpec, inlineGroups, threadedGroups } from "./stream-decode.ts";
-import { MAX_TIMESTAMP } from "./validate.ts";
+import { checkRowsAndFeatures, MAX_TIMESTAMP } from "./validate.ts";
 
 /**
  * The columnar file path in one pass over the row groups (`scanColumns`' first choice): each row group's
@@ -327,18 +326,7 @@ export function streamReduce(
     groups.close();
   }
 
-  if (numRows === 0) {
-    throw new NonRetriableError(`the data have no rows (${metas.map((m) => m.path).join(", ")})`, {
-      field: "params.data_paths",
-      fix: "check that Dojo wrote the run's output before requesting processing",
-    });
-  }
-  if (perFeature[0] > 0) {
-    throw new NonRetriableError(`feature is null in ${perFeature[0]} row(s)`, {
-      field: "feature",
-      fix: "every Dojo output row must name its feature",
-    });
-  }
+  checkRowsAndFeatures(numRows, perFeature[0], metas);
   const featureValues = featureCursor.values;
   const nf = featureValues.length;
   for (let f = 0; f < nf; f++)

@@ -4,6 +4,22 @@ import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextC
 /** Pandas keeps times as int64 nanoseconds: the largest epoch-millisecond time it can hold. */
 export const MAX_TIMESTAMP = 2 ** 63 / 1_000_000; // numpy: iinfo(int64).max / 1e6, the same double
 
+/** The file readers' checks before anything is grouped: some rows, and a feature named on every row. */
+export function checkRowsAndFeatures(rows: number, nullFeatures: number, files: { path: string }[]): void {
+  if (rows === 0) {
+    throw new NonRetriableError(`the data have no rows (${files.map((m) => m.path).join(", ")})`, {
+      field: "params.data_paths",
+      fix: "check that Dojo wrote the run's output before requesting processing",
+    });
+  }
+  if (nullFeatures > 0) {
+    throw new NonRetriableError(`feature is null in ${nullFeatures} row(s)`, {
+      field: "feature",
+      fix: "every Dojo output row must name its feature",
+    });
+  }
+}
+
 export interface ValidationCounters {
   num_missing_ts: number;
   num_invalid_ts: number;
