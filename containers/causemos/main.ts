@@ -201,6 +201,8 @@ function summaryOf(result: RunSummary | { merged: RunResults; recordedResults: b
     // The whole process so far (every thread, start-up included): CPU seconds, peak RSS, minor page faults.
     usage: {
       cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+      userSeconds: usage.userCPUTime / 1e6,
+      systemSeconds: usage.systemCPUTime / 1e6,
       maxRssMb: Math.round(usage.maxRSS / 1024),
       minorFaults: usage.minorPageFault,
     },
