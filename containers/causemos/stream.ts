@@ -162,60 +162,75 @@ export function streamReduce(
   const firstProv = new Int32Array(T).fill(-1);
   const manyProv = new Uint8Array(T);
 
-  // Series (growable, by id): feature, provisional ids (T per series), raw codes of the first row, lat, lng,
-  // filled timestamp of the first row, hash, and the series that followed it last time.
-  let cap = 1 << 16;
-  let mask = cap - 1;
-  let slots: Int32Array = new Int32Array(cap).fill(-1);
-  let size = 1 << 12;
-  let sF: Int32Array = new Int32Array(size);
-  let sP: Int32Array = new Int32Array(size * T);
-  let sRaw: Int32Array = new Int32Array(size * T);
-  let sLat: Float64Array = new Float64Array(size);
-  let sLng: Float64Array = new Float64Array(size);
-  let sTs: Float64Array = new Float64Array(size);
-  let sHash: Int32Array = new Int32Array(size);
-  let nextOf: Int32Array = new Int32Array(size).fill(-1);
-  let lastMonth: Int32Array = new Int32Array(size).fill(-1);
-  let lastCell: Int32Array = new Int32Array(size);
-  let S = 0;
-
-  // Cells (series, month) by id, a hash on (series, month) for the misses of each series' last cell.
-  let ccap = 1 << 16;
-  let cmask = ccap - 1;
-  let cslots: Int32Array = new Int32Array(ccap).fill(-1);
-  let csize = 1 << 12;
-  let cSeries: Int32Array = new Int32Array(csize);
-  let cMonth: Int32Array = new Int32Array(csize);
-  let tSum: Float64Array = new Float64Array(csize);
-  let cnt: Float64Array = new Float64Array(csize);
-  let wvSum: Float64Array = new Float64Array(hasWeight ? csize : 0);
-  let wSum: Float64Array = new Float64Array(hasWeight ? csize : 0);
-  let wRows: Float64Array = new Float64Array(hasWeight ? csize : 0);
-  let G = 0;
-  const monthIndex = new Map<number, number>();
-  const starts: number[] = [];
-
-  const fill = Number(options.fillTimestamp);
-  let perFeature: Float64Array = new Float64Array(64);
-  let numRows = 0;
-  let missingTs = 0;
-  let invalidTs = 0;
-  let missingVal = 0;
-  let latAny = false;
-  let lngAny = false;
-  let prev = -1;
-  let lastDay = Number.NaN;
-  let month = -1;
-  const pc = new Int32Array(T);
+  // Series and (series, month) cells, growable, by id (see PassState).
+  const cap = 1 << 16;
+  const size = 1 << 12;
+  const csize = 1 << 12;
+  const st: PassState = {
+    cap,
+    mask: cap - 1,
+    slots: new Int32Array(2 * cap).fill(-1),
+    size,
+    S: 0,
+    sF: new Int32Array(size),
+    sP: new Int32Array(size * T),
+    sRaw: new Int32Array(size * T),
+    sLat: new Float64Array(size),
+    sLng: new Float64Array(size),
+    sTs: new Float64Array(size),
+    nextOf: new Int32Array(size),
+    headCell: new Int32Array(size),
+    unsorted: new Uint8Array(size),
+    csize,
+    G: 0,
+    cSeries: new Int32Array(csize),
+    cMonth: new Int32Array(csize),
+    cPrev: new Int32Array(csize),
+    tSum: new Float64Array(csize),
+    cnt: new Float64Array(csize),
+    wvSum: new Float64Array(hasWeight ? csize : 0),
+    wSum: new Float64Array(hasWeight ? csize : 0),
+    wRows: new Float64Array(hasWeight ? csize : 0),
+    ccap: 0,
+    cmask: 0,
+    cslots: undefined,
+    monthIndex: new Map<number, number>(),
+    starts: [],
+    numRows: 0,
+    missingTs: 0,
+    invalidTs: 0,
+    missingVal: 0,
+    latAny: false,
+    lngAny: false,
+    prev: -1,
+    lastDay: Number.NaN,
+    month: -1,
+    perFeature: new Float64Array(64),
+    T,
+    fill: Number(options.fillTimestamp),
+    hasWeight,
+    fcodes: new Int32Array(0),
+    codes: [],
+    lat: new Float64Array(0),
+    lng: new Float64Array(0),
+    latBits: new Int32Array(0),
+    lngBits: new Int32Array(0),
+    ts: new Float64Array(0),
+    val: new Float64Array(0),
+    wgt: new Float64Array(0),
+    used,
+    prov,
+    pc: new Int32Array(T),
+    firstProv,
+    manyProv,
+  };
 
   try {
     for (;;) {
       const group = groups.next();
       if (!group) break;
       const { n, set } = group;
-      const { fcodes, codes, lat, lng, latBits, lngBits, ts, val, wgt } = set;
-      perFeature = growFloat(perFeature, featureCursor.values.length + 1);
+      st.perFeature = growFloat(st.perFeature, featureCursor.values.length + 1);
       for (let c = 0; c < T; c++) {
         const values = cursors[c].values;
         used[c] = growBytes(used[c], values.length + 1);
@@ -224,107 +239,24 @@ export function streamReduce(
           prov[c][k + 1] = provOf(c, isRegion[c] ? values[k].replaceAll("//", "") : values[k]);
         provBuilt[c] = values.length;
       }
-      const st: PassState = {
-        cap,
-        mask,
-        size,
-        S,
-        ccap,
-        cmask,
-        csize,
-        G,
-        numRows,
-        missingTs,
-        invalidTs,
-        missingVal,
-        latAny,
-        lngAny,
-        prev,
-        lastDay,
-        month,
-        perFeature,
-        slots,
-        sF,
-        sP,
-        sRaw,
-        sLat,
-        sLng,
-        sTs,
-        sHash,
-        nextOf,
-        lastMonth,
-        lastCell,
-        cslots,
-        cSeries,
-        cMonth,
-        tSum,
-        cnt,
-        wvSum,
-        wSum,
-        wRows,
-        T,
-        fill,
-        hasWeight,
-        fcodes,
-        codes,
-        lat,
-        lng,
-        latBits,
-        lngBits,
-        ts,
-        val,
-        wgt,
-        used,
-        prov,
-        pc,
-        firstProv,
-        manyProv,
-        monthIndex,
-        starts,
-      };
+      st.fcodes = set.fcodes;
+      st.codes = set.codes;
+      st.lat = set.lat;
+      st.lng = set.lng;
+      st.latBits = set.latBits;
+      st.lngBits = set.lngBits;
+      st.ts = set.ts;
+      st.val = set.val;
+      st.wgt = set.wgt;
       reduceRows(st, n);
-      cap = st.cap;
-      mask = st.mask;
-      size = st.size;
-      S = st.S;
-      ccap = st.ccap;
-      cmask = st.cmask;
-      csize = st.csize;
-      G = st.G;
-      numRows = st.numRows;
-      missingTs = st.missingTs;
-      invalidTs = st.invalidTs;
-      missingVal = st.missingVal;
-      latAny = st.latAny;
-      lngAny = st.lngAny;
-      prev = st.prev;
-      lastDay = st.lastDay;
-      month = st.month;
-      perFeature = st.perFeature;
-      slots = st.slots;
-      sF = st.sF;
-      sP = st.sP;
-      sRaw = st.sRaw;
-      sLat = st.sLat;
-      sLng = st.sLng;
-      sTs = st.sTs;
-      sHash = st.sHash;
-      nextOf = st.nextOf;
-      lastMonth = st.lastMonth;
-      lastCell = st.lastCell;
-      cslots = st.cslots;
-      cSeries = st.cSeries;
-      cMonth = st.cMonth;
-      tSum = st.tSum;
-      cnt = st.cnt;
-      wvSum = st.wvSum;
-      wSum = st.wSum;
-      wRows = st.wRows;
       groups.release();
     }
   } finally {
     groups.close();
   }
+
+  const { numRows, perFeature, latAny, lngAny, missingTs, invalidTs, missingVal } = st;
+  const { S, G, sF, sRaw, sTs, sLat, sLng, cSeries, cMonth, tSum, cnt, wvSum, wSum, wRows, starts } = st;
 
   checkRowsAndFeatures(numRows, perFeature[0], metas);
   const featureValues = featureCursor.values;
@@ -443,16 +375,50 @@ export function streamReduce(
   };
 }
 
-/** Everything the one pass keeps between row groups (the row loop reads it into locals and writes it back). */
+/**
+ * Everything the one pass keeps between row groups, and the current group's buffers. The row loop reads it
+ * into locals; the rarer steps (a series or cell not found by prediction, a new month) work on it directly
+ * and the loop reloads the arrays they may have grown.
+ *
+ * Series: an open-addressing table `slots` of (series id, hash) pairs, load at most 1/2; per series its
+ * feature, provisional text ids (T per series), the raw codes of its first row, lat, lng, the filled
+ * timestamp of its first row, the series that followed it last time (`nextOf`), its newest cell
+ * (`headCell`, -1 for none) and whether its cells were not made in ascending month order (`unsorted`).
+ * Cells: per cell its series, month, the series' previous cell (`cPrev`: each series' cells form a chain
+ * from its newest), sums and counts. A cell is looked up by the series' newest cell, then (cells made in
+ * month order and a later month: a new cell) by walking the chain; after a walk longer than CHAIN_WALK, a
+ * hash on (series, month) over every cell (`cslots`) takes the walks' place for the rest of the pass.
+ */
 interface PassState {
   cap: number;
   mask: number;
+  slots: Int32Array;
   size: number;
   S: number;
-  ccap: number;
-  cmask: number;
+  sF: Int32Array;
+  sP: Int32Array;
+  sRaw: Int32Array;
+  sLat: Float64Array;
+  sLng: Float64Array;
+  sTs: Float64Array;
+  nextOf: Int32Array;
+  headCell: Int32Array;
+  unsorted: Uint8Array;
   csize: number;
   G: number;
+  cSeries: Int32Array;
+  cMonth: Int32Array;
+  cPrev: Int32Array;
+  tSum: Float64Array;
+  cnt: Float64Array;
+  wvSum: Float64Array;
+  wSum: Float64Array;
+  wRows: Float64Array;
+  ccap: number;
+  cmask: number;
+  cslots: Int32Array | undefined;
+  monthIndex: Map<number, number>;
+  starts: number[];
   numRows: number;
   missingTs: number;
   invalidTs: number;
@@ -463,25 +429,6 @@ interface PassState {
   lastDay: number;
   month: number;
   perFeature: Float64Array;
-  slots: Int32Array;
-  sF: Int32Array;
-  sP: Int32Array;
-  sRaw: Int32Array;
-  sLat: Float64Array;
-  sLng: Float64Array;
-  sTs: Float64Array;
-  sHash: Int32Array;
-  nextOf: Int32Array;
-  lastMonth: Int32Array;
-  lastCell: Int32Array;
-  cslots: Int32Array;
-  cSeries: Int32Array;
-  cMonth: Int32Array;
-  tSum: Float64Array;
-  cnt: Float64Array;
-  wvSum: Float64Array;
-  wSum: Float64Array;
-  wRows: Float64Array;
   T: number;
   fill: number;
   hasWeight: boolean;
@@ -499,20 +446,13 @@ interface PassState {
   pc: Int32Array;
   firstProv: Int32Array;
   manyProv: Uint8Array;
-  monthIndex: Map<number, number>;
-  starts: number[];
 }
+
+/** A chain walk longer than this switches the pass to the cell hash. */
+const CHAIN_WALK = 16;
 
 /** The rows of one row group (`n` rows in the state's buffers). */
 function reduceRows(st: PassState, n: number): void {
-  let cap = st.cap;
-  let mask = st.mask;
-  let size = st.size;
-  let S = st.S;
-  let ccap = st.ccap;
-  let cmask = st.cmask;
-  let csize = st.csize;
-  let G = st.G;
   let numRows = st.numRows;
   let missingTs = st.missingTs;
   let invalidTs = st.invalidTs;
@@ -523,19 +463,12 @@ function reduceRows(st: PassState, n: number): void {
   let lastDay = st.lastDay;
   let month = st.month;
   const perFeature = st.perFeature;
-  let slots = st.slots;
   let sF = st.sF;
   let sP = st.sP;
-  let sRaw = st.sRaw;
   let sLat = st.sLat;
   let sLng = st.sLng;
-  let sTs = st.sTs;
-  let sHash = st.sHash;
   let nextOf = st.nextOf;
-  let lastMonth = st.lastMonth;
-  let lastCell = st.lastCell;
-  let cslots = st.cslots;
-  let cSeries = st.cSeries;
+  let headCell = st.headCell;
   let cMonth = st.cMonth;
   let tSum = st.tSum;
   let cnt = st.cnt;
@@ -549,8 +482,6 @@ function reduceRows(st: PassState, n: number): void {
   const codes = st.codes;
   const lat = st.lat;
   const lng = st.lng;
-  const latBits = st.latBits;
-  const lngBits = st.lngBits;
   const ts = st.ts;
   const val = st.val;
   const wgt = st.wgt;
@@ -559,9 +490,6 @@ function reduceRows(st: PassState, n: number): void {
   const pc = st.pc;
   const firstProv = st.firstProv;
   const manyProv = st.manyProv;
-  const monthIndex = st.monthIndex;
-  const starts = st.starts;
-  // Rows of this group.
   for (let i = 0; i < n; i++) {
     const f = fcodes[i];
     numRows++;
@@ -602,132 +530,32 @@ function reduceRows(st: PassState, n: number): void {
       if (!hit) s = -1;
     }
     if (s < 0) {
-      let h = Math.imul(f ^ 0x2545f491, 0x9e3779b1);
-      for (let c = 0; c < T; c++) {
-        h = Math.imul(h ^ pc[c], 0x85ebca6b);
-        h ^= h >>> 15;
-      }
-      h = mixPoint(h, latBits, lngBits, i, a, b);
-      let q = h & mask;
-      for (;;) {
-        const e = slots[q];
-        if (e < 0) break;
-        if (sHash[e] === h && sF[e] === f && same(sLat[e], a) && same(sLng[e], b)) {
-          let hit = true;
-          for (let c = 0; c < T && hit; c++) hit = sP[e * T + c] === pc[c];
-          if (hit) {
-            s = e;
-            break;
-          }
-        }
-        q = (q + 1) & mask;
-      }
-      if (s < 0) {
-        if (S === size) {
-          size *= 4;
-          sF = growInt(sF, size);
-          sP = growInt(sP, size * T);
-          sRaw = growInt(sRaw, size * T);
-          sLat = growFloat(sLat, size);
-          sLng = growFloat(sLng, size);
-          sTs = growFloat(sTs, size);
-          sHash = growInt(sHash, size);
-          nextOf = growInt(nextOf, size);
-          lastMonth = growInt(lastMonth, size);
-          lastCell = growInt(lastCell, size);
-        }
-        s = S++;
-        sF[s] = f;
-        nextOf[s] = -1;
-        lastMonth[s] = -1;
-        for (let c = 0; c < T; c++) {
-          sP[s * T + c] = pc[c];
-          sRaw[s * T + c] = codes[c][i];
-        }
-        sLat[s] = a;
-        sLng[s] = b;
-        sTs[s] = t;
-        sHash[s] = h;
-        slots[q] = s;
-        if (S * 2 > cap) {
-          cap *= 2;
-          mask = cap - 1;
-          slots = new Int32Array(cap).fill(-1);
-          for (let k = 0; k < S; k++) {
-            let r = sHash[k] & mask;
-            while (slots[r] >= 0) r = (r + 1) & mask;
-            slots[r] = k;
-          }
-        }
-      }
+      s = seriesOf(st, f, i, a, b, t);
+      sF = st.sF;
+      sP = st.sP;
+      sLat = st.sLat;
+      sLng = st.sLng;
+      nextOf = st.nextOf;
+      headCell = st.headCell;
     }
     if (prev >= 0) nextOf[prev] = s;
     prev = s;
     // Month of the row (recomputed only when the day changes), then the (series, month) cell.
     const day = Math.floor(t / DAY);
     if (day !== lastDay) {
-      const start = periodStart(t, "month");
-      let m = monthIndex.get(start);
-      if (m === undefined) {
-        m = starts.push(start) - 1;
-        monthIndex.set(start, m);
-      }
-      month = m;
+      month = monthOf(st, t);
       lastDay = day;
     }
-    let k: number;
-    if (lastMonth[s] === month) k = lastCell[s];
-    else {
-      const h = Math.imul(Math.imul(s, 0x9e3779b1) ^ month, 0x85ebca6b);
-      let q = (h ^ (h >>> 15)) & cmask;
-      k = -1;
-      for (;;) {
-        const e = cslots[q];
-        if (e < 0) break;
-        if (cSeries[e] === s && cMonth[e] === month) {
-          k = e;
-          break;
-        }
-        q = (q + 1) & cmask;
-      }
-      if (k < 0) {
-        if (G === csize) {
-          csize *= 4;
-          cSeries = growInt(cSeries, csize);
-          cMonth = growInt(cMonth, csize);
-          tSum = growFloat(tSum, csize);
-          cnt = growFloat(cnt, csize);
-          if (hasWeight) {
-            wvSum = growFloat(wvSum, csize);
-            wSum = growFloat(wSum, csize);
-            wRows = growFloat(wRows, csize);
-          }
-        }
-        k = G++;
-        cSeries[k] = s;
-        cMonth[k] = month;
-        tSum[k] = 0;
-        cnt[k] = 0;
-        if (hasWeight) {
-          wvSum[k] = 0;
-          wSum[k] = 0;
-          wRows[k] = 0;
-        }
-        cslots[q] = k;
-        if (G * 2 > ccap) {
-          ccap *= 2;
-          cmask = ccap - 1;
-          cslots = new Int32Array(ccap).fill(-1);
-          for (let e = 0; e < G; e++) {
-            const he = Math.imul(Math.imul(cSeries[e], 0x9e3779b1) ^ cMonth[e], 0x85ebca6b);
-            let r = (he ^ (he >>> 15)) & cmask;
-            while (cslots[r] >= 0) r = (r + 1) & cmask;
-            cslots[r] = e;
-          }
-        }
-      }
-      lastMonth[s] = month;
-      lastCell[s] = k;
+    let k = headCell[s];
+    if (k < 0 || cMonth[k] !== month) {
+      k = cellOf(st, s, month);
+      headCell = st.headCell;
+      cMonth = st.cMonth;
+      tSum = st.tSum;
+      cnt = st.cnt;
+      wvSum = st.wvSum;
+      wSum = st.wSum;
+      wRows = st.wRows;
     }
     if (hasWeight) {
       let wi = wgt[i];
@@ -745,15 +573,6 @@ function reduceRows(st: PassState, n: number): void {
       cnt[k]++;
     }
   }
-
-  st.cap = cap;
-  st.mask = mask;
-  st.size = size;
-  st.S = S;
-  st.ccap = ccap;
-  st.cmask = cmask;
-  st.csize = csize;
-  st.G = G;
   st.numRows = numRows;
   st.missingTs = missingTs;
   st.invalidTs = invalidTs;
@@ -763,24 +582,188 @@ function reduceRows(st: PassState, n: number): void {
   st.prev = prev;
   st.lastDay = lastDay;
   st.month = month;
-  st.perFeature = perFeature;
+}
+
+/** The month index of timestamp `t` (months numbered in order of first appearance). */
+function monthOf(st: PassState, t: number): number {
+  const start = periodStart(t, "month");
+  let m = st.monthIndex.get(start);
+  if (m === undefined) {
+    m = st.starts.push(start) - 1;
+    st.monthIndex.set(start, m);
+  }
+  return m;
+}
+
+/** The series of row `i` (provisional text ids in `st.pc`) from the hash table, added when new. */
+function seriesOf(st: PassState, f: number, i: number, a: number, b: number, t: number): number {
+  const T = st.T;
+  const pc = st.pc;
+  let h = Math.imul(f ^ 0x2545f491, 0x9e3779b1);
+  for (let c = 0; c < T; c++) {
+    h = Math.imul(h ^ pc[c], 0x85ebca6b);
+    h ^= h >>> 15;
+  }
+  h = mixPoint(h, st.latBits, st.lngBits, i, a, b);
+  const slots = st.slots;
+  const mask = st.mask;
+  const sF = st.sF;
+  const sP = st.sP;
+  let q = h & mask;
+  for (;;) {
+    const e = slots[2 * q];
+    if (e < 0) break;
+    if (slots[2 * q + 1] === h && sF[e] === f && same(st.sLat[e], a) && same(st.sLng[e], b)) {
+      let hit = true;
+      for (let c = 0; c < T && hit; c++) hit = sP[e * T + c] === pc[c];
+      if (hit) return e;
+    }
+    q = (q + 1) & mask;
+  }
+  if (st.S === st.size) growSeries(st);
+  const s = st.S++;
+  st.sF[s] = f;
+  st.nextOf[s] = -1;
+  st.headCell[s] = -1;
+  st.unsorted[s] = 0;
+  const codes = st.codes;
+  for (let c = 0; c < T; c++) {
+    st.sP[s * T + c] = pc[c];
+    st.sRaw[s * T + c] = codes[c][i];
+  }
+  st.sLat[s] = a;
+  st.sLng[s] = b;
+  st.sTs[s] = t;
+  slots[2 * q] = s;
+  slots[2 * q + 1] = h;
+  if (st.S * 2 > st.cap) rehashSeries(st);
+  return s;
+}
+
+function growSeries(st: PassState): void {
+  const size = st.size * 4;
+  const T = st.T;
+  st.size = size;
+  st.sF = growInt(st.sF, size);
+  st.sP = growInt(st.sP, size * T);
+  st.sRaw = growInt(st.sRaw, size * T);
+  st.sLat = growFloat(st.sLat, size);
+  st.sLng = growFloat(st.sLng, size);
+  st.sTs = growFloat(st.sTs, size);
+  st.nextOf = growInt(st.nextOf, size);
+  st.headCell = growInt(st.headCell, size);
+  st.unsorted = growBytes(st.unsorted, size);
+}
+
+/** Doubles the series table: the (id, hash) pairs are read in table order and placed again. */
+function rehashSeries(st: PassState): void {
+  const old = st.slots;
+  const cap = st.cap * 2;
+  const mask = cap - 1;
+  const slots = new Int32Array(2 * cap).fill(-1);
+  for (let r = 0; r < old.length; r += 2) {
+    const e = old[r];
+    if (e < 0) continue;
+    const h = old[r + 1];
+    let q = h & mask;
+    while (slots[2 * q] >= 0) q = (q + 1) & mask;
+    slots[2 * q] = e;
+    slots[2 * q + 1] = h;
+  }
+  st.cap = cap;
+  st.mask = mask;
   st.slots = slots;
-  st.sF = sF;
-  st.sP = sP;
-  st.sRaw = sRaw;
-  st.sLat = sLat;
-  st.sLng = sLng;
-  st.sTs = sTs;
-  st.sHash = sHash;
-  st.nextOf = nextOf;
-  st.lastMonth = lastMonth;
-  st.lastCell = lastCell;
+}
+
+/** The (series `s`, `month`) cell when it is not the series' newest cell: found, or added. */
+function cellOf(st: PassState, s: number, month: number): number {
+  const head = st.headCell[s];
+  if (head >= 0) {
+    const start = st.starts[month];
+    const headStart = st.starts[st.cMonth[head]];
+    // Cells made in month order and a later month: the cell is new.
+    if (st.unsorted[s] === 0 && start > headStart) return addCell(st, s, month);
+    if (st.cslots) {
+      const k = hashedCell(st, s, month, false);
+      if (k >= 0) return k;
+    } else {
+      let steps = 0;
+      for (let k = head; k >= 0; k = st.cPrev[k]) {
+        if (st.cMonth[k] === month) return k;
+        steps++;
+      }
+      if (steps > CHAIN_WALK) buildCellHash(st, st.ccap === 0 ? 1 << 16 : st.ccap);
+    }
+    if (start < headStart) st.unsorted[s] = 1;
+  }
+  return addCell(st, s, month);
+}
+
+function addCell(st: PassState, s: number, month: number): number {
+  if (st.G === st.csize) {
+    const csize = st.csize * 4;
+    st.csize = csize;
+    st.cSeries = growInt(st.cSeries, csize);
+    st.cMonth = growInt(st.cMonth, csize);
+    st.cPrev = growInt(st.cPrev, csize);
+    st.tSum = growFloat(st.tSum, csize);
+    st.cnt = growFloat(st.cnt, csize);
+    if (st.hasWeight) {
+      st.wvSum = growFloat(st.wvSum, csize);
+      st.wSum = growFloat(st.wSum, csize);
+      st.wRows = growFloat(st.wRows, csize);
+    }
+  }
+  const k = st.G++;
+  st.cSeries[k] = s;
+  st.cMonth[k] = month;
+  st.cPrev[k] = st.headCell[s];
+  st.headCell[s] = k;
+  st.tSum[k] = 0;
+  st.cnt[k] = 0;
+  if (st.hasWeight) {
+    st.wvSum[k] = 0;
+    st.wSum[k] = 0;
+    st.wRows[k] = 0;
+  }
+  if (st.cslots) {
+    hashedCell(st, s, month, true);
+    if (st.G * 2 > st.ccap) buildCellHash(st, st.ccap * 2);
+  }
+  return k;
+}
+
+const cellHash = (s: number, month: number) => {
+  const h = Math.imul(Math.imul(s, 0x9e3779b1) ^ month, 0x85ebca6b);
+  return h ^ (h >>> 15);
+};
+
+/** The cell hash's entry for (s, month), or -1; with `add`, the newest cell (G - 1) takes the empty slot. */
+function hashedCell(st: PassState, s: number, month: number, add: boolean): number {
+  const cslots = st.cslots as Int32Array;
+  const cmask = st.cmask;
+  let q = cellHash(s, month) & cmask;
+  for (;;) {
+    const e = cslots[q];
+    if (e < 0) break;
+    if (st.cSeries[e] === s && st.cMonth[e] === month) return e;
+    q = (q + 1) & cmask;
+  }
+  if (add) cslots[q] = st.G - 1;
+  return -1;
+}
+
+/** (Re)builds the cell hash over every cell with at least `ccap` slots (load at most 1/2). */
+function buildCellHash(st: PassState, ccap: number): void {
+  while (st.G * 2 > ccap) ccap *= 2;
+  const cmask = ccap - 1;
+  const cslots = new Int32Array(ccap).fill(-1);
+  for (let e = 0; e < st.G; e++) {
+    let r = cellHash(st.cSeries[e], st.cMonth[e]) & cmask;
+    while (cslots[r] >= 0) r = (r + 1) & cmask;
+    cslots[r] = e;
+  }
+  st.ccap = ccap;
+  st.cmask = cmask;
   st.cslots = cslots;
-  st.cSeries = cSeries;
-  st.cMonth = cMonth;
-  st.tSum = tSum;
-  st.cnt = cnt;
-  st.wvSum = wvSum;
-  st.wSum = wSum;
-  st.wRows = wRows;
 }

@@ -157,6 +157,30 @@ describe("the columnar file path and the DuckDB scan path equal the in-memory pa
     expect(single).toEqual(await scanColumns([paths[0]], { ...options, threads: 1 }));
   });
 
+  it("in one pass when rows come in no time order over many months (cell chains, then the cell hash)", async () => {
+    // 900 days (~30 months per series) in a hashed order: cell lookups walk each series' chain of cells, and
+    // walks longer than 16 cells switch the pass to the (series, month) hash. The whole-column path (taken
+    // when a feature is small enough for raw.csv) sums the same cells in the same row order.
+    const src = join(dir.path, "months-src.parquet");
+    await writeParquet(generate({ points: 8, days: 900, weightColumn: "w" }), src);
+    const path = join(dir.path, "months-shuffled.parquet");
+    await writeParquetSql(
+      path,
+      `SELECT * FROM read_parquet('${src}') ORDER BY hash(timestamp, lat, feature)`,
+      "ROW_GROUP_SIZE 1000",
+    );
+    const options = { weightColumn: "w", fillTimestamp: 0, threads: 1 };
+    const stream = await scanColumns([path], { ...options, rawCountThreshold: 0 });
+    const whole = await scanColumns([path], { ...options, rawCountThreshold: 1e9 });
+    expect(stream?.via).toBe("stream");
+    expect(whole?.via ?? "columns").toBe("columns");
+    expect(stream?.month.rows).toBeGreaterThan(16 * 16);
+    expect(stream?.month).toEqual(whole?.month);
+    expect(stream?.series).toEqual(whole?.series);
+    expect(stream?.counters).toEqual(whole?.counters);
+    expect(stream?.frame.timestamp).toEqual(whole?.frame.timestamp);
+  });
+
   it("on a generated model with qualifiers and weights", async () => {
     const frame = generate({
       points: 30,
