@@ -30,8 +30,8 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  *   exports as `exports.<name> = ...` lines, so that ESM `import * as ff` sees the same named exports;
  * - `main.js`: the CLI (`bin.functions-framework`, `bin.functions-framework-nodejs`), the framework's own
  *   `main` (same flags, same `PORT`, `FUNCTION_TARGET`, `FUNCTION_SIGNATURE_TYPE`, ...);
- * - `iconv-tables/`: iconv-lite's CJK code tables, kept as the JSON files iconv-lite loads on the first body
- *   in such a charset (not inlined: 400 KiB that no start reads);
+ * - `iconv-tables/`: iconv-lite's CJK code tables and single-byte code pages, kept as the files iconv-lite
+ *   loads on the first body in such a charset (not inlined: ~430 KiB that no start reads);
  * - `LICENSE` (the framework's Apache-2.0) and `THIRD-PARTY-NOTICES` (each bundled package's license).
  *
  * The bundle's package.json depends on it as `file:./vendor/functions-framework`, so Cloud Build's
@@ -40,8 +40,10 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  * Changes to the framework's code, none of which changes what it does: the loader's
  * `dynamicImport('read-package-up')` (a `new Function` that hides the import from bundlers) becomes a
  * plain `import()`, so that read-package-up is bundled too (the vendored folder has no `node_modules`); the
- * loader's `dynamicImport` of the user's module is load.js's own `import()` (see LOAD_JS); and the tables
- * above stay files.
+ * loader's `dynamicImport` of the user's module is load.js's own `import()` (see LOAD_JS); the tables
+ * above stay files; and two dependencies do less at a cold start for the same answers (dependencyPatches:
+ * iconv-lite decodes utf-8 bodies without loading every code page, mime-types' scored maps are computed at
+ * build time). framework.js is ASCII and pre-wrapped, so that load.js compiles it without decoding or copying.
  */
 
 export const FRAMEWORK_PACKAGE = "@google-cloud/functions-framework";
@@ -76,10 +78,11 @@ if (cacheFile) {
     cachedData = readFileSync(cacheFile);
   } catch {}
 }
-// Module.wrap's function plus one parameter: the import() the framework's loader uses for the user's ES
-// module, taken from this ordinary module (code compiled by vm has no module loader of its own).
-const source = "(function (exports, require, module, __filename, __dirname, __tesseraImport) { " +
-  readFileSync(file, "utf8") + "\\n});";
+// framework.js is ASCII and already wrapped in Module.wrap's function plus one parameter (the import() the
+// framework's loader uses for the user's ES module, taken from this ordinary module: code compiled by vm has
+// no module loader of its own): read as latin1 it is V8's one-byte source string as is, with no UTF-8
+// decoding and no copy.
+const source = readFileSync(file, "latin1");
 const script = new vm.Script(source, { filename: file, cachedData });
 const mod = { exports: {}, filename: file, id: file, loaded: false };
 const importer = (specifier) => import(specifier);
@@ -148,18 +151,170 @@ function visibleReadPackageUp(): Plugin {
   };
 }
 
-/** iconv-lite's CJK tables (`./tables/*.json`) stay files beside the bundle, loaded as iconv-lite loads them. */
+/** The parameters of the function framework.js is wrapped in: Node's CommonJS wrapper's, and load.js's import(). */
+const WRAPPER_PARAMS = ["exports", "require", "module", "__filename", "__dirname", "__tesseraImport"];
+
+/** The text of a dependency's file that a plugin patches, which must still hold each expected piece. */
+function patchable(path: string, expected: string[]): string {
+  const text = readFileSync(path, "utf8");
+  for (const piece of expected) {
+    if (!text.includes(piece)) {
+      throw new NonRetriableError(`${path} no longer has ${piece}`, {
+        field: FRAMEWORK_PACKAGE,
+        fix: "update scripts/vendor-framework.ts for this version of the framework's dependencies",
+      });
+    }
+  }
+  return text;
+}
+
+/**
+ * iconv-lite's first `getCodec` loads every encodings module (the single- and double-byte code pages, ~400
+ * KiB of tables and code: ~10 ms of CPU and ~400 fresh pages at a cold start) before it looks the name up, and
+ * body-parser asks it for a decoder on every body, in practice utf-8. Here a name that Node's own encodings
+ * (encodings/internal.js) resolve is answered from that module alone, the same codec built the same way and
+ * cached in the same place; any other name loads every module as before. Checked here, against the installed
+ * package: every definition in internal.js is the one the merged table holds (no later module redefines it),
+ * so the answer is the one the full table would give.
+ */
+function iconvInternalFirst(): Plugin {
+  return {
+    name: "tessera-ff-iconv-internal-first",
+    setup(b) {
+      b.onLoad({ filter: /iconv-lite[\\/]lib[\\/]index\.js$/ }, (args) => {
+        const init = 'if (!module.exports.encodings) {\n    var raw = require("../encodings")';
+        const text = patchable(args.path, [init]);
+        const req = createRequire(args.path);
+        const internal = req("../encodings/internal") as Record<string, unknown>;
+        const merged = req("../encodings") as Record<string, unknown>;
+        for (const key of Object.keys(internal)) {
+          if (merged[key] !== internal[key]) {
+            throw new NonRetriableError(`iconv-lite's encodings redefine ${key} of encodings/internal.js`, {
+              field: FRAMEWORK_PACKAGE,
+              fix: "drop iconvInternalFirst from scripts/vendor-framework.ts for this iconv-lite version",
+            });
+          }
+        }
+        const fast = `
+// Tessera (scripts/vendor-framework.ts): names that encodings/internal.js resolves, from that module alone.
+function internalCodec (iconv, encoding) {
+  var internal = require("../encodings/internal")
+  var enc = iconv._canonicalizeEncoding(encoding)
+  var codecOptions = {}
+  for (;;) {
+    var codec = iconv._codecDataCache[enc]
+    if (codec) return codec
+    if (!Object.prototype.hasOwnProperty.call(internal, enc)) return undefined
+    var codecDef = internal[enc]
+    switch (typeof codecDef) {
+      case "string":
+        enc = codecDef
+        break
+      case "object":
+        for (var key in codecDef) codecOptions[key] = codecDef[key]
+        if (!codecOptions.encodingName) codecOptions.encodingName = enc
+        enc = codecDef.type
+        break
+      case "function":
+        if (!codecOptions.encodingName) codecOptions.encodingName = enc
+        codec = new codecDef(codecOptions, iconv)
+        iconv._codecDataCache[codecOptions.encodingName] = codec
+        return codec
+      default:
+        return undefined
+    }
+  }
+}
+`;
+        return {
+          contents:
+            text.replace(
+              init,
+              'if (!module.exports.encodings) {\n    var internal = internalCodec(module.exports, encoding)\n    if (internal) return internal\n    var raw = require("../encodings")',
+            ) + fast,
+          loader: "js",
+        };
+      });
+    },
+  };
+}
+
+/**
+ * mime-types fills its extension and type maps when it is loaded, scoring every type of mime-db that has
+ * extensions (~10 ms of CPU at each cold start; express loads it, and the first `res.type` or `sendStatus` reads
+ * the maps). Here the scored result, the `types` map (extension -> type) and `_extensionConflicts`, is computed
+ * once at build time by the installed package itself and written into the bundle as data; `extensions` is still
+ * filled at load from mime-db (type -> the same extensions array), which needs no scoring.
+ */
+function mimeMapsPrecomputed(): Plugin {
+  return {
+    name: "tessera-ff-mime-maps",
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]mime-types[\\/]index\.js$/ }, (args) => {
+        const call = "populateMaps(exports.extensions, exports.types)";
+        const text = patchable(args.path, [call, "var db = require('mime-db')"]);
+        const req = createRequire(args.path);
+        const built = req(args.path) as { types: Record<string, string>; _extensionConflicts: unknown[] };
+        const db = req("mime-db") as Record<string, { extensions?: string[] }>;
+        // Each extension is first given the first type that lists it (the key order populateMaps gives too);
+        // where scoring picked another type, the build-time answer replaces it.
+        const first: Record<string, string> = {};
+        for (const [type, mime] of Object.entries(db))
+          for (const ext of mime.extensions ?? []) if (!Object.hasOwn(first, ext)) first[ext] = type;
+        const picked = Object.fromEntries(Object.entries(built.types).filter(([ext, t]) => first[ext] !== t));
+        if (JSON.stringify(Object.keys(first)) !== JSON.stringify(Object.keys(built.types))) {
+          throw new NonRetriableError(
+            `${args.path}: the types map's keys are not mime-db's extensions in order`,
+            {
+              field: FRAMEWORK_PACKAGE,
+              fix: "drop mimeMapsPrecomputed from scripts/vendor-framework.ts for this mime-types version",
+            },
+          );
+        }
+        const data = `
+// Tessera (scripts/vendor-framework.ts): populateMaps' result for this mime-db; the scored choices were made
+// at build time by mime-types itself.
+Object.keys(db).forEach(function (type) {
+  var exts = db[type].extensions
+  if (!exts || !exts.length) return
+  exports.extensions[type] = exts
+  for (var i = 0; i < exts.length; i++) if (!(exts[i] in exports.types)) exports.types[exts[i]] = type
+})
+Object.assign(exports.types, ${JSON.stringify(picked)})
+exports._extensionConflicts.push.apply(exports._extensionConflicts, ${JSON.stringify(built._extensionConflicts)})`;
+        return { contents: text.replace(call, data), loader: "js" };
+      });
+    },
+  };
+}
+
+/**
+ * iconv-lite's code tables stay files beside the bundle, loaded as iconv-lite loads them, only when a body
+ * comes in such a charset: the CJK tables (`./tables/*.json`) and the single-byte code pages
+ * (`./sbcs-data-generated.js`, data only: 32 KiB of UTF-8 that would be twice that as ASCII escapes).
+ */
 function iconvTablesOut(tables: Set<string>): Plugin {
   return {
     name: "tessera-ff-iconv-tables",
     setup(b) {
-      b.onResolve({ filter: /^\.\/tables\/[^/]+\.json$/ }, (args) => {
+      b.onResolve({ filter: /^\.\/(tables\/[^/]+\.json|sbcs-data-generated)$/ }, (args) => {
         if (!/iconv-lite[\\/]encodings$/.test(args.resolveDir)) return undefined;
-        tables.add(join(args.resolveDir, args.path));
-        return { path: `./iconv-tables/${basename(args.path)}`, external: true };
+        const file = args.path.endsWith(".json") ? args.path : `${args.path}.js`;
+        tables.add(join(args.resolveDir, file));
+        return { path: `./iconv-tables/${basename(file)}`, external: true };
       });
     },
   };
+}
+
+/**
+ * The changes made to the framework's dependencies as they are bundled (what they answer is unchanged; see
+ * each): iconv-lite answers Node's own encodings without loading the others, mime-types' scored maps come
+ * from the build, iconv-lite's code tables stay files (collected into `tables`, to be copied beside the bundle
+ * as `iconv-tables/`).
+ */
+export function dependencyPatches(tables: Set<string>): Plugin[] {
+  return [iconvInternalFirst(), mimeMapsPrecomputed(), iconvTablesOut(tables)];
 }
 
 /** The license text of a package directory, if it ships one. */
@@ -209,13 +364,23 @@ export async function buildVendoredFramework(
     format: "cjs",
     target: "node22",
     minify: options.minify ?? true,
-    // Non-ASCII characters as themselves (iconv-lite's single-byte code pages), not as \uXXXX escapes.
-    charset: "utf8",
+    // ASCII (esbuild's default charset: other characters as \uXXXX escapes), so that load.js reads the file
+    // as a one-byte string; wrapped as a CommonJS module's function, which load.js compiles as it is.
+    banner: { js: `(function (${WRAPPER_PARAMS.join(", ")}) {` },
+    footer: { js: "\n});" },
     legalComments: "none",
     metafile: true,
     logLevel: "silent",
-    plugins: [visibleReadPackageUp(), iconvTablesOut(tables)],
+    plugins: [visibleReadPackageUp(), ...dependencyPatches(tables)],
   });
+  const code = readFileSync(join(outDir, "framework.js"));
+  const wide = code.findIndex((byte) => byte > 0x7f);
+  if (wide >= 0) {
+    throw new NonRetriableError(`framework.js has a non-ASCII byte at offset ${wide}`, {
+      field: FRAMEWORK_PACKAGE,
+      fix: "keep esbuild's default charset (ascii) in scripts/vendor-framework.ts",
+    });
+  }
   mkdirSync(join(outDir, "iconv-tables"), { recursive: true });
   for (const t of tables) cpSync(t, join(outDir, "iconv-tables", basename(t)));
   const hash = createHash("sha256")
