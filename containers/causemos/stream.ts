@@ -174,7 +174,6 @@ export function streamReduce(
     S: 0,
     sF: new Int32Array(size),
     sP: new Int32Array(size * T),
-    sRaw: new Int32Array(size * T),
     sLat: new Float64Array(size),
     sLng: new Float64Array(size),
     sTs: new Float64Array(size),
@@ -256,7 +255,7 @@ export function streamReduce(
   }
 
   const { numRows, perFeature, latAny, lngAny, missingTs, invalidTs, missingVal } = st;
-  const { S, G, sF, sRaw, sTs, sLat, sLng, cSeries, cMonth, tSum, cnt, wvSum, wSum, wRows, starts } = st;
+  const { S, G, sF, sP, sTs, sLat, sLng, cSeries, cMonth, tSum, cnt, wvSum, wSum, wRows, starts } = st;
 
   checkRowsAndFeatures(numRows, perFeature[0], metas);
   const featureValues = featureCursor.values;
@@ -294,8 +293,12 @@ export function streamReduce(
     for (let k = 0; k < raw.length; k++)
       lookup[k + 1] = add(isRegion[c] ? raw[k].replaceAll("//", "") : raw[k]);
     lookup[0] = used[c][0] ? add("None") : -1;
+    // A series keeps its rows' provisional id (one per cleaned value), which maps to the clean code.
+    const clean = new Int32Array(provIds[c].size).fill(-1);
+    for (let k = 0; k < raw.length; k++) clean[prov[c][k + 1]] = lookup[k + 1];
+    if (used[c][0]) clean[prov[c][0]] = lookup[0];
     const out = new Int32Array(S);
-    for (let s = 0; s < S; s++) out[s] = lookup[sRaw[s * T + c] + 1];
+    for (let s = 0; s < S; s++) out[s] = clean[sP[s * T + c]];
     const column = { values, codes: out };
     if (isRegion[c]) regions[name as RegionLevel] = column;
     else qualifiers.set(name, column);
@@ -315,22 +318,22 @@ export function streamReduce(
   });
   const mPeriod = new Int32Array(G);
   for (let k = 0; k < G; k++) mPeriod[k] = rank[cMonth[k]];
-  const sums = tSum.slice(0, G);
-  const counts = cnt.slice(0, G);
+  const sums = tSum.subarray(0, G);
+  const counts = cnt.subarray(0, G);
   const tMean = new Float64Array(G);
   for (let k = 0; k < G; k++) tMean[k] = counts[k] > 0 ? sums[k] / counts[k] : Number.NaN;
   const monthTable: Temporal = {
     res: "month",
     rows: G,
     periods: order.map((k) => starts[k]),
-    series: cSeries.slice(0, G),
+    series: cSeries.subarray(0, G),
     period: mPeriod,
     tSum: sums,
     tMean,
     count: counts,
   };
   if (hasWeight) {
-    const parts = { wvSum: wvSum.slice(0, G), wSum: wSum.slice(0, G), rows: wRows.slice(0, G) };
+    const parts = { wvSum: wvSum.subarray(0, G), wSum: wSum.subarray(0, G), rows: wRows.subarray(0, G) };
     const tWavg = new Float64Array(G);
     const w = new Float64Array(G);
     for (let k = 0; k < G; k++) {
@@ -342,15 +345,15 @@ export function streamReduce(
     monthTable.parts = parts;
   }
 
-  const featureCodes = sF.slice(0, S);
+  const featureCodes = sF.subarray(0, S);
   const identity = new Int32Array(S);
   for (let s = 0; s < S; s++) identity[s] = s;
   const frame: DojoFrame = {
     rows: S,
-    timestamp: sTs.slice(0, S),
+    timestamp: sTs.subarray(0, S),
     value: new Float64Array(S),
-    lat: hasLat ? sLat.slice(0, S) : undefined,
-    lng: hasLat ? sLng.slice(0, S) : undefined,
+    lat: hasLat ? sLat.subarray(0, S) : undefined,
+    lng: hasLat ? sLng.subarray(0, S) : undefined,
     feature: { values: featureValues, codes: featureCodes },
     regions,
     qualifiers,
@@ -381,8 +384,8 @@ export function streamReduce(
  * and the loop reloads the arrays they may have grown.
  *
  * Series: an open-addressing table `slots` of (series id, hash) pairs, load at most 1/2; per series its
- * feature, provisional text ids (T per series), the raw codes of its first row, lat, lng, the filled
- * timestamp of its first row, the series that followed it last time (`nextOf`), its newest cell
+ * feature, provisional text ids (T per series; the clean codes are mapped from them at the end), lat, lng,
+ * the filled timestamp of its first row, the series that followed it last time (`nextOf`), its newest cell
  * (`headCell`, -1 for none) and whether its cells were not made in ascending month order (`unsorted`).
  * Cells: per cell its series, month, the series' previous cell (`cPrev`: each series' cells form a chain
  * from its newest), sums and counts. A cell is looked up by the series' newest cell, then (cells made in
@@ -397,7 +400,6 @@ interface PassState {
   S: number;
   sF: Int32Array;
   sP: Int32Array;
-  sRaw: Int32Array;
   sLat: Float64Array;
   sLng: Float64Array;
   sTs: Float64Array;
@@ -626,11 +628,7 @@ function seriesOf(st: PassState, f: number, i: number, a: number, b: number, t: 
   st.nextOf[s] = -1;
   st.headCell[s] = -1;
   st.unsorted[s] = 0;
-  const codes = st.codes;
-  for (let c = 0; c < T; c++) {
-    st.sP[s * T + c] = pc[c];
-    st.sRaw[s * T + c] = codes[c][i];
-  }
+  for (let c = 0; c < T; c++) st.sP[s * T + c] = pc[c];
   st.sLat[s] = a;
   st.sLng[s] = b;
   st.sTs[s] = t;
@@ -646,7 +644,6 @@ function growSeries(st: PassState): void {
   st.size = size;
   st.sF = growInt(st.sF, size);
   st.sP = growInt(st.sP, size * T);
-  st.sRaw = growInt(st.sRaw, size * T);
   st.sLat = growFloat(st.sLat, size);
   st.sLng = growFloat(st.sLng, size);
   st.sTs = growFloat(st.sTs, size);
