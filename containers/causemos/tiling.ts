@@ -103,6 +103,58 @@ export function computeTiles(
   sink: TileSink,
 ): { tiles: number; bins: number } {
   const np = t.periods.length;
+  const c = cellTable(t, rows, cells);
+  const stats: GridStatsRow[][] = Array.from({ length: np }, () => []);
+  const out = { tiles: 0, bins: 0 };
+  const scratch = {
+    slot: new Int32Array(TOTAL_BINS),
+    used: new Int32Array(TOTAL_BINS),
+    bSum: new Float64Array(TOTAL_BINS),
+    bMean: new Float64Array(TOTAL_BINS),
+    bWeight: new Float64Array(TOTAL_BINS),
+  };
+  const lo = new Float64Array(np * 4);
+  const hi = new Float64Array(np * 4);
+  const seen = new Uint8Array(np);
+  for (let p = MAX_SUBTILE_PRECISION; p >= MIN_SUBTILE_PRECISION; p--) {
+    if (p < MAX_SUBTILE_PRECISION) mergeParents(c);
+    gridStats(c, lo, hi, seen);
+    for (let period = 0; period < np; period++) {
+      if (!seen[period]) continue;
+      const o = period * 4;
+      stats[period].push({
+        zoom: p,
+        values: [lo[o], hi[o], lo[o + 1], hi[o + 1], lo[o + 2], hi[o + 2], lo[o + 3], hi[o + 3]],
+      });
+    }
+    emitTiles(c, p - LEVEL_DIFF, scratch, sink, out);
+  }
+  for (let period = 0; period < np; period++) {
+    if (stats[period].length > 0)
+      sink.gridStats(
+        period,
+        stats[period].sort((a, b) => a.zoom - b.zoom),
+      );
+  }
+  return out;
+}
+
+/**
+ * Cells of one precision, sorted by (period, Morton code): period, code, s_sum_t_sum, s_sum_t_mean, count.
+ * (Each step is its own function: V8 then compiles small loops, not the whole tiling with everything inlined.)
+ */
+interface CellTable {
+  n: number;
+  cP: Int32Array;
+  cM: Int32Array;
+  cA: Float64Array;
+  cB: Float64Array;
+  cN: Float64Array;
+}
+
+/** The precision-14 cells of the rows: runs of equal (period, code) after a stable sort, summed in row order. */
+function cellTable(t: Temporal, rows: Int32Array, cells: SeriesCells): CellTable {
+  const np = t.periods.length;
   const m = rows.length;
   let valid = 0;
   for (let k = 0; k < m; k++) if (cells.x[t.series[rows[k]]] >= 0) valid++;
@@ -122,158 +174,188 @@ export function computeTiles(
   let code2 = new Int32Array(valid);
   const counts = new Int32Array(1 << 14);
   for (const shift of [0, 14]) {
-    counts.fill(0);
-    for (let k = 0; k < valid; k++) counts[(code[k] >>> shift) & 0x3fff]++;
-    let sum = 0;
-    for (let b = 0; b < counts.length; b++) {
-      const c = counts[b];
-      counts[b] = sum;
-      sum += c;
-    }
-    for (let k = 0; k < valid; k++) {
-      const d = counts[(code[k] >>> shift) & 0x3fff]++;
-      order2[d] = order[k];
-      code2[d] = code[k];
-    }
+    radixPass(code, order, code2, order2, counts, shift);
     [order, order2] = [order2, order];
     [code, code2] = [code2, code];
   }
   if (np > 1) {
-    const pc = new Int32Array(np + 1);
-    for (let k = 0; k < valid; k++) pc[t.period[order[k]] + 1]++;
-    for (let p = 0; p < np; p++) pc[p + 1] += pc[p];
-    for (let k = 0; k < valid; k++) {
-      const d = pc[t.period[order[k]]]++;
-      order2[d] = order[k];
-      code2[d] = code[k];
-    }
+    periodPass(t.period, code, order, code2, order2, np);
     [order, order2] = [order2, order];
     [code, code2] = [code2, code];
   }
+  const c: CellTable = {
+    n: 0,
+    cP: new Int32Array(valid),
+    cM: code2,
+    cA: new Float64Array(valid),
+    cB: new Float64Array(valid),
+    cN: new Float64Array(valid),
+  };
+  sumCells(t, order, code, c);
+  return c;
+}
 
-  // Precision-14 cells: runs of equal (period, code).
-  const cP = new Int32Array(valid);
-  const cM = code2;
-  const cA = new Float64Array(valid);
-  const cB = new Float64Array(valid);
-  const cN = new Float64Array(valid);
-  let n = 0;
+function radixPass(
+  code: Int32Array,
+  order: Int32Array,
+  code2: Int32Array,
+  order2: Int32Array,
+  counts: Int32Array,
+  shift: number,
+): void {
+  const valid = code.length;
+  counts.fill(0);
+  for (let k = 0; k < valid; k++) counts[(code[k] >>> shift) & 0x3fff]++;
+  let sum = 0;
+  for (let b = 0; b < counts.length; b++) {
+    const c = counts[b];
+    counts[b] = sum;
+    sum += c;
+  }
   for (let k = 0; k < valid; k++) {
+    const d = counts[(code[k] >>> shift) & 0x3fff]++;
+    order2[d] = order[k];
+    code2[d] = code[k];
+  }
+}
+
+function periodPass(
+  period: Int32Array,
+  code: Int32Array,
+  order: Int32Array,
+  code2: Int32Array,
+  order2: Int32Array,
+  np: number,
+): void {
+  const valid = code.length;
+  const pc = new Int32Array(np + 1);
+  for (let k = 0; k < valid; k++) pc[period[order[k]] + 1]++;
+  for (let p = 0; p < np; p++) pc[p + 1] += pc[p];
+  for (let k = 0; k < valid; k++) {
+    const d = pc[period[order[k]]]++;
+    order2[d] = order[k];
+    code2[d] = code[k];
+  }
+}
+
+function sumCells(t: Temporal, order: Int32Array, code: Int32Array, c: CellTable): void {
+  const { cP, cM, cA, cB, cN } = c;
+  const period = t.period;
+  const tSum = t.tSum;
+  const tMean = t.tMean;
+  let n = 0;
+  for (let k = 0; k < order.length; k++) {
     const r = order[k];
-    const p = t.period[r];
-    const c = code[k];
-    if (n === 0 || cP[n - 1] !== p || cM[n - 1] !== c) {
+    const p = period[r];
+    const m = code[k];
+    if (n === 0 || cP[n - 1] !== p || cM[n - 1] !== m) {
       cP[n] = p;
-      cM[n] = c;
+      cM[n] = m;
       cA[n] = 0;
       cB[n] = 0;
       cN[n] = 0;
       n++;
     }
     const q = n - 1;
-    cA[q] += t.tSum[r];
-    const mean = t.tMean[r];
+    cA[q] += tSum[r];
+    const mean = tMean[r];
     if (!Number.isNaN(mean)) {
       cB[q] += mean;
       cN[q]++;
     }
   }
+  c.n = n;
+}
 
-  const stats: GridStatsRow[][] = Array.from({ length: np }, () => []);
-  let tiles = 0;
-  let bins = 0;
-  const slot = new Int32Array(TOTAL_BINS);
-  const used = new Int32Array(TOTAL_BINS);
-  const bSum = new Float64Array(TOTAL_BINS);
-  const bMean = new Float64Array(TOTAL_BINS);
-  const bWeight = new Float64Array(TOTAL_BINS);
-  const lo = new Float64Array(np * 4);
-  const hi = new Float64Array(np * 4);
-  const seen = new Uint8Array(np);
-  for (let p = MAX_SUBTILE_PRECISION; p >= MIN_SUBTILE_PRECISION; p--) {
-    if (p < MAX_SUBTILE_PRECISION) {
-      // Parents: merge runs of equal (period, code >> 2), in place.
-      let w = 0;
-      for (let q = 0; q < n; q++) {
-        const c = cM[q] >>> 2;
-        if (w > 0 && cP[w - 1] === cP[q] && cM[w - 1] === c) {
-          cA[w - 1] += cA[q];
-          cB[w - 1] += cB[q];
-          cN[w - 1] += cN[q];
-        } else {
-          cP[w] = cP[q];
-          cM[w] = c;
-          cA[w] = cA[q];
-          cB[w] = cB[q];
-          cN[w] = cN[q];
-          w++;
-        }
-      }
-      n = w;
-    }
-    // Grid stats at precision p, per period: min/max of s_sum_t_sum, s_sum_t_mean, s_mean_t_sum, s_mean_t_mean.
-    lo.fill(Number.NaN);
-    hi.fill(Number.NaN);
-    seen.fill(0);
-    for (let q = 0; q < n; q++) {
-      const o = cP[q] * 4;
-      seen[cP[q]] = 1;
-      extend(lo, hi, o, cA[q]);
-      extend(lo, hi, o + 1, cB[q]);
-      extend(lo, hi, o + 2, cA[q] / cN[q]);
-      extend(lo, hi, o + 3, cB[q] / cN[q]);
-    }
-    for (let period = 0; period < np; period++) {
-      if (!seen[period]) continue;
-      const o = period * 4;
-      stats[period].push({
-        zoom: p,
-        values: [lo[o], hi[o], lo[o + 1], hi[o + 1], lo[o + 2], hi[o + 2], lo[o + 3], hi[o + 3]],
-      });
-    }
-    // Main tiles at zoom p - 6: runs of equal (period, code >> 12); bins in ascending index order.
-    const z = p - LEVEL_DIFF;
-    let q0 = 0;
-    while (q0 < n) {
-      const period = cP[q0];
-      const tileCode = cM[q0] >>> (2 * LEVEL_DIFF);
-      let q1 = q0;
-      let count = 0;
-      while (q1 < n && cP[q1] === period && cM[q1] >>> (2 * LEVEL_DIFF) === tileCode) {
-        const bin = BIN_OF_MORTON[cM[q1] & (TOTAL_BINS - 1)];
-        slot[bin] = q1;
-        used[count++] = bin;
-        q1++;
-      }
-      const sorted = used.subarray(0, count).sort();
-      for (let k = 0; k < count; k++) {
-        const q = slot[sorted[k]];
-        bSum[k] = cA[q];
-        bMean[k] = cB[q];
-        bWeight[k] = cN[q];
-      }
-      const tx = unspread(tileCode);
-      const ty = unspread(tileCode >>> 1);
-      sink.tile(
-        period,
-        z,
-        tx,
-        ty,
-        encodeTile({ x: tx, y: ty, z }, TOTAL_BINS, sorted, bSum, bMean, bWeight, count),
-      );
-      tiles++;
-      bins += count;
-      q0 = q1;
+/** Parents: merge runs of equal (period, code >> 2), in place. */
+function mergeParents(c: CellTable): void {
+  const { cP, cM, cA, cB, cN } = c;
+  const n = c.n;
+  let w = 0;
+  for (let q = 0; q < n; q++) {
+    const m = cM[q] >>> 2;
+    if (w > 0 && cP[w - 1] === cP[q] && cM[w - 1] === m) {
+      cA[w - 1] += cA[q];
+      cB[w - 1] += cB[q];
+      cN[w - 1] += cN[q];
+    } else {
+      cP[w] = cP[q];
+      cM[w] = m;
+      cA[w] = cA[q];
+      cB[w] = cB[q];
+      cN[w] = cN[q];
+      w++;
     }
   }
-  for (let period = 0; period < np; period++) {
-    if (stats[period].length > 0)
-      sink.gridStats(
-        period,
-        stats[period].sort((a, b) => a.zoom - b.zoom),
-      );
+  c.n = w;
+}
+
+/** Grid stats of the cells, per period: min/max of s_sum_t_sum, s_sum_t_mean, s_mean_t_sum, s_mean_t_mean. */
+function gridStats(c: CellTable, lo: Float64Array, hi: Float64Array, seen: Uint8Array): void {
+  const { cP, cA, cB, cN } = c;
+  lo.fill(Number.NaN);
+  hi.fill(Number.NaN);
+  seen.fill(0);
+  for (let q = 0; q < c.n; q++) {
+    const o = cP[q] * 4;
+    seen[cP[q]] = 1;
+    extend(lo, hi, o, cA[q]);
+    extend(lo, hi, o + 1, cB[q]);
+    extend(lo, hi, o + 2, cA[q] / cN[q]);
+    extend(lo, hi, o + 3, cB[q] / cN[q]);
   }
-  return { tiles, bins };
+}
+
+interface TileScratch {
+  slot: Int32Array;
+  used: Int32Array;
+  bSum: Float64Array;
+  bMean: Float64Array;
+  bWeight: Float64Array;
+}
+
+/** Main tiles at zoom `z`: runs of equal (period, code >> 12); bins in ascending index order. */
+function emitTiles(
+  c: CellTable,
+  z: number,
+  scratch: TileScratch,
+  sink: TileSink,
+  out: { tiles: number; bins: number },
+): void {
+  const { cP, cM, cA, cB, cN, n } = c;
+  const { slot, used, bSum, bMean, bWeight } = scratch;
+  let q0 = 0;
+  while (q0 < n) {
+    const period = cP[q0];
+    const tileCode = cM[q0] >>> (2 * LEVEL_DIFF);
+    let q1 = q0;
+    let count = 0;
+    while (q1 < n && cP[q1] === period && cM[q1] >>> (2 * LEVEL_DIFF) === tileCode) {
+      const bin = BIN_OF_MORTON[cM[q1] & (TOTAL_BINS - 1)];
+      slot[bin] = q1;
+      used[count++] = bin;
+      q1++;
+    }
+    const sorted = used.subarray(0, count).sort();
+    for (let k = 0; k < count; k++) {
+      const q = slot[sorted[k]];
+      bSum[k] = cA[q];
+      bMean[k] = cB[q];
+      bWeight[k] = cN[q];
+    }
+    const tx = unspread(tileCode);
+    const ty = unspread(tileCode >>> 1);
+    sink.tile(
+      period,
+      z,
+      tx,
+      ty,
+      encodeTile({ x: tx, y: ty, z }, TOTAL_BINS, sorted, bSum, bMean, bWeight, count),
+    );
+    out.tiles++;
+    out.bins += count;
+    q0 = q1;
+  }
 }
 
 function extend(lo: Float64Array, hi: Float64Array, o: number, v: number): void {
