@@ -231,11 +231,73 @@ function decompress(path: string, codec: number, data: Uint8Array, size: number)
     case 4:
       return brotliDecompressSync(data, opts);
     case 6:
-      if (zstd) return zstd(data, opts);
-      throw unsupported(path, "ZSTD needs a newer Node.js");
+      if (!zstd) throw unsupported(path, "ZSTD needs a newer Node.js");
+      return zstdPage(data, size) ?? zstd(data, opts);
     default:
       throw unsupported(path, `compression codec ${codec}`);
   }
+}
+
+/** The native side of a zlib stream (node:zlib's own synchronous path drives it the same way). */
+interface ZlibHandle {
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    out: Uint8Array,
+    outOff: number,
+    outLen: number,
+  ): void;
+  reset(): void;
+  onerror: (message: string) => void;
+}
+
+/** One ZSTD decompression context per thread, reused page after page, and its output buffer. */
+let zstdContext: { handle: ZlibHandle; state: Uint32Array; failed: boolean } | undefined | null;
+let pageOut = new Uint8Array(0);
+
+/**
+ * A ZSTD page decompressed with the thread's reused context into a reused buffer (valid until the next page;
+ * every caller consumes a page before reading the next). `zstdDecompressSync` makes a new context, stream
+ * object and output buffer per call, which costs more than decoding a typical page. Undefined when the
+ * stream internals are not there or the page does not decode to exactly its header's size in one go: the
+ * caller then uses `zstdDecompressSync`, which also names any error.
+ */
+function zstdPage(data: Uint8Array, size: number): Uint8Array | undefined {
+  if (zstdContext === undefined) {
+    zstdContext = null;
+    const make = (zlib as unknown as { createZstdDecompress?: () => unknown }).createZstdDecompress;
+    const stream = make?.() as { _handle?: ZlibHandle; _writeState?: Uint32Array } | undefined;
+    const handle = stream?._handle;
+    if (
+      handle &&
+      stream?._writeState instanceof Uint32Array &&
+      typeof handle.writeSync === "function" &&
+      typeof handle.reset === "function"
+    ) {
+      const context = { handle, state: stream._writeState, failed: false };
+      handle.onerror = () => {
+        context.failed = true;
+      };
+      zstdContext = context;
+    }
+  }
+  const z = zstdContext;
+  if (!z) return undefined;
+  if (pageOut.length < size + 64) pageOut = new Uint8Array(Math.max(size + 64, pageOut.length * 2));
+  // ZSTD_e_end: the page is one whole frame.
+  z.handle.writeSync(2, data, 0, data.length, pageOut, 0, pageOut.length);
+  const availOut = z.state[0];
+  const availIn = z.state[1];
+  if (z.failed) {
+    // The context is left as the error left it: a fresh one for the next page.
+    zstdContext = undefined;
+    return undefined;
+  }
+  z.handle.reset();
+  if (availIn !== 0 || pageOut.length - availOut !== size) return undefined;
+  return pageOut.subarray(0, size);
 }
 
 /** Snappy raw block decompression. */
