@@ -6,7 +6,7 @@ import {
   compareText,
   findSeries,
   type RegionIds,
-  regionIds,
+  regionIdsByLevel,
   rollUp,
   type Series,
   type Spatial,
@@ -214,7 +214,7 @@ async function runSteps(
     .filter((k) => series.feature.includes(k))
     .sort((a, b) => compareText(features[a], features[b]));
   const regionLevels = REGION_LEVELS.filter((l) => frame.regions[l] !== undefined);
-  const levelIds = new Map<RegionLevel, RegionIds>(regionLevels.map((l) => [l, regionIds(frame, series, l)]));
+  const levelIds = regionIdsByLevel(frame, series, regionLevels);
   const seriesByFeature = rowsByGroup(series.feature, features.length);
   lap("series");
 
