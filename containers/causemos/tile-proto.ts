@@ -99,46 +99,61 @@ export function encodeTile(
   binsLen += field(totalBins);
   const total = 1 + varintSize(coordLen) + coordLen + 1 + varintSize(binsLen) + binsLen;
   const buf = Buffer.allocUnsafe(total);
+  const view = new DataView(buf.buffer, buf.byteOffset, total);
   let p = 0;
-  const varint = (v: number) => {
-    while (v >= 0x80) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    buf[p++] = v;
-  };
-  const uint = (tag: number, v: number) => {
-    if (v === 0) return;
-    buf[p++] = tag;
-    varint(v);
-  };
-  const double = (tag: number, v: number) => {
-    if (isZero(v)) return;
-    buf[p++] = tag;
-    buf.writeDoubleLE(v, p);
-    p += 8;
-  };
   buf[p++] = 0x0a; // Tile.coord
-  varint(coordLen);
-  uint(0x08, coord.x);
-  uint(0x10, coord.y);
-  uint(0x18, coord.z);
+  p = putVarint(buf, p, coordLen);
+  p = putUint(buf, p, 0x08, coord.x);
+  p = putUint(buf, p, 0x10, coord.y);
+  p = putUint(buf, p, 0x18, coord.z);
   buf[p++] = 0x12; // Tile.bins
-  varint(binsLen);
+  p = putVarint(buf, p, binsLen);
   for (let k = 0; k < count; k++) {
     const bin = bins[k];
-    const stats = statsSize(sumTSum[k], sumTMean[k], weight[k]);
+    const a = sumTSum[k];
+    const b = sumTMean[k];
+    const c = weight[k];
+    const stats = statsSize(a, b, c);
     buf[p++] = 0x0a; // TileBins.stats map entry
-    varint(1 + varintSize(bin) + 1 + varintSize(stats) + stats);
+    p = putVarint(buf, p, 1 + varintSize(bin) + 1 + varintSize(stats) + stats);
     buf[p++] = 0x08; // key (map keys are always written)
-    varint(bin);
+    p = putVarint(buf, p, bin);
     buf[p++] = 0x12; // value: TileStats
-    varint(stats);
-    double(0x21, sumTSum[k]); // s_sum_t_sum = 4
-    double(0x29, sumTMean[k]); // s_sum_t_mean = 5
-    double(0x31, weight[k]); // weight = 6
+    p = putVarint(buf, p, stats);
+    if (!isZero(a)) {
+      buf[p++] = 0x21; // s_sum_t_sum = 4
+      view.setFloat64(p, a, true);
+      p += 8;
+    }
+    if (!isZero(b)) {
+      buf[p++] = 0x29; // s_sum_t_mean = 5
+      view.setFloat64(p, b, true);
+      p += 8;
+    }
+    if (!isZero(c)) {
+      buf[p++] = 0x31; // weight = 6
+      view.setFloat64(p, c, true);
+      p += 8;
+    }
   }
-  uint(0x10, totalBins); // TileBins.totalBins
+  p = putUint(buf, p, 0x10, totalBins); // TileBins.totalBins
   if (p !== total) throw new Error(`tile encoder wrote ${p} bytes, sized ${total}`);
   return buf;
+}
+
+/** Writes varint `v` at `p`; returns the position after it. */
+function putVarint(buf: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    buf[p++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[p++] = v;
+  return p;
+}
+
+/** A uint field (left out when 0, as proto3 does); returns the position after it. */
+function putUint(buf: Uint8Array, p: number, tag: number, v: number): number {
+  if (v === 0) return p;
+  buf[p++] = tag;
+  return putVarint(buf, p, v);
 }
