@@ -724,15 +724,18 @@ function regionalAggregation(
   const nr = ids.ids.length;
   const np = t.periods.length;
   const cols = aggColumns(["sum", "mean"], ctx.weighted);
-  // Region ids are sorted, so key order within a period is the original's region_id order.
-  const g = aggregateBy(
+  // The groups of the regional stats and timeseries (region, period), keyed period first: the same partition
+  // of the rows, so the same sums; region ids are sorted, so key order within a period is the original's
+  // region_id order.
+  const byRegion = aggregateBy(
     t,
     rows,
     memo,
-    `period,${level}`,
-    (r) => t.period[r] * nr + ids.ofSeries[t.series[r]],
-    np * nr - 1,
+    `${level},period`,
+    (r) => ids.ofSeries[t.series[r]] * np + t.period[r],
+    nr * np - 1,
   );
+  const g = { groups: byRegion.groups, groupKey: periodFirst(byRegion.groupKey, np, nr), s: byRegion.s };
   const s = g.s;
   const order = sortedGroups(g.groups, (a, b) => g.groupKey[a] - g.groupKey[b]);
   let k0 = 0;
@@ -837,6 +840,16 @@ function noRowsLeft(counters: ValidationCounters): NonRetriableError {
       fix: "timestamps are epoch milliseconds below 9223372036854.775807",
     },
   );
+}
+
+/** Keys region x np + period as period x nr + region. */
+function periodFirst(keys: Float64Array, np: number, nr: number): Float64Array {
+  const out = new Float64Array(keys.length);
+  for (let k = 0; k < keys.length; k++) {
+    const region = Math.floor(keys[k] / np);
+    out[k] = (keys[k] - region * np) * nr + region;
+  }
+  return out;
 }
 
 function sortedGroups(n: number, compare: (a: number, b: number) => number): number[] {
