@@ -306,6 +306,9 @@ function gridStats(c: CellTable, lo: Float64Array, hi: Float64Array, seen: Uint8
   }
 }
 
+/** Tiles with more bins than this list them by scanning the 4,096 bin slots instead of sorting. */
+const DENSE_TILE = 512;
+
 interface TileScratch {
   slot: Int32Array;
   used: Int32Array;
@@ -332,13 +335,20 @@ function emitTiles(
     let count = 0;
     while (q1 < n && cP[q1] === period && cM[q1] >>> (2 * LEVEL_DIFF) === tileCode) {
       const bin = BIN_OF_MORTON[cM[q1] & (TOTAL_BINS - 1)];
-      slot[bin] = q1;
+      slot[bin] = q1 + 1;
       used[count++] = bin;
       q1++;
     }
-    const sorted = used.subarray(0, count).sort();
+    // Bins in ascending order: a sort for sparse tiles, a scan of the slot table (then cleared) for dense ones.
+    const sorted = used.subarray(0, count);
+    if (count <= DENSE_TILE) sorted.sort();
+    else {
+      let j = 0;
+      for (let bin = 0; bin < TOTAL_BINS; bin++) if (slot[bin] > 0) sorted[j++] = bin;
+    }
     for (let k = 0; k < count; k++) {
-      const q = slot[sorted[k]];
+      const q = slot[sorted[k]] - 1;
+      slot[sorted[k]] = 0;
       bSum[k] = cA[q];
       bMean[k] = cB[q];
       bWeight[k] = cN[q];
