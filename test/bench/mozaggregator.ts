@@ -10,6 +10,10 @@
  * also runs on one thread, gzip's own concurrency, for the per-core figure without two threads' contention.
  * gzip runs once serially (the issue's baseline) and once as one `gzip -dc | wc -c` per core over halves of
  * the files (the same concurrency as the job's threads).
+ * The job runs with the environment the registry gives the convert job (shared/pipelines/mozaggregator.ts,
+ * `env`), as Cloud Run and the local runner start it; each round also runs it on 2 threads with the other glibc
+ * malloc setting (GLIBC_TUNABLES of containers/mozaggregator/runtime.ts, or default malloc when the registry
+ * sets it), so that both figures stay visible.
  * Targets: >= 0.5 of gunzip per core; peak RSS < 300 MB.
  * Run: npx tsx test/bench/mozaggregator.ts  (BENCH_QUICK=1: a ~40 MB day, one round; BENCH_BASELINE=<dir>: an
  * earlier bundle of the job, built with scripts/build.ts's bundle(), also runs in every round, for before/after)
@@ -21,8 +25,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dump } from "../../containers/mozaggregator/dump.ts";
 import { generate } from "../../containers/mozaggregator/generator.ts";
+import { MALLOC_TUNABLES } from "../../containers/mozaggregator/runtime.ts";
 import { AGGREGATE_TYPES } from "../../containers/mozaggregator/tables.ts";
 import { bundle } from "../../scripts/build.ts";
+import { mozaggregator } from "../../shared/pipelines/mozaggregator.ts";
 import { postgresAvailable, startPostgres } from "../helpers/postgres.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
@@ -39,6 +45,14 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** The convert job's environment as deployed (the registry's `env`), and the other malloc setting. */
+const deployedEnv: Record<string, string> = mozaggregator.jobs.find((j) => j.name === "convert")?.env ?? {};
+const deployedTuned = deployedEnv.GLIBC_TUNABLES !== undefined;
+const otherEnv: Record<string, string> = deployedTuned
+  ? Object.fromEntries(Object.entries(deployedEnv).filter(([k]) => k !== "GLIBC_TUNABLES"))
+  : { ...deployedEnv, GLIBC_TUNABLES: MALLOC_TUNABLES };
+const otherLabel = deployedTuned ? "default malloc" : "GLIBC_TUNABLES (not yet on the job)";
 
 if (!postgresAvailable()) {
   console.log("## mozaggregator conversion\n\nskipped: PostgreSQL server binaries are not installed");
@@ -106,6 +120,7 @@ try {
   async function convertOnce(
     bundleDir = jobDir,
     jobThreads = threads,
+    jobEnv = deployedEnv,
   ): Promise<Timing & { rows: number; copyBytes: number; maxRss: number; parquetBytes: number }> {
     const output = join(dir, "parquet");
     await rm(output, { recursive: true, force: true });
@@ -126,7 +141,12 @@ try {
         process.execPath,
         [join(bundleDir, "index.js")],
         {
-          env: { ...process.env, TESSERA_JOB_ARGS: JSON.stringify(args), TESSERA_LOG_LEVEL: "WARNING" },
+          env: {
+            ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "GLIBC_TUNABLES")),
+            ...jobEnv,
+            TESSERA_JOB_ARGS: JSON.stringify(args),
+            TESSERA_LOG_LEVEL: "WARNING",
+          },
           maxBuffer: 16 << 20,
         },
         (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
@@ -156,6 +176,7 @@ try {
   const ratios: number[] = [];
   const parallelRatios: number[] = [];
   const singleRatios: number[] = [];
+  const otherRatios: number[] = [];
   const baselineLines: string[] = [];
   let maxRss = 0;
   let last: Awaited<ReturnType<typeof convertOnce>> | undefined;
@@ -165,10 +186,13 @@ try {
     const ours = await convertOnce();
     // The same job on one thread: per-core efficiency at gzip's own concurrency.
     const single = threads > 1 ? await convertOnce(jobDir, 1) : ours;
+    // The same job with the other malloc setting (see the module comment).
+    const other = await convertOnce(jobDir, threads, otherEnv);
     if (
       ours.copyBytes !== serial.bytes ||
       parallel.bytes !== serial.bytes ||
-      single.copyBytes !== serial.bytes
+      single.copyBytes !== serial.bytes ||
+      other.copyBytes !== serial.bytes
     ) {
       throw new Error(`converted ${ours.copyBytes} bytes, gzip saw ${serial.bytes} and ${parallel.bytes}`);
     }
@@ -182,28 +206,30 @@ try {
     const ratio = bytes / ours.cpu / (bytes / serial.cpu);
     const parallelRatio = bytes / ours.cpu / (bytes / parallel.cpu);
     const singleRatio = bytes / single.cpu / (bytes / serial.cpu);
+    const otherRatio = bytes / other.cpu / (bytes / serial.cpu);
+    otherRatios.push(otherRatio);
     ratios.push(ratio);
     parallelRatios.push(parallelRatio);
     singleRatios.push(singleRatio);
-    maxRss = Math.max(maxRss, ours.maxRss, single.maxRss);
+    maxRss = Math.max(maxRss, ours.maxRss, single.maxRss, other.maxRss);
     last = ours;
     lines.push(
-      `| ${r} | ${(bytes / serial.cpu).toFixed(0)} (${(bytes / serial.wall).toFixed(0)}) | ${(bytes / parallel.cpu).toFixed(0)} (${(bytes / parallel.wall).toFixed(0)}) | ${(bytes / ours.cpu).toFixed(0)} (${(bytes / ours.wall).toFixed(0)}) | ${ratio.toFixed(2)} | ${parallelRatio.toFixed(2)} | ${(bytes / single.cpu).toFixed(0)} (${(bytes / single.wall).toFixed(0)}) | ${singleRatio.toFixed(2)} | ${ours.maxRss} / ${single.maxRss} |`,
+      `| ${r} | ${(bytes / serial.cpu).toFixed(0)} (${(bytes / serial.wall).toFixed(0)}) | ${(bytes / parallel.cpu).toFixed(0)} (${(bytes / parallel.wall).toFixed(0)}) | ${(bytes / ours.cpu).toFixed(0)} (${(bytes / ours.wall).toFixed(0)}) | ${ratio.toFixed(2)} | ${parallelRatio.toFixed(2)} | ${(bytes / single.cpu).toFixed(0)} (${(bytes / single.wall).toFixed(0)}) | ${singleRatio.toFixed(2)} | ${(bytes / other.cpu).toFixed(0)} (${(bytes / other.wall).toFixed(0)}) | ${otherRatio.toFixed(2)} | ${ours.maxRss} / ${single.maxRss} / ${other.maxRss} |`,
     );
   }
   const ratio = median(ratios);
   const run = last as Awaited<ReturnType<typeof convertOnce>>;
   console.log(`## mozaggregator conversion${quick ? " (BENCH_QUICK)" : ""}
 
-A generated day: ${files.length} tables, ${run.rows.toLocaleString("en")} rows, ${mb(run.copyBytes).toFixed(0)} MB of COPY text (${mb(gzBytes).toFixed(0)} MB gzipped, ${mb(run.parquetBytes).toFixed(0)} MB of Parquet out). Generated in ${generateSeconds.toFixed(1)} s, dumped in ${dumpSeconds.toFixed(1)} s. The bundled convert job on ${threads} threads; load average ${load.toFixed(1)} at the start.
+A generated day: ${files.length} tables, ${run.rows.toLocaleString("en")} rows, ${mb(run.copyBytes).toFixed(0)} MB of COPY text (${mb(gzBytes).toFixed(0)} MB gzipped, ${mb(run.parquetBytes).toFixed(0)} MB of Parquet out). Generated in ${generateSeconds.toFixed(1)} s, dumped in ${dumpSeconds.toFixed(1)} s. The bundled convert job on ${threads} threads, with the convert job's environment from the registry (${deployedTuned ? "GLIBC_TUNABLES set: glibc malloc keeps freed memory, containers/mozaggregator/runtime.ts" : "no GLIBC_TUNABLES: default malloc"}); load average ${load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end.
 
 MB of COPY text per CPU-second (per core), wall MB/s in brackets:
 
-| round | \`gzip -dc FILES \\| wc -c\` | same, ${threads} at once | conversion to Parquet, ${threads} threads | ratio to gzip | ratio to ${threads} gzips | conversion, 1 thread | ratio to gzip | peak RSS MB (${threads} threads / 1) |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| round | \`gzip -dc FILES \\| wc -c\` | same, ${threads} at once | conversion to Parquet, ${threads} threads | ratio to gzip | ratio to ${threads} gzips | conversion, 1 thread | ratio to gzip | ${threads} threads, ${otherLabel} | ratio to gzip | peak RSS MB (${threads} threads / 1 / ${otherLabel}) |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${lines.join("\n")}
 
-Median ratio per core: **${ratio.toFixed(2)}** against serial gzip (target >= 0.50: ${ratio >= 0.5 ? "met" : "not met"}), ${median(parallelRatios).toFixed(2)} against ${threads} gzips at once; on one thread, as gzip runs, **${median(singleRatios).toFixed(2)}** against serial gzip. Peak RSS of the job (process.resourceUsage().maxRSS, all threads): ${maxRss} MB (target < 300 MB: ${maxRss < 300 ? "met" : "not met"}).
+Median ratio per core: **${ratio.toFixed(2)}** against serial gzip (target >= 0.50: ${ratio >= 0.5 ? "met" : "not met"}), ${median(parallelRatios).toFixed(2)} against ${threads} gzips at once; on one thread, as gzip runs, **${median(singleRatios).toFixed(2)}** against serial gzip; on ${threads} threads with ${otherLabel}, ${median(otherRatios).toFixed(2)}. Peak RSS of the job (process.resourceUsage().maxRSS, all threads): ${maxRss} MB (target < 300 MB: ${maxRss < 300 ? "met" : "not met"}).
 ${
   baselineDir === undefined
     ? ""
