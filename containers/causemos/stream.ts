@@ -297,9 +297,7 @@ export function streamReduce(
     const clean = new Int32Array(provIds[c].size).fill(-1);
     for (let k = 0; k < raw.length; k++) clean[prov[c][k + 1]] = lookup[k + 1];
     if (used[c][0]) clean[prov[c][0]] = lookup[0];
-    const out = new Int32Array(S);
-    for (let s = 0; s < S; s++) out[s] = clean[sP[s * T + c]];
-    const column = { values, codes: out };
+    const column = { values, codes: cleanCodes(clean, sP, S, T, c) };
     if (isRegion[c]) regions[name as RegionLevel] = column;
     else qualifiers.set(name, column);
   }
@@ -316,12 +314,10 @@ export function streamReduce(
   order.forEach((k, r) => {
     rank[k] = r;
   });
-  const mPeriod = new Int32Array(G);
-  for (let k = 0; k < G; k++) mPeriod[k] = rank[cMonth[k]];
+  const mPeriod = mapCodes(rank, cMonth, G);
   const sums = tSum.subarray(0, G);
   const counts = cnt.subarray(0, G);
-  const tMean = new Float64Array(G);
-  for (let k = 0; k < G; k++) tMean[k] = counts[k] > 0 ? sums[k] / counts[k] : Number.NaN;
+  const tMean = meansOf(sums, counts);
   const monthTable: Temporal = {
     res: "month",
     rows: G,
@@ -334,20 +330,13 @@ export function streamReduce(
   };
   if (hasWeight) {
     const parts = { wvSum: wvSum.subarray(0, G), wSum: wSum.subarray(0, G), rows: wRows.subarray(0, G) };
-    const tWavg = new Float64Array(G);
-    const w = new Float64Array(G);
-    for (let k = 0; k < G; k++) {
-      tWavg[k] = parts.wvSum[k] / parts.wSum[k];
-      w[k] = parts.wSum[k] / parts.rows[k];
-    }
-    monthTable.tWavg = tWavg;
-    monthTable.weight = w;
+    monthTable.tWavg = ratios(parts.wvSum, parts.wSum);
+    monthTable.weight = ratios(parts.wSum, parts.rows);
     monthTable.parts = parts;
   }
 
   const featureCodes = sF.subarray(0, S);
-  const identity = new Int32Array(S);
-  for (let s = 0; s < S; s++) identity[s] = s;
+  const identity = iota(S);
   const frame: DojoFrame = {
     rows: S,
     timestamp: sTs.subarray(0, S),
@@ -376,6 +365,41 @@ export function streamReduce(
     weightColumn: hasWeight ? weightColumn : "",
     via: "stream",
   };
+}
+
+// Loops over every series or cell after the pass, each in its own small function: in streamReduce (run once,
+// large) they would run unoptimized or make V8 compile all of streamReduce.
+
+/** The clean codes of text column `c` for every series, from the series' provisional ids. */
+function cleanCodes(clean: Int32Array, sP: Int32Array, S: number, T: number, c: number): Int32Array {
+  const out = new Int32Array(S);
+  for (let s = 0; s < S; s++) out[s] = clean[sP[s * T + c]];
+  return out;
+}
+
+function mapCodes(map: Int32Array, codes: Int32Array, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let k = 0; k < n; k++) out[k] = map[codes[k]];
+  return out;
+}
+
+/** sum / count, NaN where the count is 0. */
+function meansOf(sums: Float64Array, counts: Float64Array): Float64Array {
+  const out = new Float64Array(sums.length);
+  for (let k = 0; k < sums.length; k++) out[k] = counts[k] > 0 ? sums[k] / counts[k] : Number.NaN;
+  return out;
+}
+
+function ratios(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let k = 0; k < a.length; k++) out[k] = a[k] / b[k];
+  return out;
+}
+
+function iota(n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let k = 0; k < n; k++) out[k] = k;
+  return out;
 }
 
 /**
