@@ -24,7 +24,8 @@ const DEG = Math.PI / 180;
 /** Write the tile column and row of (lat, lng) at `zoom` into out[0], out[1]; false for invalid coordinates. */
 export function deg2num(lat: number, lng: number, zoom: number, out: Int32Array | number[]): boolean {
   if (!(lat >= -90 && lat <= 90 && lng >= -180 && lng <= 180)) return false;
-  const n = 2 ** zoom;
+  // 2 ** zoom, exactly; the shift keeps Math.pow out of the per-series loop.
+  const n = (zoom | 0) === zoom && zoom >= 0 && zoom <= 30 ? 1 << zoom : 2 ** zoom;
   let x = Math.floor(((lng + 180.0) / 360.0) * n);
   if (x >= n) x -= n;
   const y = Math.floor(((1.0 - Math.asinh(Math.tan(lat * DEG)) / Math.PI) / 2.0) * n);
