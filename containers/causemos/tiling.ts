@@ -7,7 +7,7 @@ import {
   MIN_SUBTILE_PRECISION,
   TOTAL_BINS,
 } from "./slippy.ts";
-import { encodeTile } from "./tile-proto.ts";
+import { encodeTile } from "./tile-encode.ts";
 
 /**
  * `subtile_aggregation`, `compute_stats` (grid) and `compute_tiling` in one pass per feature and resolution:
