@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import { tableSchema } from "../../containers/mozaggregator/load.ts";
+import { MALLOC_TUNABLES } from "../../containers/mozaggregator/runtime.ts";
 import { WAREHOUSE_TABLES } from "../../containers/mozaggregator/schema.ts";
 import { AGGREGATE_TYPES } from "../../containers/mozaggregator/tables.ts";
 import { addDays, formatDay, parseDay } from "../core/dates.ts";
@@ -51,7 +52,13 @@ export const mozaggregator = definePipeline({
       parallelism: AGGREGATE_TYPES.length,
       secrets: ["postgres-dsn"],
     }),
-    job("convert", { cpu: "2", memory: "1Gi", taskCount: 2, parallelism: 2 }),
+    job("convert", {
+      cpu: "2",
+      memory: "1Gi",
+      taskCount: 2,
+      parallelism: 2,
+      env: { GLIBC_TUNABLES: MALLOC_TUNABLES },
+    }),
     job("load", { memory: "512Mi", timeoutSeconds: 1800 }),
   ],
   functions: [],
