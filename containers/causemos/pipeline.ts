@@ -514,13 +514,12 @@ function aggregateBy(
   rows: Int32Array,
   memo: Map<string, Aggregated>,
   name: string,
-  keyOf: (r: number) => number,
+  keysOf: () => Float64Array,
   maxKey: number,
 ): Aggregated {
   const known = memo.get(name);
   if (known) return known;
-  const keys = new Float64Array(rows.length);
-  for (let k = 0; k < rows.length; k++) keys[k] = keyOf(rows[k]);
+  const keys = keysOf();
   const g = groupByKey(keys, maxKey);
   const groupKey = new Float64Array(g.groups);
   for (let k = 0; k < g.groups; k++) groupKey[k] = keys[g.firstRow[k]];
@@ -539,7 +538,7 @@ function globalTimeseries(
 ): number {
   const np = t.periods.length;
   const cols = aggColumns(["sum", "mean"], ctx.weighted);
-  const g = aggregateBy(t, rows, memo, "period", (r) => t.period[r], np - 1);
+  const g = aggregateBy(t, rows, memo, "period", () => regionPeriodKeys(t, rows, undefined, 1), np - 1);
   const s = g.s;
   const order = sortedGroups(g.groups, (a, b) => g.groupKey[a] - g.groupKey[b]);
   ctx.writer.write(
@@ -557,7 +556,7 @@ function globalTimeseries(
       rows,
       memo,
       `period,${q}`,
-      (r) => t.period[r] * nq + col.codes[ctx.series.row[t.series[r]]],
+      () => keysBy(rows, (r) => t.period[r] * nq + col.codes[ctx.series.row[t.series[r]]]),
       np * nq - 1,
     );
     const sq = gq.s;
@@ -605,7 +604,7 @@ function regionalStats(
     rows,
     memo,
     `${level},period`,
-    (r) => ids.ofSeries[t.series[r]] * np + t.period[r],
+    () => regionPeriodKeys(t, rows, ids.ofSeries, np),
     ids.ids.length * np - 1,
   );
   const s = g.s;
@@ -656,7 +655,7 @@ function regionalTimeseries(
     rows,
     memo,
     `${level},period`,
-    (r) => ids.ofSeries[t.series[r]] * np + t.period[r],
+    () => regionPeriodKeys(t, rows, ids.ofSeries, np),
     ids.ids.length * np - 1,
   );
   const s = g.s;
@@ -685,7 +684,11 @@ function regionalTimeseries(
       rows,
       memo,
       `${level},${q},period`,
-      (r) => (ids.ofSeries[t.series[r]] * nq + col.codes[ctx.series.row[t.series[r]]]) * np + t.period[r],
+      () =>
+        keysBy(
+          rows,
+          (r) => (ids.ofSeries[t.series[r]] * nq + col.codes[ctx.series.row[t.series[r]]]) * np + t.period[r],
+        ),
       ids.ids.length * nq * np - 1,
     );
     const sq = gq.s;
@@ -732,7 +735,7 @@ function regionalAggregation(
     rows,
     memo,
     `${level},period`,
-    (r) => ids.ofSeries[t.series[r]] * np + t.period[r],
+    () => regionPeriodKeys(t, rows, ids.ofSeries, np),
     nr * np - 1,
   );
   const g = { groups: byRegion.groups, groupKey: periodFirst(byRegion.groupKey, np, nr), s: byRegion.s };
@@ -774,8 +777,13 @@ function regionalAggregation(
       rows,
       memo,
       `period,${level},${q}`,
-      (r) =>
-        (t.period[r] * nr + ids.ofSeries[t.series[r]]) * nq + rank[col.codes[ctx.series.row[t.series[r]]]],
+      () =>
+        keysBy(
+          rows,
+          (r) =>
+            (t.period[r] * nr + ids.ofSeries[t.series[r]]) * nq +
+            rank[col.codes[ctx.series.row[t.series[r]]]],
+        ),
       np * nr * nq - 1,
     );
     const sq = gq.s;
@@ -840,6 +848,34 @@ function noRowsLeft(counters: ValidationCounters): NonRetriableError {
       fix: "timestamps are epoch milliseconds below 9223372036854.775807",
     },
   );
+}
+
+/** keyOf(row) of each row (the qualifier groupings; the common keys have their own loops below). */
+function keysBy(rows: Int32Array, keyOf: (r: number) => number): Float64Array {
+  const keys = new Float64Array(rows.length);
+  for (let k = 0; k < rows.length; k++) keys[k] = keyOf(rows[k]);
+  return keys;
+}
+
+/** region x np + period of each row (region 0 without `ofSeries`): a loop of its own, no call per row. */
+function regionPeriodKeys(
+  t: Temporal,
+  rows: Int32Array,
+  ofSeries: Int32Array | undefined,
+  np: number,
+): Float64Array {
+  const keys = new Float64Array(rows.length);
+  const period = t.period;
+  if (!ofSeries) {
+    for (let k = 0; k < rows.length; k++) keys[k] = period[rows[k]];
+    return keys;
+  }
+  const series = t.series;
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    keys[k] = ofSeries[series[r]] * np + period[r];
+  }
+  return keys;
 }
 
 /** Keys region x np + period as period x nr + region. */
