@@ -109,7 +109,7 @@ export function localHooksOut(root = ROOT): Plugin {
 
 /**
  * Zod re-exports every locale (`z.locales.*`, 258 KiB of a 490 KiB function bundle); Tessera's messages are
- * English and nothing calls `z.config(z.locales.xx())`, so deployed bundles keep only `en`, the default
+ * English and nothing calls `z.config(z.locales.xx())`, so function and job bundles keep only `en`, the default
  * Zod registers itself.
  */
 export function zodEnglishOnly(): Plugin {
@@ -292,7 +292,7 @@ export async function bundle(
       external: EXTERNALS,
       plugins: options.deployedOnly
         ? [localHooksOut(), zodEnglishOnly(), containersPure()]
-        : [workerEntries(workers, options.root)],
+        : [workerEntries(workers, options.root), zodEnglishOnly()],
       inject: options.deployedOnly ? [join(ROOT, "scripts", "zod-jitless.ts")] : [],
       // The registry is validated here, at build time (registryValidated), so a deployed function does not
       // validate it again at every cold start (definePipeline's checks: ~15-25 ms of CPU).
