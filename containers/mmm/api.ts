@@ -8,10 +8,11 @@ import { type RunStatus, readRunRecord, readStatus, runRecordName, trialsDone } 
 /**
  * The training API behind `functions/mmm` (`mmm-api`): train / status / metadata in the original app's envelope,
  * and the training queue. Each queue trains one run at a time in FIFO order: `train` writes the run's own
- * request (`mmm/runs/<id>/request.json`, create-only) and a queue item named by enqueue time; `pump` (called on
- * every train and status request, as the original's scheduler tick) holds `mmm/queue/<queue>/lease.json`,
- * created create-only and released only by the holder that still sees the generation it created, once its
- * run's status.json is terminal; then the oldest item is leased and started.
+ * request (`mmm/runs/<id>/request.json`, create-only) and, unless the queue is idle (then the run takes the
+ * lease and starts at once), a queue item named by enqueue time; `pump` (called on every train and status
+ * request, as the original's scheduler tick) holds `mmm/queue/<queue>/lease.json`, created create-only and
+ * released only by the holder that still sees the generation it created, once its run's status.json is
+ * terminal; then the oldest item is leased and started.
  */
 
 export interface Envelope<T = unknown> {
@@ -194,6 +195,35 @@ export async function advanceOnRunEnd(
   return pump(deps, req.queue);
 }
 
+/**
+ * Writes the run's request and, when its queue is idle (no lease, no waiting item), leases the queue for it
+ * and starts it without an item: what enqueue-then-pump would do, in 3 round trips instead of 6 (the request
+ * write and both checks go out together). Returns false, with the request written and nothing else done, when
+ * the queue is not idle or another request took the lease first: the caller enqueues as usual. A run started
+ * here is ordered as if it had been enqueued when the lease was taken.
+ */
+async function startIfIdle(deps: ApiDeps, req: Request): Promise<boolean> {
+  const { store } = deps;
+  const now = (deps.now ?? (() => new Date()))();
+  const lease = leaseName(req.queue);
+  const [, leased, items] = await Promise.all([
+    store.put(requestName(req.runId), JSON.stringify(req), { ifNotExists: true }),
+    store.exists(lease),
+    store.list(queuePrefix(req.queue)),
+  ]);
+  if (leased || items.length > 0) return false;
+  try {
+    await store.put(lease, JSON.stringify({ runId: req.runId, acquiredAt: now.toISOString() }), {
+      ifNotExists: true,
+    });
+  } catch (err) {
+    if (err instanceof AlreadyExistsError) return false;
+    throw err;
+  }
+  await deps.start(req.runId, req.config);
+  return true;
+}
+
 /** `train`: validate (as the original: required fields, iterations 1-10,000, trials 1-20, dates), enqueue, pump. */
 export async function train(
   deps: ApiDeps,
@@ -204,13 +234,14 @@ export async function train(
   const stamp = now.toISOString().replace(/[-:T]/g, "").slice(0, 14);
   const runId = `api-job-${config.country}-${stamp}-${randomBytes(3).toString("hex")}`;
   const req: Request = { runId, queue: config.queue, queuedAt: now.toISOString(), config };
-  await deps.store.put(requestName(runId), JSON.stringify(req), { ifNotExists: true });
-  // Item names sort in enqueue order: milliseconds, then a per-process counter for the same millisecond.
-  const seq = `${String(now.getTime()).padStart(15, "0")}${String(counter++ % 10_000).padStart(4, "0")}`;
-  await deps.store.put(`${queuePrefix(config.queue)}${seq}-${runId}.json`, JSON.stringify({ runId }), {
-    ifNotExists: true,
-  });
-  await pump(deps, config.queue, req);
+  if (!(await startIfIdle(deps, req))) {
+    // Item names sort in enqueue order: milliseconds, then a per-process counter for the same millisecond.
+    const seq = `${String(now.getTime()).padStart(15, "0")}${String(counter++ % 10_000).padStart(4, "0")}`;
+    await deps.store.put(`${queuePrefix(config.queue)}${seq}-${runId}.json`, JSON.stringify({ runId }), {
+      ifNotExists: true,
+    });
+    await pump(deps, config.queue, req);
+  }
   const s = await runStatus(deps, runId, req);
   return { job_id: runId, state: s.state, queue: config.queue, config };
 }

@@ -84,6 +84,54 @@ describe("mmm training queue", () => {
     expect(lease.runId).toBe(started[1]);
   });
 
+  it("starts a run on an idle queue without writing an item, and of racing trains starts one and queues the rest", async () => {
+    const { deps, store, started } = fakeDeps();
+    const writes: string[] = [];
+    const counted: ApiDeps = {
+      ...deps,
+      store: new Proxy(store, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver);
+          if ((prop === "put" || prop === "delete") && typeof v === "function")
+            return (name: string, ...rest: unknown[]) => {
+              writes.push(`${String(prop)} ${name}`);
+              return v.call(target, name, ...rest);
+            };
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+    };
+    const a = await train(counted, tinyConfig);
+    expect(a.state).toBe("RUNNING");
+    expect(started).toEqual([a.job_id]);
+    expect(writes.filter((w) => w.includes("/items/"))).toEqual([]);
+    expect(JSON.parse((await store.get("mmm/queue/default/lease.json")).toString()).runId).toBe(a.job_id);
+    // Behind it, queued as before.
+    const b = await train(counted, tinyConfig);
+    expect(b.state).toBe("QUEUED");
+    expect(writes.filter((w) => w.startsWith("put ") && w.includes("/items/"))).toHaveLength(1);
+
+    // Five trains at once on another idle queue: exactly one starts, the other four wait, each runs in turn.
+    const racing = await Promise.all(
+      Array.from({ length: 5 }, () => train(deps, { ...tinyConfig, queue: "race" })),
+    );
+    const running = racing.filter((r) => r.state === "RUNNING").map((r) => r.job_id);
+    expect(running).toHaveLength(1);
+    expect(started.filter((id) => racing.some((r) => r.job_id === id))).toEqual(running);
+    expect(await store.list("mmm/queue/race/items/")).toHaveLength(4);
+    let current = running[0];
+    for (let i = 0; i < 4; i++) {
+      await finish(deps, current, "SUCCEEDED");
+      const next = await pump(deps, "race");
+      expect(next).toBeDefined();
+      expect(racing.map((r) => r.job_id)).toContain(next);
+      current = next as string;
+    }
+    await finish(deps, current, "SUCCEEDED");
+    expect(await pump(deps, "race")).toBeUndefined();
+    expect(new Set(started.filter((id) => racing.some((r) => r.job_id === id))).size).toBe(5);
+  });
+
   it("gives each run its own config (no shared latest/job_config.json)", async () => {
     const { deps, store } = fakeDeps();
     const a = await train(deps, { ...tinyConfig, iterations: 11 });
