@@ -1,6 +1,6 @@
 /**
- * glibc malloc settings for the causemos job's process (set as the environment variable GLIBC_TUNABLES; glibc
- * reads it at process start, so it belongs in the job's container or launcher environment, not in code).
+ * glibc malloc settings for the causemos job's process (shared/runtime/malloc.ts; set as the environment variable
+ * GLIBC_TUNABLES, which glibc reads at process start, so it belongs in the job's environment, not in code).
  *
  * The job's typed arrays (tens of MB per column) and page buffers come from malloc. By default glibc maps every
  * large block afresh and unmaps it when freed, so every pass that allocates touches new pages, and each first
@@ -10,5 +10,4 @@
  * on scenario B the page faults drop from about 220k to about 47k and the read step's CPU roughly halves
  * (test/bench/causemos.ts runs the job both ways). Peak RSS grows by about 10% (freed blocks are kept).
  */
-export const MALLOC_TUNABLES =
-  "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295:glibc.malloc.top_pad=268435456";
+export { MALLOC_TUNABLES } from "../../shared/runtime/malloc.ts";
