@@ -166,14 +166,7 @@ export async function pump(deps: ApiDeps, queue: string, known?: Request): Promi
     known && next.endsWith(`-${known.runId}.json`)
       ? known
       : await readJson<Request>(store, requestName((await readJson<{ runId: string }>(store, next)).runId));
-  try {
-    await store.put(lease, JSON.stringify({ runId: req.runId, acquiredAt: now.toISOString() }), {
-      ifNotExists: true,
-    });
-  } catch (err) {
-    if (err instanceof AlreadyExistsError) return undefined;
-    throw err;
-  }
+  if (!(await takeLease(store, lease, req.runId, now))) return undefined;
   await store.delete(next, { ignoreMissing: true });
   await deps.start(req.runId, req.config);
   return req.runId;
@@ -211,17 +204,22 @@ async function startIfIdle(deps: ApiDeps, req: Request): Promise<boolean> {
     store.exists(lease),
     store.list(queuePrefix(req.queue)),
   ]);
-  if (leased || items.length > 0) return false;
+  if (leased || items.length > 0 || !(await takeLease(store, lease, req.runId, now))) return false;
+  await deps.start(req.runId, req.config);
+  return true;
+}
+
+/** Creates the queue's lease for `runId` (create-only); false when another holder created it first. */
+async function takeLease(store: ObjectStore, lease: string, runId: string, now: Date): Promise<boolean> {
   try {
-    await store.put(lease, JSON.stringify({ runId: req.runId, acquiredAt: now.toISOString() }), {
+    await store.put(lease, JSON.stringify({ runId, acquiredAt: now.toISOString() } satisfies Lease), {
       ifNotExists: true,
     });
+    return true;
   } catch (err) {
     if (err instanceof AlreadyExistsError) return false;
     throw err;
   }
-  await deps.start(req.runId, req.config);
-  return true;
 }
 
 /** `train`: validate (as the original: required fields, iterations 1-10,000, trials 1-20, dates), enqueue, pump. */

@@ -31,6 +31,21 @@ function fakeDeps() {
   return { deps, store, started };
 }
 
+/** The store, with each call of the named methods logged as "<method> <object name>". */
+function logged(store: ApiDeps["store"], methods: string[], log: string[]): ApiDeps["store"] {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (methods.includes(String(prop)) && typeof v === "function")
+        return (name: string, ...rest: unknown[]) => {
+          log.push(`${String(prop)} ${name}`);
+          return v.call(target, name, ...rest);
+        };
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
 async function finish(deps: ApiDeps, runId: string, state: "SUCCEEDED" | "FAILED") {
   const rec = await readRunRecord(deps.store, runId);
   await writeStatus(deps.store, rec, { state }, new Date());
@@ -87,20 +102,7 @@ describe("mmm training queue", () => {
   it("starts a run on an idle queue without writing an item, and of racing trains starts one and queues the rest", async () => {
     const { deps, store, started } = fakeDeps();
     const writes: string[] = [];
-    const counted: ApiDeps = {
-      ...deps,
-      store: new Proxy(store, {
-        get(target, prop, receiver) {
-          const v = Reflect.get(target, prop, receiver);
-          if ((prop === "put" || prop === "delete") && typeof v === "function")
-            return (name: string, ...rest: unknown[]) => {
-              writes.push(`${String(prop)} ${name}`);
-              return v.call(target, name, ...rest);
-            };
-          return typeof v === "function" ? v.bind(target) : v;
-        },
-      }),
-    };
+    const counted: ApiDeps = { ...deps, store: logged(store, ["put", "delete"], writes) };
     const a = await train(counted, tinyConfig);
     expect(a.state).toBe("RUNNING");
     expect(started).toEqual([a.job_id]);
@@ -145,21 +147,7 @@ describe("mmm training queue", () => {
   it("train does not read back the request it has just written, and reports a run that did not start as QUEUED", async () => {
     const { deps } = fakeDeps();
     const reads: string[] = [];
-    const store = deps.store;
-    const counted: ApiDeps = {
-      ...deps,
-      store: new Proxy(store, {
-        get(target, prop, receiver) {
-          const v = Reflect.get(target, prop, receiver);
-          if ((prop === "get" || prop === "exists") && typeof v === "function")
-            return (name: string, ...rest: unknown[]) => {
-              reads.push(`${String(prop)} ${name}`);
-              return v.call(target, name, ...rest);
-            };
-          return typeof v === "function" ? v.bind(target) : v;
-        },
-      }),
-    };
+    const counted: ApiDeps = { ...deps, store: logged(deps.store, ["get", "exists"], reads) };
     const a = await train(counted, tinyConfig);
     expect(a.state).toBe("RUNNING");
     expect(reads.filter((r) => r.includes(`${a.job_id}/request.json`))).toEqual([]);
