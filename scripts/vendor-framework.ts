@@ -42,8 +42,8 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  * plain `import()`, so that read-package-up is bundled too (the vendored folder has no `node_modules`); the
  * loader's `dynamicImport` of the user's module is load.js's own `import()` (see LOAD_JS); the tables
  * above stay files; and two dependencies do less at a cold start for the same answers (dependencyPatches:
- * iconv-lite decodes utf-8 bodies without loading every code page, mime-types' scored maps are computed at
- * build time). framework.js is ASCII and pre-wrapped, so that load.js compiles it without decoding or copying.
+ * iconv-lite decodes utf-8 bodies without loading every code page, mime-types' maps and charsets are computed
+ * at build time, debug does not probe for `supports-color`). framework.js is ASCII and pre-wrapped, so that load.js compiles it without decoding or copying.
  */
 
 export const FRAMEWORK_PACKAGE = "@google-cloud/functions-framework";
@@ -240,49 +240,92 @@ function internalCodec (iconv, encoding) {
 }
 
 /**
- * mime-types fills its extension and type maps when it is loaded, scoring every type of mime-db that has
- * extensions (~10 ms of CPU at each cold start; express loads it, and the first `res.type` or `sendStatus` reads
- * the maps). Here the scored result, the `types` map (extension -> type) and `_extensionConflicts`, is computed
- * once at build time by the installed package itself and written into the bundle as data; `extensions` is still
- * filled at load from mime-db (type -> the same extensions array), which needs no scoring.
+ * mime-types reads all of mime-db when it is loaded (a ~2,400-entry object literal) and fills its extension and
+ * type maps from it, scoring every type that has extensions: ~10-15 ms of CPU at each cold start (express loads
+ * it; the first `sendStatus` asks it for `txt`, the first `res.json` for the charset of `application/json`).
+ * Here what it computes at load is computed once at build time by the installed package itself and written
+ * into the bundle as data: the `types` map (extension -> type, the scored choices), `_extensionConflicts`, and
+ * the charset of every type that has one (all `charset` reads of mime-db). mime-db itself is loaded only when
+ * `extensions` (type -> extensions) is first read, which fills it as the package does.
  */
 function mimeMapsPrecomputed(): Plugin {
   return {
     name: "tessera-ff-mime-maps",
     setup(b) {
       b.onLoad({ filter: /[\\/]node_modules[\\/]mime-types[\\/]index\.js$/ }, (args) => {
-        const call = "populateMaps(exports.extensions, exports.types)";
-        const text = patchable(args.path, [call, "var db = require('mime-db')"]);
+        const pieces = {
+          db: "var db = require('mime-db')",
+          score: "var mimeScore = require('./mimeScore')",
+          extensions: "exports.extensions = Object.create(null)",
+          types: "exports.types = Object.create(null)",
+          populate: "populateMaps(exports.extensions, exports.types)",
+          charset: "var mime = match && db[match[1].toLowerCase()]",
+        };
+        const text = patchable(args.path, Object.values(pieces));
         const req = createRequire(args.path);
         const built = req(args.path) as { types: Record<string, string>; _extensionConflicts: unknown[] };
-        const db = req("mime-db") as Record<string, { extensions?: string[] }>;
-        // Each extension is first given the first type that lists it (the key order populateMaps gives too);
-        // where scoring picked another type, the build-time answer replaces it.
-        const first: Record<string, string> = {};
-        for (const [type, mime] of Object.entries(db))
-          for (const ext of mime.extensions ?? []) if (!Object.hasOwn(first, ext)) first[ext] = type;
-        const picked = Object.fromEntries(Object.entries(built.types).filter(([ext, t]) => first[ext] !== t));
-        if (JSON.stringify(Object.keys(first)) !== JSON.stringify(Object.keys(built.types))) {
-          throw new NonRetriableError(
-            `${args.path}: the types map's keys are not mime-db's extensions in order`,
-            {
-              field: FRAMEWORK_PACKAGE,
-              fix: "drop mimeMapsPrecomputed from scripts/vendor-framework.ts for this mime-types version",
-            },
-          );
-        }
-        const data = `
-// Tessera (scripts/vendor-framework.ts): populateMaps' result for this mime-db; the scored choices were made
-// at build time by mime-types itself.
-Object.keys(db).forEach(function (type) {
-  var exts = db[type].extensions
-  if (!exts || !exts.length) return
-  exports.extensions[type] = exts
-  for (var i = 0; i < exts.length; i++) if (!(exts[i] in exports.types)) exports.types[exts[i]] = type
-})
-Object.assign(exports.types, ${JSON.stringify(picked)})
-exports._extensionConflicts.push.apply(exports._extensionConflicts, ${JSON.stringify(built._extensionConflicts)})`;
-        return { contents: text.replace(call, data), loader: "js" };
+        const db = req("mime-db") as Record<string, { charset?: string }>;
+        const charsets = Object.fromEntries(
+          Object.entries(db).flatMap(([type, m]) => (m.charset ? [[type, { charset: m.charset }]] : [])),
+        );
+        // Null-prototype literals, as the package's maps: "constructor" or "__proto__" finds nothing here either.
+        const literal = (o: object) => `{ __proto__: null, ${JSON.stringify(o).slice(1)}`;
+        const patched = text
+          .replace(
+            pieces.db,
+            "var db\nfunction mimeDb () { return db || (db = require('mime-db')) }\n" +
+              "// Tessera (scripts/vendor-framework.ts): mime-db's charsets, read at build time.\n" +
+              `var CHARSETS = ${literal(charsets)}`,
+          )
+          .replace(pieces.score, "var mimeScore = function (t, s) { return require('./mimeScore')(t, s) }")
+          .replace(
+            pieces.extensions,
+            "var extensionsMap\nObject.defineProperty(exports, 'extensions', { configurable: true, enumerable: true,\n" +
+              "  get: function () { if (!extensionsMap) { extensionsMap = Object.create(null); fillExtensions(extensionsMap) } return extensionsMap },\n" +
+              "  set: function (v) { extensionsMap = v } })",
+          )
+          .replace(
+            pieces.types,
+            "// Tessera (scripts/vendor-framework.ts): populateMaps' result for this mime-db; the scored choices were\n" +
+              `// made at build time by mime-types itself.\nexports.types = ${literal(built.types)}`,
+          )
+          .replace(
+            pieces.populate,
+            `exports._extensionConflicts.push.apply(exports._extensionConflicts, ${JSON.stringify(built._extensionConflicts)})\n` +
+              "function fillExtensions (extensions) {\n" +
+              "  Object.keys(mimeDb()).forEach(function (type) {\n" +
+              "    var exts = db[type].extensions\n" +
+              "    if (exts && exts.length) extensions[type] = exts\n" +
+              "  })\n" +
+              "}",
+          )
+          .replace(pieces.charset, "var mime = match && CHARSETS[match[1].toLowerCase()]");
+        return { contents: patched, loader: "js" };
+      });
+    },
+  };
+}
+
+/**
+ * debug looks for the optional `supports-color` package when it is loaded (a require that Node resolves by
+ * probing every node_modules folder up to the root: ~3-5 ms of CPU at a cold start) and uses it only to pick a
+ * 256-colour palette for a terminal. A function's stderr is not a terminal, so the answer is "no": here the
+ * probe is not made and debug keeps its default colours, as it does when the package is not installed.
+ */
+function debugWithoutColorProbe(): Plugin {
+  return {
+    name: "tessera-ff-debug-color-probe",
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]debug[\\/]src[\\/]node\.js$/ }, (args) => {
+        const probe = "const supportsColor = require('supports-color');";
+        const text = patchable(args.path, [probe]);
+        return {
+          contents: text.replace(
+            probe,
+            "const supportsColor = false; // Tessera: no probe (scripts/vendor-framework.ts)",
+          ),
+          loader: "js",
+        };
       });
     },
   };
@@ -309,12 +352,13 @@ function iconvTablesOut(tables: Set<string>): Plugin {
 
 /**
  * The changes made to the framework's dependencies as they are bundled (what they answer is unchanged; see
- * each): iconv-lite answers Node's own encodings without loading the others, mime-types' scored maps come
- * from the build, iconv-lite's code tables stay files (collected into `tables`, to be copied beside the bundle
- * as `iconv-tables/`).
+ * each): iconv-lite answers Node's own encodings without loading the others, mime-types' maps and charsets come
+ * from the build (mime-db is loaded only if `extensions` is read), debug does not probe for `supports-color`,
+ * iconv-lite's code tables stay files (collected into `tables`, to be copied beside the bundle as
+ * `iconv-tables/`).
  */
 export function dependencyPatches(tables: Set<string>): Plugin[] {
-  return [iconvInternalFirst(), mimeMapsPrecomputed(), iconvTablesOut(tables)];
+  return [iconvInternalFirst(), mimeMapsPrecomputed(), debugWithoutColorProbe(), iconvTablesOut(tables)];
 }
 
 /** The license text of a package directory, if it ships one. */

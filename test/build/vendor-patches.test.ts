@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -36,6 +36,7 @@ interface Deps {
     lookup(p: string): string | false;
     extension(t: string): string | false;
     contentType(t: string): string | false;
+    charset(t: string): string | false;
   };
 }
 
@@ -125,7 +126,7 @@ describe("iconv-lite: Node's own encodings first", () => {
   });
 });
 
-describe("mime-types: the scored maps computed at build time", () => {
+describe("mime-types: the maps and charsets computed at build time", () => {
   it("has the same types (in the same key order), extensions and conflicts as the package computes at load", () => {
     const plain = load(false).mime;
     const patched = load(true).mime;
@@ -148,5 +149,63 @@ describe("mime-types: the scored maps computed at build time", () => {
       expect(patched.extension(t), t).toBe(plain.extension(t));
     for (const t of ["html", "json", "txt", "application/json", "text/plain; charset=latin1"])
       expect(patched.contentType(t), t).toBe(plain.contentType(t));
+  });
+
+  it("answers the charset of every mime-db type, and of names that are not types, as the package does", () => {
+    const plain = load(false).mime;
+    const patched = load(true).mime;
+    const db = createRequire(fromFramework("mime-types"))("mime-db") as Record<string, unknown>;
+    const names = [
+      ...Object.keys(db),
+      ...Object.keys(db).map((t) => ` ${t.toUpperCase()}; q=1`),
+      "text/x-unknown",
+      "TEXT/Whatever",
+      "nope/nope",
+      "constructor",
+      "__proto__",
+      "hasOwnProperty",
+      "",
+    ];
+    expect(names.map((t) => patched.charset(t))).toEqual(names.map((t) => plain.charset(t)));
+    expect(patched.charset("application/json")).toBe("UTF-8");
+  });
+
+  it("fills `extensions` from mime-db only when it is read, the same as at load", () => {
+    // Read `extensions` first (then the maps): the lazily filled map is the one the package fills.
+    const patched = load(true).mime;
+    const plain = load(false).mime;
+    expect(Object.entries(patched.extensions)).toEqual(Object.entries(plain.extensions));
+    expect(patched.extension("application/json")).toBe("json");
+    expect(Object.keys(patched)).toEqual(Object.keys(plain));
+  });
+});
+
+describe("debug: no probe for supports-color", () => {
+  it("bundles debug without the require of supports-color, keeping its default colours", async () => {
+    const out = join(dir, "debug");
+    mkdirSync(out, { recursive: true });
+    const debugPath = createRequire(frameworkRequire.resolve("body-parser")).resolve("debug");
+    for (const patched of [false, true])
+      await build({
+        stdin: {
+          contents: `module.exports = require(${JSON.stringify(debugPath)});`,
+          resolveDir: dir,
+          loader: "js",
+        },
+        outfile: join(out, `${patched}.cjs`),
+        bundle: true,
+        platform: "node",
+        format: "cjs",
+        logLevel: "silent",
+        plugins: patched ? dependencyPatches(new Set()) : [],
+      });
+    const text = (patched: boolean) => readFileSync(join(out, `${patched}.cjs`), "utf8");
+    expect(text(false)).toContain('require("supports-color")');
+    expect(text(true)).not.toContain('supports-color")');
+    const colours = (patched: boolean) =>
+      (createRequire(join(out, `${patched}.cjs`))(join(out, `${patched}.cjs`)) as { colors: number[] })
+        .colors;
+    expect(colours(true)).toEqual([6, 2, 3, 4, 5, 1]);
+    expect(colours(true)).toEqual(colours(false));
   });
 });
