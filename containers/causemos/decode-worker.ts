@@ -5,10 +5,11 @@ import { type DecodeJob, groupBuffers, SIGNAL } from "./stream-decode.ts";
 
 /**
  * The decoding thread of the one-pass read (`threadedGroups` in stream-decode.ts): decodes the row groups of
- * the files in order, each into the shared buffer set of its parity (group k into set k % 2) once the main
- * thread has released that set, and for each group posts the dictionary entries its cursors added (so the
- * main thread's codes mean the same strings) before raising the ready count. A failure is posted by name and
- * message (UnsupportedParquet makes the job read with DuckDB instead).
+ * the files in order, each into its shared buffer set (group k into set k % sets) once the main thread has
+ * released that set (the first group, which the main thread decodes itself, into the last set), and for each
+ * group posts the dictionary entries its cursors added (so the main thread's codes mean the same strings)
+ * before raising the ready count. A failure is posted by name and message (UnsupportedParquet makes the job
+ * read with DuckDB instead).
  */
 
 const job = workerData as DecodeJob;
@@ -26,14 +27,16 @@ try {
     try {
       for (let g = 0; g < file.rowGroups.length; g++) {
         if (file.rowGroups[g].rows === 0) continue;
-        // Wait until the main thread has released the set this group goes to (group k - 2's).
+        // Wait until the main thread has released the set this group goes to (group k - sets' length's).
         for (;;) {
           if (Atomics.load(signal, SIGNAL.abort) !== 0) process.exit(0);
           const released = Atomics.load(signal, SIGNAL.released);
-          if (released >= k - 1) break;
+          if (released >= k - sets.length + 1) break;
           Atomics.wait(signal, SIGNAL.released, released);
         }
-        const set = sets[k % 2];
+        // The main thread decodes the first group itself into set 0; this thread decodes it into the last set
+        // (not read before group sets.length - 1 fills it) for the dictionary entries.
+        const set = sets[k === 0 ? sets.length - 1 : k % sets.length];
         for (let c = 0; c < cursors.length; c++) cursors[c].read(file, fd, g, set.views[job.columns[c].slot]);
         const added = cursors.map((cur, c) => (cur.kind === "text" ? cur.values.slice(sent[c]) : []));
         for (let c = 0; c < cursors.length; c++) sent[c] = cursors[c].values.length;

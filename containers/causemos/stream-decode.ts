@@ -8,8 +8,8 @@ import { ColumnCursor, type ParquetFile, UnsupportedParquet } from "./parquet.ts
  *
  * Buffers: a set holds one array per column slot (text codes as Int32Array: feature first, then the other
  * text columns; then timestamp, value, lat, lng, weight as Float64Array), `maxRows` long. The threaded source
- * has two sets in SharedArrayBuffers, group k in set k % 2; the caller releases a set when it is done with it
- * and the decoding thread fills it again, so nothing is copied or allocated per group. The text cursors'
+ * has several sets in SharedArrayBuffers, group k in set k % sets; the caller releases a set when it is done
+ * with it and the decoding thread fills it again, so nothing is copied or allocated per group. The text cursors'
  * dictionaries (code -> string, in order of first appearance) are rebuilt in the caller from the entries
  * the decoding thread posts with each group, so codes mean the same strings on both sides. The caller stays
  * synchronous: it waits on the shared ready count (Atomics.wait) and takes the group's message with
@@ -136,14 +136,35 @@ export function inlineGroups(layout: GroupLayout): GroupSource {
   };
 }
 
-/** Row groups decoded on a second thread, one group ahead of the caller, into two shared buffer sets. */
+/** The buffer sets of the threaded source take at most about this many bytes (at least two sets). */
+const SETS_BYTES = 64 << 20;
+/** ... and there are at most this many. */
+const MAX_SETS = 8;
+
+/**
+ * Row groups decoded on a second thread, up to `count - 1` groups ahead of the caller, into `count` shared
+ * buffer sets (group k in set k % count). The caller decodes the first group itself, while the thread starts
+ * (a worker takes ~100 ms to start here, longer than a group takes to decode); the thread decodes that group
+ * too, into the last set, only for its dictionaries, so that the codes mean the same strings on both sides.
+ * Several sets let the thread run ahead while the caller is slow (a run's first time step, where every row
+ * makes a new series) and the caller catch up when it is fast.
+ */
 export function threadedGroups(layout: GroupLayout): GroupSource {
   const { metas, columns, textCount } = layout;
-  let total = 0;
-  for (const m of metas) for (const rg of m.rowGroups) if (rg.rows > 0) total++;
   const sizes: number[] = [];
-  for (const m of metas) for (const rg of m.rowGroups) if (rg.rows > 0) sizes.push(rg.rows);
-  const buffers = [0, 1].map(() => allocateSet(textCount, layout.maxRows, true, layout.noLat));
+  let first: { file: ParquetFile; g: number } | undefined;
+  for (const m of metas)
+    m.rowGroups.forEach((rg, g) => {
+      if (rg.rows === 0) return;
+      sizes.push(rg.rows);
+      first ??= { file: m, g };
+    });
+  const total = sizes.length;
+  const setBytes = layout.maxRows * (textCount * 4 + 5 * 8);
+  const count = Math.max(2, Math.min(total, MAX_SETS, Math.floor(SETS_BYTES / Math.max(1, setBytes))));
+  const buffers = Array.from({ length: count }, () =>
+    allocateSet(textCount, layout.maxRows, true, layout.noLat),
+  );
   const sets = buffers.map((b) => groupBuffers(b, textCount));
   const signalBuffer = new SharedArrayBuffer(4 * 4);
   const signal = new Int32Array(signalBuffer);
@@ -166,6 +187,8 @@ export function threadedGroups(layout: GroupLayout): GroupSource {
   // Mirrors of the decoding thread's text cursors: the same entries in the same order.
   const cursors = columns.slice(0, textCount).map((c) => new ColumnCursor(c.name, c.kind, c.missing));
   let k = 0;
+  /** Messages taken from the thread (one per group; the first group's only for its dictionary entries). */
+  let taken = 0;
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -176,43 +199,65 @@ export function threadedGroups(layout: GroupLayout): GroupSource {
     port1.close();
     void worker.terminate();
   };
+  /** Waits for the thread's group `taken` and applies its dictionary entries. */
+  const take = () => {
+    const since = performance.now();
+    for (;;) {
+      const ready = Atomics.load(signal, SIGNAL.ready);
+      if (ready > taken) break;
+      if (
+        Atomics.wait(signal, SIGNAL.ready, ready, 1000) === "timed-out" &&
+        performance.now() - since > STALL_MS
+      ) {
+        close();
+        throw new Error(`the decoding thread gave no row group for ${STALL_MS / 1000} s`);
+      }
+    }
+    // The message is posted before the ready count is raised; wait briefly should it lag behind.
+    let message = receiveMessageOnPort(port1);
+    while (message === undefined) {
+      Atomics.wait(signal, SIGNAL.abort, 0, 1);
+      message = receiveMessageOnPort(port1);
+    }
+    const body = message.message as {
+      added?: string[][];
+      error?: { name: string; message: string };
+    };
+    if (body.error) {
+      close();
+      const { name, message: text } = body.error;
+      throw name === "UnsupportedParquet"
+        ? new UnsupportedParquet(text)
+        : Object.assign(new Error(text), { name });
+    }
+    // Entries the caller already has (the first group's, decoded here too) keep their codes.
+    const added = body.added ?? [];
+    for (let c = 0; c < textCount; c++) for (const s of added[c] ?? []) cursors[c].codeOf(s);
+    taken++;
+  };
   return {
     cursors,
     next() {
-      if (k >= total) return undefined;
-      const since = performance.now();
-      for (;;) {
-        const ready = Atomics.load(signal, SIGNAL.ready);
-        if (ready > k) break;
-        if (
-          Atomics.wait(signal, SIGNAL.ready, ready, 1000) === "timed-out" &&
-          performance.now() - since > STALL_MS
-        ) {
+      if (k >= total || !first) return undefined;
+      if (k === 0) {
+        const own = columns.map((c, i) =>
+          i < textCount ? cursors[i] : new ColumnCursor(c.name, c.kind, c.missing),
+        );
+        const fd = openSync(first.file.path, "r");
+        try {
+          for (let c = 0; c < columns.length; c++)
+            own[c].read(first.file, fd, first.g, sets[0].views[columns[c].slot]);
+        } catch (err) {
           close();
-          throw new Error(`the decoding thread gave no row group for ${STALL_MS / 1000} s`);
+          throw err;
+        } finally {
+          closeSync(fd);
         }
+      } else {
+        while (taken <= k) take();
       }
-      // The message is posted before the ready count is raised; wait briefly should it lag behind.
-      let message = receiveMessageOnPort(port1);
-      while (message === undefined) {
-        Atomics.wait(signal, SIGNAL.abort, 0, 1);
-        message = receiveMessageOnPort(port1);
-      }
-      const body = message.message as {
-        added?: string[][];
-        error?: { name: string; message: string };
-      };
-      if (body.error) {
-        close();
-        const { name, message: text } = body.error;
-        throw name === "UnsupportedParquet"
-          ? new UnsupportedParquet(text)
-          : Object.assign(new Error(text), { name });
-      }
-      const added = body.added ?? [];
-      for (let c = 0; c < textCount; c++) for (const s of added[c] ?? []) cursors[c].codeOf(s);
       const n = sizes[k];
-      const set = sets[k % 2];
+      const set = sets[k % count];
       k++;
       return { n, set };
     },
