@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { FUNCTION_COMPILE_CACHE } from "../../shared/pipelines/platform.ts";
+import { MALLOC_TUNABLES } from "../../shared/runtime/malloc.ts";
 
 /**
  * One Cloud Function (gen2, nodejs22) deployed from its bundle (`dist/functions/<source>/`, built by
@@ -99,8 +100,13 @@ export function deployFunction(
         availableMemory: args.memory,
         timeoutSeconds: args.timeoutSeconds,
         allTrafficOnLatestRevision: true,
-        // The bundle's `gcp-build` step filled this cache in /workspace (scripts/build.ts WARM_CACHE).
-        environmentVariables: { ...args.env, NODE_COMPILE_CACHE: `/workspace/${FUNCTION_COMPILE_CACHE}` },
+        // The bundle's `gcp-build` step filled this cache in /workspace (scripts/build.ts WARM_CACHE); glibc's
+        // malloc on transparent huge pages: ~600 fewer page faults per cold start (shared/runtime/malloc.ts).
+        environmentVariables: {
+          ...args.env,
+          NODE_COMPILE_CACHE: `/workspace/${FUNCTION_COMPILE_CACHE}`,
+          GLIBC_TUNABLES: MALLOC_TUNABLES,
+        },
         secretEnvironmentVariables: args.secrets.map((s) => ({
           key: s.envName,
           projectId: args.project,

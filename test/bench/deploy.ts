@@ -8,6 +8,7 @@ import { type Bundle, buildFunctions, WARM_CACHE_FILE } from "../../scripts/buil
 import { installedFramework, linkFramework } from "../../scripts/vendor-framework.ts";
 import { registry } from "../../shared/pipelines/index.ts";
 import { FUNCTION_COMPILE_CACHE, PLATFORM_FUNCTIONS } from "../../shared/pipelines/platform.ts";
+import { MALLOC_TUNABLES } from "../../shared/runtime/malloc.ts";
 import { startFakeGcs } from "../adapters/objects-fake-gcs.ts";
 import { type FirstRequest, firstRequest } from "../deploy/first-requests.ts";
 import { type GoogleStandIn, standInEnv, startGoogleStandIn } from "../deploy/google-standin.ts";
@@ -18,7 +19,8 @@ import { type GoogleStandIn, standInEnv, startGoogleStandIn } from "../deploy/go
  * the bundle through the functions framework as Cloud Run loads it. The listening socket is bound to 127.0.0.1
  * by the bench and handed to the process as fd 3: it listens without resolving a host, as the framework's CLI
  * does on Cloud Run (`listen(PORT)`), where `listen(port, "127.0.0.1")` would cost ~10-15 ms of CPU more (a dns
- * lookup and node:net's IPv6 regex). Targets from issue #5: bundle < 1 MB,
+ * lookup and node:net's IPv6 regex). Every start has the environment Pulumi gives every function: the compile
+ * cache (in the "with cache" mode) and `GLIBC_TUNABLES` (shared/runtime/malloc.ts). Targets from issue #5: bundle < 1 MB,
  * cold start < 300 ms.
  *
  * Every bundle runs the functions framework it carries (`vendor/functions-framework`, pre-bundled into one
@@ -143,6 +145,8 @@ async function coldStart(launcher: string, s: Subject, cache: boolean, stand: St
       : { TESSERA_MODE: "gcp", GOOGLE_CLOUD_PROJECT: "bench-project", ...stand.env },
   );
   if (cache) env.NODE_COMPILE_CACHE = join(s.bundle.dir, FUNCTION_COMPILE_CACHE);
+  // As Pulumi deploys every function (pulumi/components/function.ts): malloc on transparent huge pages.
+  env.GLIBC_TUNABLES = MALLOC_TUNABLES;
   // The listening socket, bound to 127.0.0.1 here and handed to the child as fd 3, as Cloud Run hands an
   // instance its port: the child listens on it without resolving a host.
   const socket = createServer();
@@ -305,7 +309,7 @@ async function main(): Promise<void> {
     const lines = [
       "## Deploy: function bundles and cold starts",
       "",
-      `Bundles by \`scripts/build.ts\` (esbuild, minified ESM, the registry's local hooks and Zod's non-English locales left out, Zod jitless; the functions framework vendored as one pre-bundled file, the lazily loaded Google Cloud clients installed from package.json). Cold start = process start to the first answered request on 127.0.0.1, median of ${RUNS}, all subjects interleaved start by start; each process listens on a socket the bench bound to 127.0.0.1 and handed over (fd 3), as an instance listens on Cloud Run's port, without the host lookup of \`listen(port, "127.0.0.1")\` (~10-15 ms of CPU before this session, which no deployed instance pays); "cache" = with the V8 compile cache the bundle's gcp-build step fills. Functions run deployed (\`TESSERA_MODE=gcp\`) and their first request does its real work against loopback stand-ins of the metadata server, Cloud Storage, Workflows and Pub/Sub; the console runs locally.`,
+      `Bundles by \`scripts/build.ts\` (esbuild, minified ESM, the registry's local hooks and Zod's non-English locales left out, Zod jitless; the functions framework vendored as one pre-bundled file, the lazily loaded Google Cloud clients installed from package.json). Cold start = process start to the first answered request on 127.0.0.1, median of ${RUNS}, all subjects interleaved start by start; each process listens on a socket the bench bound to 127.0.0.1 and handed over (fd 3), as an instance listens on Cloud Run's port, without the host lookup of \`listen(port, "127.0.0.1")\` (~10-15 ms of CPU before this session, which no deployed instance pays); "cache" = with the V8 compile cache the bundle's gcp-build step fills. Every start has the environment Pulumi gives a function (\`GLIBC_TUNABLES\`: malloc on transparent huge pages, shared/runtime/malloc.ts). Functions run deployed (\`TESSERA_MODE=gcp\`) and their first request does its real work against loopback stand-ins of the metadata server, Cloud Storage, Workflows and Pub/Sub; the console runs locally.`,
       "",
       "| function | first request | code | vs 1 MB | cold start | with cache | vs 300 ms (cache) | vs bare (cache) | CPU | CPU with cache | CPU: boot / framework / bundle / first request | same, with cache | status |",
       "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

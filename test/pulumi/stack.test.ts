@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../../pulumi/plan.ts";
+import { MALLOC_TUNABLES } from "../../shared/runtime/malloc.ts";
 import { FIXTURE_ROOT, FIXTURES, fixtureConfig, fixtureOptions, fxDaily } from "./fixtures.ts";
 import { grantRows } from "./grants.ts";
 
@@ -324,6 +325,8 @@ describe("least privilege across the plan", () => {
       expect(f.inputs.serviceConfig.environmentVariables.NODE_COMPILE_CACHE).toBe(
         "/workspace/.compile-cache",
       );
+      // ... and with glibc's malloc settings (fewer page faults at a cold start: shared/runtime/malloc.ts).
+      expect(f.inputs.serviceConfig.environmentVariables.GLIBC_TUNABLES).toBe(MALLOC_TUNABLES);
       expect(f.inputs.buildConfig.source.storageSource.bucket).toBe("tessera-test-01-tessera-sources");
       expect(f.inputs.buildConfig.source.storageSource.object).toMatch(
         new RegExp(`^functions/${f.inputs.name}-[a-z0-9]+\\.zip$`),
