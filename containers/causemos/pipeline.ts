@@ -21,7 +21,8 @@ import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextC
 import { groupByKey, rowsByGroup } from "./group.ts";
 import { CausemosParams, type CausemosParamsInput, OUTPUT_TASKS, type OutputTask } from "./params.ts";
 import { scanDojo } from "./scan.ts";
-import { computeTiles, GRID_STATS_COLUMNS, seriesCells } from "./tiling.ts";
+import { shared, type TileFeature, type TileThread, tileFiles, tileThread } from "./tile-thread.ts";
+import { seriesCells } from "./tiling.ts";
 import { type ValidationCounters, validateAndFix } from "./validate.ts";
 import type { OutputWriter } from "./writer.ts";
 
@@ -49,7 +50,14 @@ export interface RunOptions {
    * falling back to DuckDB for files it cannot decode; "duckdb" always scans with DuckDB.
    */
   reader?: "columns" | "duckdb";
+  /**
+   * Tiles on a second thread (tile-thread.ts) from this many temporal rows (default 500,000; `threads: 1`
+   * keeps them in the calling thread).
+   */
+  tileThreadRows?: number;
 }
+
+const TILE_THREAD_ROWS = 500_000;
 
 /** What results.json's data_info holds, plus the summary; also a shard's partial result. */
 export interface RunResults {
@@ -97,18 +105,27 @@ export async function run(
   writer: OutputWriter,
   options: RunOptions = {},
 ): Promise<RunSummary> {
+  const threads: Threads = {};
   try {
-    return await runSteps(input, writer, options);
+    return await runSteps(input, writer, options, threads);
   } catch (err) {
     await writer.abort?.();
     throw err;
+  } finally {
+    threads.tiles?.close();
   }
+}
+
+/** Helper threads a run started (closed when it ends). */
+interface Threads {
+  tiles?: TileThread;
 }
 
 async function runSteps(
   input: CausemosParamsInput,
   writer: OutputWriter,
   options: RunOptions,
+  threads: Threads,
 ): Promise<RunSummary> {
   const params = CausemosParams.parse(input);
   const log =
@@ -193,6 +210,51 @@ async function runSteps(
     if (month.rows === 0) throw noRowsLeft(counters);
     lap("read");
   }
+  const features = frame.feature.values;
+  const featureIds = features
+    .map((_, k) => k)
+    .filter((k) => series.feature.includes(k))
+    .sort((a, b) => compareText(features[a], features[b]));
+
+  // With the tiling thread, each resolution's tiles are made there while this thread makes the rest, and are
+  // written at the end (the files are the same; only the order of puts differs). The month's job is posted as
+  // soon as its table exists (here after a file read), so the thread starts on it once it is up.
+  const hasTiles = selected.has("compute_tiles") && frame.lat !== undefined && frame.lng !== undefined;
+  if (
+    hasTiles &&
+    (options.threads ?? 2) > 1 &&
+    (month?.rows ?? frame.rows) >= (options.tileThreadRows ?? TILE_THREAD_ROWS)
+  )
+    threads.tiles = tileThread();
+  const tileWorker = threads.tiles;
+  const tileJobs = new Set<string>();
+  let tileAnswers = 0;
+  const postTiles = (res: "month" | "year", t: Temporal) => {
+    if (!tileWorker) return;
+    tileWorker.post({
+      table: {
+        res: t.res,
+        rows: t.rows,
+        periods: t.periods,
+        series: shared(t.series),
+        period: shared(t.period),
+        tSum: shared(t.tSum),
+        tMean: shared(t.tMean),
+        count: shared(t.count),
+      },
+      seriesFeature: shared(series.feature),
+      featureCount: features.length,
+      features: featureIds,
+      lat: shared(frame.lat as Float64Array),
+      lng: shared(frame.lng as Float64Array),
+      seriesRow: shared(series.row),
+      ofRow: shared(series.ofRow),
+      sameCells: tileJobs.size > 0,
+    });
+    tileJobs.add(res);
+    tileAnswers += featureIds.length;
+  };
+  if (month) postTiles("month", month);
 
   if (raw) {
     const rawFrame = raw;
@@ -208,11 +270,6 @@ async function runSteps(
     }
   }
 
-  const features = frame.feature.values;
-  const featureIds = features
-    .map((_, k) => k)
-    .filter((k) => series.feature.includes(k))
-    .sort((a, b) => compareText(features[a], features[b]));
   const regionLevels = REGION_LEVELS.filter((l) => frame.regions[l] !== undefined);
   const levelIds = regionIdsByLevel(frame, series, regionLevels);
   const seriesByFeature = rowsByGroup(series.feature, features.length);
@@ -258,16 +315,14 @@ async function runSteps(
   );
   lap("info");
 
-  const hasTiles = selected.has("compute_tiles") && frame.lat !== undefined && frame.lng !== undefined;
-  const cells = hasTiles
-    ? seriesCells(frame.lat as Float64Array, frame.lng as Float64Array, series.row)
-    : undefined;
+  const cells =
+    hasTiles && !tileWorker
+      ? seriesCells(frame.lat as Float64Array, frame.lng as Float64Array, series.row)
+      : undefined;
   let rowsWithoutTile = 0;
   if (cells && cells.invalid > 0) {
     for (let i = 0; i < frame.rows; i++) if (cells.x[series.ofRow[i]] < 0) rowsWithoutTile++;
-    log.warn("rows with missing or invalid coordinates are left out of tiles and grid stats", {
-      rows: rowsWithoutTile,
-    });
+    warnWithoutTile(log, rowsWithoutTile);
   }
   const timeseriesSize: Record<string, Record<string, number>> = { month: {}, year: {} };
   let tiles = 0;
@@ -282,6 +337,35 @@ async function runSteps(
   // month table with other period starts: the year reuses the month's aggregates, and re-writes under the
   // year's names the files whose contents hold no timestamp (tiles, grid stats, regional aggregations).
   const yearReuses = sameBody(year, month);
+  // A year that reuses the month's outputs gets the month's tile files under its names at the end, not in its
+  // replay.
+  if (!tileJobs.has("month")) postTiles("month", month);
+  if (!yearReuses) postTiles("year", year);
+  // The thread's answers are written as they come (looked for after each feature's steps), so the writer
+  // thread has them early; the rest are waited for after the summary.
+  let warnedWithoutTile = false;
+  const putTiles = (made: TileFeature, res: "month" | "year") => {
+    const t = res === "month" ? month : year;
+    const prefix = `${base}/${res}/${features[made.f]}`;
+    for (const { period, head, tail, body } of made.files)
+      writer.write(`${prefix}/${head}${t.periods[period]}${tail}`, body);
+    tiles += made.tiles;
+    bins += made.bins;
+  };
+  const collectTiles = (wait: boolean) => {
+    while (tileWorker && tileAnswers > 0) {
+      const made = wait ? tileWorker.take() : tileWorker.poll();
+      if (!made) return;
+      tileAnswers--;
+      putTiles(made, made.res === "year" ? "year" : "month");
+      if (made.res === "month" && yearReuses) putTiles(made, "year");
+      if (made.invalid > 0 && !warnedWithoutTile) {
+        warnedWithoutTile = true;
+        rowsWithoutTile = made.rowsWithoutTile;
+        warnWithoutTile(log, rowsWithoutTile);
+      }
+    }
+  };
   const memos = new Map<number, Map<string, Aggregated>>();
   const replays = new Map<number, { files: PeriodFile[]; tiles: number; bins: number }>();
   for (const res of ["month", "year"] as const) {
@@ -331,25 +415,14 @@ async function runSteps(
         }
         let made = { tiles: 0, bins: 0 };
         if (cells) {
-          made = computeTiles(t, rows, cells, {
-            tile: (period, z, x, y, bytes) => put(period, "tiles/", `-${z}-${x}-${y}.tile`, bytes),
-            gridStats: (period, statRows) =>
-              put(
-                period,
-                "stats/grid/",
-                ".csv",
-                csvDocument(
-                  GRID_STATS_COLUMNS,
-                  statRows.map((r) => [String(r.zoom), ...r.values.map(pyFloat)]),
-                ),
-              ),
-          });
+          made = tileFiles(t, rows, cells, put);
           tiles += made.tiles;
           bins += made.bins;
           lap(`tiles:${res}`);
         }
         if (recorded) replays.set(f, { files: recorded, ...made });
       }
+      collectTiles(false);
       await writer.drain();
       lap("write-wait");
     }
@@ -364,6 +437,8 @@ async function runSteps(
     summary = outputSummary(ctx, rollUp(month as Temporal, series, "all"), featureIds);
     lap("summary");
   }
+  collectTiles(true);
+  if (tileWorker) lap("tiles-wait");
   const results: RunResults = {
     data_info: {
       num_rows: numRows,
@@ -406,6 +481,10 @@ async function runSteps(
     cpuTimings,
     rowsWithoutTile,
   };
+}
+
+function warnWithoutTile(log: Logger, rows: number): void {
+  log.warn("rows with missing or invalid coordinates are left out of tiles and grid stats", { rows });
 }
 
 /**

@@ -40,25 +40,26 @@ export interface StreamLayout {
 const DAY = 86_400_000;
 
 /**
- * Growable arrays grow 4x into memory malloc does not clear (`Buffer.allocUnsafeSlow`): entries at and beyond
- * the count in use are never read before they are written, and untouched pages cost nothing, where a cleared
- * typed array touches (and page-faults) all of it at once.
+ * Growable arrays grow 4x into shared memory (SharedArrayBuffer, so that the tiling thread reads the tables
+ * the pass hands on without a copy, tile-thread.ts). Large ones come from fresh pages, which cost nothing
+ * until touched.
  */
 function growInt(a: Int32Array, need: number): Int32Array {
   if (a.length >= need) return a;
-  const n = Math.max(need, a.length * 4);
-  const out = new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  const out = sharedInt(Math.max(need, a.length * 4));
   out.set(a);
   return out;
 }
 
 function growFloat(a: Float64Array, need: number): Float64Array {
   if (a.length >= need) return a;
-  const n = Math.max(need, a.length * 4);
-  const out = new Float64Array(Buffer.allocUnsafeSlow(n * 8).buffer, 0, n);
+  const out = sharedFloat(Math.max(need, a.length * 4));
   out.set(a);
   return out;
 }
+
+const sharedInt = (n: number) => new Int32Array(new SharedArrayBuffer(n * 4));
+const sharedFloat = (n: number) => new Float64Array(new SharedArrayBuffer(n * 8));
 
 function growBytes(a: Uint8Array, need: number): Uint8Array {
   if (a.length >= need) return a;
@@ -172,21 +173,21 @@ export function streamReduce(
     slots: new Int32Array(2 * cap).fill(-1),
     size,
     S: 0,
-    sF: new Int32Array(size),
+    sF: sharedInt(size),
     sP: new Int32Array(size * T),
-    sLat: new Float64Array(size),
-    sLng: new Float64Array(size),
+    sLat: sharedFloat(size),
+    sLng: sharedFloat(size),
     sTs: new Float64Array(size),
     nextOf: new Int32Array(size),
     headCell: new Int32Array(size),
     unsorted: new Uint8Array(size),
     csize,
     G: 0,
-    cSeries: new Int32Array(csize),
+    cSeries: sharedInt(csize),
     cMonth: new Int32Array(csize),
     cPrev: new Int32Array(csize),
-    tSum: new Float64Array(csize),
-    cnt: new Float64Array(csize),
+    tSum: sharedFloat(csize),
+    cnt: sharedFloat(csize),
     wvSum: new Float64Array(hasWeight ? csize : 0),
     wSum: new Float64Array(hasWeight ? csize : 0),
     wRows: new Float64Array(hasWeight ? csize : 0),
@@ -372,20 +373,20 @@ export function streamReduce(
 
 /** The clean codes of text column `c` for every series, from the series' provisional ids. */
 function cleanCodes(clean: Int32Array, sP: Int32Array, S: number, T: number, c: number): Int32Array {
-  const out = new Int32Array(S);
+  const out = sharedInt(S);
   for (let s = 0; s < S; s++) out[s] = clean[sP[s * T + c]];
   return out;
 }
 
 function mapCodes(map: Int32Array, codes: Int32Array, n: number): Int32Array {
-  const out = new Int32Array(n);
+  const out = sharedInt(n);
   for (let k = 0; k < n; k++) out[k] = map[codes[k]];
   return out;
 }
 
 /** sum / count, NaN where the count is 0. */
 function meansOf(sums: Float64Array, counts: Float64Array): Float64Array {
-  const out = new Float64Array(sums.length);
+  const out = sharedFloat(sums.length);
   for (let k = 0; k < sums.length; k++) out[k] = counts[k] > 0 ? sums[k] / counts[k] : Number.NaN;
   return out;
 }
@@ -397,7 +398,7 @@ function ratios(a: Float64Array, b: Float64Array): Float64Array {
 }
 
 function iota(n: number): Int32Array {
-  const out = new Int32Array(n);
+  const out = sharedInt(n);
   for (let k = 0; k < n; k++) out[k] = k;
   return out;
 }

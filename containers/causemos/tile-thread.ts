@@ -1,0 +1,200 @@
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import type { Temporal } from "./aggregate.ts";
+import { csvDocument, pyFloat } from "./format.ts";
+import { rowsByGroup } from "./group.ts";
+import { computeTiles, GRID_STATS_COLUMNS, type SeriesCells, seriesCells } from "./tiling.ts";
+
+/**
+ * Tiles and grid stats on a second thread (tile-worker.ts) while the main thread computes the other outputs.
+ * The thread reads the temporal table, series features and coordinates through SharedArrayBuffer views (the
+ * one-pass read makes them there; other arrays are copied into shared memory once), so nothing large is
+ * copied per job, and it hands back the files, each tile's own buffer transferred (tiles average ~60 KB on
+ * scenario B; packing them into one buffer cost more than the tiling's smaller steps). The files are exactly
+ * those the main thread would make (`tileFiles`, the same code on either side).
+ */
+
+/** Writes one file of a period: `${head}${period start}${tail}` under the feature's folder. */
+export type PeriodPut = (period: number, head: string, tail: string, body: string | Uint8Array) => void;
+
+/** The tiles and grid stats of one feature's temporal rows through `put`; returns the counts made. */
+export function tileFiles(
+  t: Temporal,
+  rows: Int32Array,
+  cells: SeriesCells,
+  put: PeriodPut,
+): { tiles: number; bins: number } {
+  return computeTiles(t, rows, cells, {
+    tile: (period, z, x, y, bytes) => put(period, "tiles/", `-${z}-${x}-${y}.tile`, bytes),
+    gridStats: (period, statRows) =>
+      put(
+        period,
+        "stats/grid/",
+        ".csv",
+        csvDocument(
+          GRID_STATS_COLUMNS,
+          statRows.map((r) => [String(r.zoom), ...r.values.map(pyFloat)]),
+        ),
+      ),
+  });
+}
+
+/** One table's tiling: every array a view on a SharedArrayBuffer. */
+export interface TileJob {
+  table: Pick<Temporal, "res" | "rows" | "periods" | "series" | "period" | "tSum" | "tMean" | "count">;
+  /** Feature of each series. */
+  seriesFeature: Int32Array;
+  featureCount: number;
+  /** Features to tile, in this order. */
+  features: number[];
+  /** Coordinates by frame row, each series' row, and each frame row's series (for rows without tiles). */
+  lat: Float64Array;
+  lng: Float64Array;
+  seriesRow: Int32Array;
+  ofRow: Int32Array;
+  /** The coordinates are those of the previous job: its cells are reused. */
+  sameCells: boolean;
+}
+
+export interface TileFile {
+  period: number;
+  head: string;
+  tail: string;
+  body: string | Uint8Array;
+}
+
+/** One feature's tiles and grid stats, as the thread answers them (one message per feature). */
+export interface TileFeature {
+  res: Temporal["res"];
+  f: number;
+  tiles: number;
+  bins: number;
+  files: TileFile[];
+  /** Series without a valid cell, and the frame rows they hold (the job's cells). */
+  invalid: number;
+  rowsWithoutTile: number;
+}
+
+/** What the worker posts: a feature, or why a job failed. */
+export type TileReply = { feature: TileFeature } | { error: { name: string; message: string } };
+
+/** Indices into the shared signal array: answers posted, thread told to stop. */
+export const TILE_SIGNAL = { posted: 0, abort: 1 } as const;
+
+/** What the thread is started with. */
+export interface TileSetup {
+  port: MessagePort;
+  signal: SharedArrayBuffer;
+}
+
+/** The cells of a job's series and the rows without a tile (the frame rows whose series has none). */
+export function jobCells(job: TileJob): { cells: SeriesCells; rowsWithoutTile: number } {
+  const cells = seriesCells(job.lat, job.lng, job.seriesRow);
+  let rowsWithoutTile = 0;
+  if (cells.invalid > 0)
+    for (let i = 0; i < job.ofRow.length; i++) if (cells.x[job.ofRow[i]] < 0) rowsWithoutTile++;
+  return { cells, rowsWithoutTile };
+}
+
+/** Runs a job where it is called (the worker's side), handing each feature to `answer` when it is done. */
+export function runTileJob(
+  job: TileJob,
+  cells: SeriesCells,
+  rowsWithoutTile: number,
+  answer: (feature: TileFeature) => void,
+): void {
+  const t = job.table as Temporal;
+  const featureOf = new Int32Array(t.rows);
+  for (let k = 0; k < t.rows; k++) featureOf[k] = job.seriesFeature[t.series[k]];
+  const byFeature = rowsByGroup(featureOf, job.featureCount);
+  for (const f of job.features) {
+    const rows = byFeature.rows.subarray(byFeature.start[f], byFeature.start[f + 1]);
+    const files: TileFile[] = [];
+    const made = tileFiles(t, rows, cells, (period, head, tail, body) => {
+      files.push({ period, head, tail, body });
+    });
+    answer({ res: t.res, f, ...made, files, invalid: cells.invalid, rowsWithoutTile });
+  }
+}
+
+/**
+ * The buffers an answer can hand over: those each tile owns whole. (A small tile is a view on Node's shared
+ * allocation pool, which is copied with the message instead.)
+ */
+export function transferable(feature: TileFeature): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const { body } of feature.files)
+    if (typeof body !== "string" && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength)
+      out.add(body.buffer as ArrayBuffer);
+  return [...out];
+}
+
+/** `a` itself when it views shared memory, else a copy in shared memory. */
+export function shared<A extends Int32Array | Float64Array>(a: A): A {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const Ctor = a.constructor as new (b: SharedArrayBuffer) => A;
+  const out = new Ctor(new SharedArrayBuffer(a.byteLength));
+  out.set(a);
+  return out;
+}
+
+export interface TileThread {
+  /** Queues a job (jobs run in order, each answering feature by feature in the job's order). */
+  post(job: TileJob): void;
+  /** The next answer if the thread has posted one, without waiting. */
+  poll(): TileFeature | undefined;
+  /** The next answer, waiting for it (synchronously: this thread has nothing else to do then). */
+  take(): TileFeature;
+  close(): void;
+}
+
+/** No answer from the tiling thread for this long: it is taken as dead. */
+const STALL_MS = 120_000;
+
+export function tileThread(): TileThread {
+  const signalBuffer = new SharedArrayBuffer(8);
+  const signal = new Int32Array(signalBuffer);
+  const { port1, port2 } = new MessageChannel();
+  const setup: TileSetup = { port: port2, signal: signalBuffer };
+  const worker = new Worker(new URL("./tile-worker.ts", import.meta.url), {
+    workerData: setup,
+    transferList: [port2],
+  });
+  worker.unref();
+  // A thread that dies is noticed by take()'s deadline.
+  worker.on("error", () => {});
+  let taken = 0;
+  const poll = (): TileFeature | undefined => {
+    const m = receiveMessageOnPort(port1);
+    if (m === undefined) return undefined;
+    taken++;
+    const reply = m.message as TileReply;
+    if ("error" in reply) throw Object.assign(new Error(reply.error.message), { name: reply.error.name });
+    return reply.feature;
+  };
+  return {
+    post(job) {
+      worker.postMessage(job);
+    },
+    poll,
+    take() {
+      const since = performance.now();
+      for (;;) {
+        const got = poll();
+        if (got) return got;
+        const posted = Atomics.load(signal, TILE_SIGNAL.posted);
+        // Posted but not yet readable: the message lags the count briefly.
+        if (posted > taken) continue;
+        if (
+          Atomics.wait(signal, TILE_SIGNAL.posted, posted, 1000) === "timed-out" &&
+          performance.now() - since > STALL_MS
+        )
+          throw new Error(`the tiling thread gave no answer for ${STALL_MS / 1000} s`);
+      }
+    },
+    close() {
+      Atomics.store(signal, TILE_SIGNAL.abort, 1);
+      port1.close();
+      void worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { generate, writeParquet } from "../../containers/causemos/generator.ts";
+import { type RunOptions, run } from "../../containers/causemos/pipeline.ts";
+import { memoryWriter } from "../../containers/causemos/writer.ts";
+import { createLogger, memorySink } from "../../shared/core/log.ts";
+import { tempDir } from "./helpers.ts";
+
+const dir = tempDir("causemos-tile-thread-");
+afterAll(() => dir.remove());
+
+const quiet = () => createLogger({ sink: memorySink() });
+const PARAMS = {
+  model_id: "m",
+  run_id: "r",
+  qualifier_map: { rainfall: ["scenario"] },
+  raw_count_threshold: 0,
+};
+
+/** Runs twice, tiles in this thread and on the tiling thread; returns both outputs and summaries. */
+async function both(params: { data_paths: string[] }, options: () => RunOptions = () => ({})) {
+  const inline = memoryWriter();
+  const threaded = memoryWriter();
+  const a = await run({ ...PARAMS, ...params }, inline, { ...options(), logger: quiet(), threads: 1 });
+  const b = await run({ ...PARAMS, ...params }, threaded, {
+    ...options(),
+    logger: quiet(),
+    tileThreadRows: 0,
+  });
+  return { inline: inline.output, threaded: threaded.output, a, b };
+}
+
+function expectSame(a: Map<string, Buffer>, b: Map<string, Buffer>) {
+  expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+  for (const [name, body] of a)
+    expect({ name, same: Buffer.compare(body, b.get(name) as Buffer) }).toEqual({ name, same: 0 });
+}
+
+describe("tiles on the tiling thread", () => {
+  it("write the same files as tiles in the calling thread, from a file (one-pass read, shared tables)", async () => {
+    // November 2020 to January 2021: 2020 holds two months, so the year is rolled up and tiled on its own.
+    const path = join(dir.path, "two-years.parquet");
+    const frame = generate({
+      points: 80,
+      days: 60,
+      startMs: Date.UTC(2020, 10, 20),
+      qualifiers: [{ name: "scenario", values: 2 }],
+    });
+    await writeParquet(frame, path);
+    const { inline, threaded, a, b } = await both({ data_paths: [path] });
+    expect([...inline.keys()].filter((n) => n.includes("/tiles/")).length).toBeGreaterThan(50);
+    expect("tiles-wait" in b.timings).toBe(true);
+    expect("replay:year" in b.timings).toBe(false);
+    expect("tiles-wait" in a.timings).toBe(false);
+    expectSame(inline, threaded);
+    expect({ tiles: b.tiles, bins: b.bins }).toEqual({ tiles: a.tiles, bins: a.bins });
+  });
+
+  it("write the same files where the year reuses the month, and count rows without a tile, from a frame", async () => {
+    const frame = () => {
+      const out = generate({ points: 60, days: 5, qualifiers: [{ name: "scenario", values: 2 }] });
+      const lat = out.lat as Float64Array;
+      for (let i = 0; i < out.rows; i += 7) lat[i] = Number.NaN;
+      return { frame: out };
+    };
+    const { inline, threaded, a, b } = await both({ data_paths: ["unused.parquet"] }, frame);
+    expect("replay:year" in b.timings).toBe(true);
+    expect(a.rowsWithoutTile).toBeGreaterThan(0);
+    expect(b.rowsWithoutTile).toBe(a.rowsWithoutTile);
+    expectSame(inline, threaded);
+    expect({ tiles: b.tiles, bins: b.bins }).toEqual({ tiles: a.tiles, bins: a.bins });
+  });
+});
