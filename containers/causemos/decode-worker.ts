@@ -2,6 +2,7 @@ import { closeSync, openSync } from "node:fs";
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { ColumnCursor, readParquetMetadata } from "./parquet.ts";
 import { type DecodeJob, groupBuffers, SIGNAL } from "./stream-decode.ts";
+import { serveTiles, type TileSetup } from "./tile-thread.ts";
 
 /**
  * The decoding thread of the one-pass read (`threadedGroups` in stream-decode.ts): decodes the row groups of
@@ -9,7 +10,8 @@ import { type DecodeJob, groupBuffers, SIGNAL } from "./stream-decode.ts";
  * released that set (the first group, which the main thread decodes itself, into the last set), and for each
  * group posts the dictionary entries its cursors added (so the main thread's codes mean the same strings)
  * before raising the ready count. A failure is posted by name and message (UnsupportedParquet makes the job
- * read with DuckDB instead).
+ * read with DuckDB instead). Once every group is read, the thread is the run's spare thread: it waits for a
+ * tiling setup (`takeSpareThread`, tile-thread.ts) and then serves tiling jobs.
  */
 
 const job = workerData as DecodeJob;
@@ -49,6 +51,9 @@ try {
       closeSync(fd);
     }
   }
+  parentPort.once("message", (m: { tiles?: TileSetup }) => {
+    if (m.tiles) serveTiles(m.tiles);
+  });
 } catch (err) {
   const e = err as Error;
   port.postMessage({ error: { name: e.constructor?.name ?? e.name, message: e.message } });

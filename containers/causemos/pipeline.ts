@@ -21,6 +21,7 @@ import { type DojoFrame, REGION_LEVELS, type RegionLevel, selectRows, type TextC
 import { groupByKey, rowsByGroup } from "./group.ts";
 import { CausemosParams, type CausemosParamsInput, OUTPUT_TASKS, type OutputTask } from "./params.ts";
 import { scanDojo } from "./scan.ts";
+import { takeSpareThread } from "./stream-decode.ts";
 import { shared, type TileFeature, type TileThread, tileFiles, tileThread } from "./tile-thread.ts";
 import { seriesCells } from "./tiling.ts";
 import { type ValidationCounters, validateAndFix } from "./validate.ts";
@@ -55,6 +56,8 @@ export interface RunOptions {
    * keeps them in the calling thread).
    */
   tileThreadRows?: number;
+  /** Rows from which the one-pass read decodes on a second thread (`scanColumns`' option; default 500,000). */
+  decodeThreadRows?: number;
 }
 
 const TILE_THREAD_ROWS = 500_000;
@@ -199,6 +202,7 @@ async function runSteps(
       rawCountThreshold: params.raw_count_threshold,
       shard: options.shard,
       threads: options.threads,
+      decodeThreadRows: options.decodeThreadRows,
     };
     const scan =
       (options.reader !== "duckdb" ? await scanColumns(params.data_paths, scanOptions) : undefined) ??
@@ -219,13 +223,16 @@ async function runSteps(
   // With the tiling thread, each resolution's tiles are made there while this thread makes the rest, and are
   // written at the end (the files are the same; only the order of puts differs). The month's job is posted as
   // soon as its table exists (here after a file read), so the thread starts on it once it is up.
+  // The read's decoding thread, idle now, takes the tiles if there is one (no thread to start).
   const hasTiles = selected.has("compute_tiles") && frame.lat !== undefined && frame.lng !== undefined;
+  const spare = takeSpareThread();
   if (
     hasTiles &&
     (options.threads ?? 2) > 1 &&
     (month?.rows ?? frame.rows) >= (options.tileThreadRows ?? TILE_THREAD_ROWS)
   )
-    threads.tiles = tileThread();
+    threads.tiles = tileThread(spare);
+  else void spare?.terminate();
   const tileWorker = threads.tiles;
   const tileJobs = new Set<string>();
   let tileAnswers = 0;

@@ -90,6 +90,9 @@ export interface GroupSource {
   next(): { n: number; set: GroupSet } | undefined;
   /** The caller is done with the buffers `next` returned last. */
   release(): void;
+  /** Every group was read: a decoding thread becomes the spare thread (`takeSpareThread`). */
+  finish(): void;
+  /** Stops the decoding thread unless `finish` handed it on. */
   close(): void;
 }
 
@@ -129,11 +132,25 @@ export function inlineGroups(layout: GroupLayout): GroupSource {
       return undefined;
     },
     release() {},
+    finish() {},
     close() {
       if (fd >= 0) closeSync(fd);
       fd = -1;
     },
   };
+}
+
+let spare: Worker | undefined;
+
+/**
+ * The decoding thread of the last threaded read that went through every group, idle since; taken once.
+ * Having finished its groups, it waits for a tiling setup (tile-thread.ts), so the run's tiles need not wait
+ * for a new thread to start (~100 ms here). Whoever takes it terminates it when done with it.
+ */
+export function takeSpareThread(): Worker | undefined {
+  const w = spare;
+  spare = undefined;
+  return w;
 }
 
 /** The buffer sets of the threaded source take at most about this many bytes (at least two sets). */
@@ -264,6 +281,13 @@ export function threadedGroups(layout: GroupLayout): GroupSource {
     release() {
       Atomics.store(signal, SIGNAL.released, k);
       Atomics.notify(signal, SIGNAL.released);
+    },
+    finish() {
+      if (closed) return;
+      closed = true;
+      port1.close();
+      spare?.terminate();
+      spare = worker;
     },
     close,
   };

@@ -251,6 +251,7 @@ export function streamReduce(
       reduceRows(st, n);
       groups.release();
     }
+    groups.finish();
   } finally {
     groups.close();
   }

@@ -1,4 +1,10 @@
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import {
+  MessageChannel,
+  type MessagePort,
+  parentPort,
+  receiveMessageOnPort,
+  Worker,
+} from "node:worker_threads";
 import type { Temporal } from "./aggregate.ts";
 import { csvDocument, pyFloat } from "./format.ts";
 import { rowsByGroup } from "./group.ts";
@@ -150,15 +156,25 @@ export interface TileThread {
 /** No answer from the tiling thread for this long: it is taken as dead. */
 const STALL_MS = 120_000;
 
-export function tileThread(): TileThread {
+/**
+ * The tiling thread: `spare`, an idle thread that serves a setup message (`{ tiles: setup }`, as the decoding
+ * thread does once it has read every group), else a new one (tile-worker.ts).
+ */
+export function tileThread(spare?: Worker): TileThread {
   const signalBuffer = new SharedArrayBuffer(8);
   const signal = new Int32Array(signalBuffer);
   const { port1, port2 } = new MessageChannel();
   const setup: TileSetup = { port: port2, signal: signalBuffer };
-  const worker = new Worker(new URL("./tile-worker.ts", import.meta.url), {
-    workerData: setup,
-    transferList: [port2],
-  });
+  let worker: Worker;
+  if (spare) {
+    worker = spare;
+    worker.postMessage({ tiles: setup }, [port2]);
+  } else {
+    worker = new Worker(new URL("./tile-worker.ts", import.meta.url), {
+      workerData: setup,
+      transferList: [port2],
+    });
+  }
   worker.unref();
   // A thread that dies is noticed by take()'s deadline.
   worker.on("error", () => {});
@@ -197,4 +213,33 @@ export function tileThread(): TileThread {
       void worker.terminate();
     },
   };
+}
+
+/**
+ * The thread's side: runs each job posted to this thread in order and answers each feature on the setup's
+ * port as soon as it is done (the tiles' buffers transferred), then raises the posted count. A job with
+ * `sameCells` reuses the previous job's cells. A failure is answered by name and message.
+ */
+export function serveTiles(setup: TileSetup): void {
+  if (!parentPort) throw new Error("serveTiles runs in a worker thread");
+  const port = setup.port;
+  const signal = new Int32Array(setup.signal);
+  const answer = (reply: TileReply, transfer: ArrayBuffer[] = []) => {
+    port.postMessage(reply, transfer);
+    Atomics.add(signal, TILE_SIGNAL.posted, 1);
+    Atomics.notify(signal, TILE_SIGNAL.posted);
+  };
+  let last: { cells: SeriesCells; rowsWithoutTile: number } | undefined;
+  parentPort.on("message", (job: TileJob) => {
+    if (Atomics.load(signal, TILE_SIGNAL.abort) !== 0) return;
+    try {
+      if (!job.sameCells || !last) last = jobCells(job);
+      runTileJob(job, last.cells, last.rowsWithoutTile, (feature) =>
+        answer({ feature }, transferable(feature)),
+      );
+    } catch (err) {
+      const e = err as Error;
+      answer({ error: { name: e.name, message: e.message } });
+    }
+  });
 }

@@ -17,13 +17,21 @@ const PARAMS = {
   raw_count_threshold: 0,
 };
 
-/** Runs twice, tiles in this thread and on the tiling thread; returns both outputs and summaries. */
-async function both(params: { data_paths: string[] }, options: () => RunOptions = () => ({})) {
+/**
+ * Runs twice, tiles in this thread and on the tiling thread (`more` options for the second run: a read that
+ * decodes on a thread hands that thread the tiles); returns both outputs and summaries.
+ */
+async function both(
+  params: { data_paths: string[] },
+  options: () => RunOptions = () => ({}),
+  more: RunOptions = {},
+) {
   const inline = memoryWriter();
   const threaded = memoryWriter();
   const a = await run({ ...PARAMS, ...params }, inline, { ...options(), logger: quiet(), threads: 1 });
   const b = await run({ ...PARAMS, ...params }, threaded, {
     ...options(),
+    ...more,
     logger: quiet(),
     tileThreadRows: 0,
   });
@@ -47,13 +55,16 @@ describe("tiles on the tiling thread", () => {
       qualifiers: [{ name: "scenario", values: 2 }],
     });
     await writeParquet(frame, path);
-    const { inline, threaded, a, b } = await both({ data_paths: [path] });
-    expect([...inline.keys()].filter((n) => n.includes("/tiles/")).length).toBeGreaterThan(50);
-    expect("tiles-wait" in b.timings).toBe(true);
-    expect("replay:year" in b.timings).toBe(false);
-    expect("tiles-wait" in a.timings).toBe(false);
-    expectSame(inline, threaded);
-    expect({ tiles: b.tiles, bins: b.bins }).toEqual({ tiles: a.tiles, bins: a.bins });
+    // A new tiling thread, then the read's decoding thread taking the tiles once it has read every group.
+    for (const more of [{}, { decodeThreadRows: 0 }]) {
+      const { inline, threaded, a, b } = await both({ data_paths: [path] }, undefined, more);
+      expect([...inline.keys()].filter((n) => n.includes("/tiles/")).length).toBeGreaterThan(50);
+      expect("tiles-wait" in b.timings).toBe(true);
+      expect("replay:year" in b.timings).toBe(false);
+      expect("tiles-wait" in a.timings).toBe(false);
+      expectSame(inline, threaded);
+      expect({ tiles: b.tiles, bins: b.bins }).toEqual({ tiles: a.tiles, bins: a.bins });
+    }
   });
 
   it("write the same files where the year reuses the month, and count rows without a tile, from a frame", async () => {
