@@ -144,7 +144,7 @@ describe("the columnar file path and the DuckDB scan path equal the in-memory pa
     const second = join(dir.path, "groups-src-2.parquet");
     await writeParquet(generate({ points: 25, days: 9, seed: 3, weightColumn: "w" }), second);
     // Many small row groups (12), so the decoding thread runs ahead of the reduction and reuses its buffer sets
-    // (8 at most); the first group is decoded by the calling thread and, for its dictionaries, by the thread.
+    // (4 at most); the first group is decoded by the calling thread and, for its dictionaries, by the thread.
     const paths = [join(dir.path, "groups-1.parquet"), join(dir.path, "groups-2.parquet")];
     await writeParquetSql(paths[0], `SELECT * FROM read_parquet('${generated}')`, "ROW_GROUP_SIZE 100");
     await writeParquetSql(paths[1], `SELECT * FROM read_parquet('${second}')`, "ROW_GROUP_SIZE 70");
