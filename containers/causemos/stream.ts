@@ -170,7 +170,7 @@ export function streamReduce(
   const st: PassState = {
     cap,
     mask: cap - 1,
-    slots: new Int32Array(2 * cap).fill(-1),
+    slots: sharedInt(2 * cap).fill(-1),
     size,
     S: 0,
     sF: sharedInt(size),
@@ -258,6 +258,13 @@ export function streamReduce(
 
   const { numRows, perFeature, latAny, lngAny, missingTs, invalidTs, missingVal } = st;
   const { S, G, sF, sP, sTs, sLat, sLng, cSeries, cMonth, tSum, cnt, wvSum, wSum, wRows, starts } = st;
+  // Tables the pass no longer needs hold the per-series arrays made below: fresh memory costs a page fault per
+  // 4 KiB on first touch (~3 ms per MB here), and these pages are already in.
+  const dead = [st.nextOf, st.headCell, st.cPrev, st.slots];
+  const int32 = (n: number): Int32Array => {
+    const k = dead.findIndex((a) => a.length >= n);
+    return k < 0 ? sharedInt(n) : dead.splice(k, 1)[0].subarray(0, n);
+  };
 
   checkRowsAndFeatures(numRows, perFeature[0], metas);
   const featureValues = featureCursor.values;
@@ -299,7 +306,7 @@ export function streamReduce(
     const clean = new Int32Array(provIds[c].size).fill(-1);
     for (let k = 0; k < raw.length; k++) clean[prov[c][k + 1]] = lookup[k + 1];
     if (used[c][0]) clean[prov[c][0]] = lookup[0];
-    const column = { values, codes: cleanCodes(clean, sP, S, T, c) };
+    const column = { values, codes: cleanCodes(clean, sP, S, T, c, int32(S)) };
     if (isRegion[c]) regions[name as RegionLevel] = column;
     else qualifiers.set(name, column);
   }
@@ -316,7 +323,7 @@ export function streamReduce(
   order.forEach((k, r) => {
     rank[k] = r;
   });
-  const mPeriod = mapCodes(rank, cMonth, G);
+  const mPeriod = mapCodes(rank, cMonth, G, cMonth);
   const sums = tSum.subarray(0, G);
   const counts = cnt.subarray(0, G);
   const tMean = meansOf(sums, counts);
@@ -338,7 +345,7 @@ export function streamReduce(
   }
 
   const featureCodes = sF.subarray(0, S);
-  const identity = iota(S);
+  const identity = iota(int32(S));
   const frame: DojoFrame = {
     rows: S,
     timestamp: sTs.subarray(0, S),
@@ -372,15 +379,22 @@ export function streamReduce(
 // Loops over every series or cell after the pass, each in its own small function: in streamReduce (run once,
 // large) they would run unoptimized or make V8 compile all of streamReduce.
 
-/** The clean codes of text column `c` for every series, from the series' provisional ids. */
-function cleanCodes(clean: Int32Array, sP: Int32Array, S: number, T: number, c: number): Int32Array {
-  const out = sharedInt(S);
+/** The clean codes of text column `c` for every series (into `out`), from the series' provisional ids. */
+function cleanCodes(
+  clean: Int32Array,
+  sP: Int32Array,
+  S: number,
+  T: number,
+  c: number,
+  out: Int32Array,
+): Int32Array {
   for (let s = 0; s < S; s++) out[s] = clean[sP[s * T + c]];
   return out;
 }
 
-function mapCodes(map: Int32Array, codes: Int32Array, n: number): Int32Array {
-  const out = sharedInt(n);
+/** map[codes[k]] for k < n, into `into` (which may be `codes` itself). */
+function mapCodes(map: Int32Array, codes: Int32Array, n: number, into: Int32Array): Int32Array {
+  const out = into.subarray(0, n);
   for (let k = 0; k < n; k++) out[k] = map[codes[k]];
   return out;
 }
@@ -398,8 +412,8 @@ function ratios(a: Float64Array, b: Float64Array): Float64Array {
   return out;
 }
 
-function iota(n: number): Int32Array {
-  const out = sharedInt(n);
+function iota(out: Int32Array): Int32Array {
+  const n = out.length;
   for (let k = 0; k < n; k++) out[k] = k;
   return out;
 }
@@ -683,7 +697,7 @@ function rehashSeries(st: PassState): void {
   const old = st.slots;
   const cap = st.cap * 2;
   const mask = cap - 1;
-  const slots = new Int32Array(2 * cap).fill(-1);
+  const slots = sharedInt(2 * cap).fill(-1);
   for (let r = 0; r < old.length; r += 2) {
     const e = old[r];
     if (e < 0) continue;
