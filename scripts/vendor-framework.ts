@@ -31,7 +31,8 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  * - `main.js`: the CLI (`bin.functions-framework`, `bin.functions-framework-nodejs`), the framework's own
  *   `main` (same flags, same `PORT`, `FUNCTION_TARGET`, `FUNCTION_SIGNATURE_TYPE`, ...);
  * - `iconv-tables/`: iconv-lite's CJK code tables and single-byte code pages, kept as the files iconv-lite
- *   loads on the first body in such a charset (not inlined: ~430 KiB that no start reads);
+ *   loads on the first body in such a charset, and mime-db's `db.json`, read only if mime-types' `extensions`
+ *   map is (not inlined: ~610 KiB that no start reads);
  * - `LICENSE` (the framework's Apache-2.0) and `THIRD-PARTY-NOTICES` (each bundled package's license).
  *
  * The bundle's package.json depends on it as `file:./vendor/functions-framework`, so Cloud Build's
@@ -245,13 +246,21 @@ function internalCodec (iconv, encoding) {
  * it; the first `sendStatus` asks it for `txt`, the first `res.json` for the charset of `application/json`).
  * Here what it computes at load is computed once at build time by the installed package itself and written
  * into the bundle as data: the `types` map (extension -> type, the scored choices), `_extensionConflicts`, and
- * the charset of every type that has one (all `charset` reads of mime-db). mime-db itself is loaded only when
- * `extensions` (type -> extensions) is first read, which fills it as the package does.
+ * the charset of every type that has one (all `charset` reads of mime-db). mime-db's data (its `db.json`, ~180
+ * KiB) stays a file beside the bundle in `iconv-tables/`, read only when `extensions` (type -> extensions) is
+ * first read, which fills it as the package does.
  */
-function mimeMapsPrecomputed(): Plugin {
+function mimeMapsPrecomputed(tables: Set<string>): Plugin {
   return {
     name: "tessera-ff-mime-maps",
     setup(b) {
+      // mime-db's data stays a JSON file beside the bundle (with iconv-lite's tables), read only if needed.
+      b.onResolve({ filter: /^\.\/iconv-tables\/db\.json$/ }, (args) => {
+        if (!/[\\/]node_modules[\\/]mime-types$/.test(args.resolveDir)) return undefined;
+        const req = createRequire(join(args.resolveDir, "index.js"));
+        tables.add(join(dirname(req.resolve("mime-db")), "db.json"));
+        return { path: args.path, external: true };
+      });
       b.onLoad({ filter: /[\\/]node_modules[\\/]mime-types[\\/]index\.js$/ }, (args) => {
         const pieces = {
           db: "var db = require('mime-db')",
@@ -273,7 +282,7 @@ function mimeMapsPrecomputed(): Plugin {
         const patched = text
           .replace(
             pieces.db,
-            "var db\nfunction mimeDb () { return db || (db = require('mime-db')) }\n" +
+            "var db\nfunction mimeDb () { return db || (db = require('./iconv-tables/db.json')) }\n" +
               "// Tessera (scripts/vendor-framework.ts): mime-db's charsets, read at build time.\n" +
               `var CHARSETS = ${literal(charsets)}`,
           )
@@ -358,7 +367,12 @@ function iconvTablesOut(tables: Set<string>): Plugin {
  * `iconv-tables/`).
  */
 export function dependencyPatches(tables: Set<string>): Plugin[] {
-  return [iconvInternalFirst(), mimeMapsPrecomputed(), debugWithoutColorProbe(), iconvTablesOut(tables)];
+  return [
+    iconvInternalFirst(),
+    mimeMapsPrecomputed(tables),
+    debugWithoutColorProbe(),
+    iconvTablesOut(tables),
+  ];
 }
 
 /** The license text of a package directory, if it ships one. */
