@@ -32,7 +32,7 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  *   `main` (same flags, same `PORT`, `FUNCTION_TARGET`, `FUNCTION_SIGNATURE_TYPE`, ...);
  * - `iconv-tables/`: iconv-lite's CJK code tables and single-byte code pages, kept as the files iconv-lite
  *   loads on the first body in such a charset, and mime-db's `db.json`, read only if mime-types' `extensions`
- *   map is (not inlined: ~610 KiB that no start reads);
+ *   map is (not inlined: ~440 KiB that no start reads);
  * - `LICENSE` (the framework's Apache-2.0) and `THIRD-PARTY-NOTICES` (each bundled package's license).
  *
  * The bundle's package.json depends on it as `file:./vendor/functions-framework`, so Cloud Build's
@@ -44,7 +44,8 @@ import { NonRetriableError } from "../shared/core/errors.ts";
  * loader's `dynamicImport` of the user's module is load.js's own `import()` (see LOAD_JS); the tables
  * above stay files; and two dependencies do less at a cold start for the same answers (dependencyPatches:
  * iconv-lite decodes utf-8 bodies without loading every code page, mime-types' maps and charsets are computed
- * at build time, debug does not probe for `supports-color`). framework.js is ASCII and pre-wrapped, so that load.js compiles it without decoding or copying.
+ * at build time, debug does not probe for `supports-color`). framework.js is ASCII and pre-wrapped, so that
+ * load.js compiles it without decoding or copying.
  */
 
 export const FRAMEWORK_PACKAGE = "@google-cloud/functions-framework";
