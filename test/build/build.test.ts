@@ -17,6 +17,7 @@ import {
   buildJobs,
   checkDockerfiles,
   dockerfileSources,
+  JOB_COMPILE_CACHE,
   jobsByImage,
   renderDockerfile,
   WARM_CACHE_FILE,
@@ -354,6 +355,26 @@ describe("job bundles and images", () => {
       env: { ...process.env, NODE_OPTIONS: "" },
     });
     expect([run.status, run.stdout, run.stderr]).toEqual([0, "squared 49\n", ""]);
+  });
+
+  it("fill V8's compile cache with their image's build step (warm-cache.mjs), without running the job", () => {
+    const dir = join(OUT, "jobs", "fx-job-check");
+    const cache = join(OUT, "job-compile-cache");
+    const warm = spawnSync(process.execPath, [join(dir, WARM_CACHE_FILE), cache], { encoding: "utf8" });
+    expect([warm.status, warm.stdout, warm.stderr]).toEqual([0, "warm-cache: compile cache filled\n", ""]);
+    // index.js (through --help), its chunks and the worker entry: more than one module cached.
+    const files = readdirSync(cache, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(files.length).toBeGreaterThan(1);
+    // The job runs from that cache as the image runs it (ENV NODE_COMPILE_CACHE), worker included.
+    const run = spawnSync(process.execPath, [join(dir, "index.js"), "--square", "6"], {
+      encoding: "utf8",
+      env: { ...process.env, NODE_OPTIONS: "", NODE_COMPILE_CACHE: cache },
+    });
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, "squared 36\n", ""]);
+    const text = renderDockerfile("fx-job", { jobs: ["fx-job-check"], packages: [] });
+    expect(text).toContain(`&& node ${WARM_CACHE_FILE} ${JOB_COMPILE_CACHE}`);
+    expect(text).toMatch(new RegExp(`^ENV NODE_COMPILE_CACHE=${JOB_COMPILE_CACHE}$`, "m"));
+    expect(text.indexOf("ENV NODE_COMPILE_CACHE")).toBeLessThan(text.indexOf("USER node"));
   });
 
   it("renders one non-root node:22-slim Dockerfile per image that copies only the built job bundles", () => {
