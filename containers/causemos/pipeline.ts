@@ -153,7 +153,10 @@ async function runSteps(
       : OUTPUT_TASKS,
   );
   const allSelected = OUTPUT_TASKS.every((t) => selected.has(t));
-  writer.prepare?.();
+  // The writer thread starts loading during the read, once its first row group is in (whileReading); an
+  // in-memory frame has no read to wait for.
+  const prepareWriter = () => writer.prepare?.();
+  if (options.frame) prepareWriter();
 
   // Two ways in, same results: an in-memory frame (generator, tests) is validated and grouped here; files are
   // scanned by DuckDB, which also does the monthly reduction (scan.ts).
@@ -203,10 +206,12 @@ async function runSteps(
       shard: options.shard,
       threads: options.threads,
       decodeThreadRows: options.decodeThreadRows,
+      whileReading: prepareWriter,
     };
     const scan =
       (options.reader !== "duckdb" ? await scanColumns(params.data_paths, scanOptions) : undefined) ??
       (await scanDojo(params.data_paths, scanOptions));
+    prepareWriter();
     ({ frame, series, counters, numRows, raw } = scan);
     month = scan.month;
     weighted = scan.weightColumn !== "";

@@ -35,6 +35,11 @@ export interface ScanOptions {
   threads?: number;
   /** Rows from which the one-pass read decodes on a second thread (default 500,000; tests lower it). */
   decodeThreadRows?: number;
+  /**
+   * Called once the one-pass read has reduced its first row group: work the caller can start on the other
+   * core by then (the writer thread's start), not while the decoding thread starts and decodes the first group.
+   */
+  whileReading?: () => void;
 }
 
 export async function scanDojo(paths: readonly string[], options: ScanOptions): Promise<Scan> {

@@ -32,6 +32,8 @@ export const SIGNAL = { ready: 0, released: 1, failed: 2, abort: 3 } as const;
 
 export interface DecodeJob {
   paths: string[];
+  /** The main thread decodes the first row group itself (the thread was started with the job). */
+  mainFirst: boolean;
   columns: ColumnSpec[];
   textCount: number;
   sets: ArrayBufferLike[][];
@@ -141,6 +143,24 @@ export function inlineGroups(layout: GroupLayout): GroupSource {
 }
 
 let spare: Worker | undefined;
+/** A decoding thread started before the read (`startDecodeThread`), waiting for its job. */
+let early: Worker | undefined;
+
+/** What an early decoding thread is started with instead of a job. */
+export const EARLY = "tessera:causemos-decode-early";
+
+/**
+ * Starts a decoding thread now, before any read: the job's entry calls this first thing, so the thread loads
+ * its modules on the other core while the main thread loads the job's (a thread takes ~100 ms to start here).
+ * The next threaded read gives it its job and decodes every group there, the first included; a run whose read
+ * has no use for it hands it to the tiles as the spare thread (`takeSpareThread`), or ends it.
+ */
+export function startDecodeThread(): void {
+  if (early) return;
+  early = new Worker(new URL("./decode-worker.ts", import.meta.url), { workerData: EARLY });
+  early.unref();
+  early.on("error", () => {});
+}
 
 /**
  * The decoding thread of the last threaded read that went through every group, idle since; taken once.
@@ -148,8 +168,9 @@ let spare: Worker | undefined;
  * for a new thread to start (~100 ms here). Whoever takes it terminates it when done with it.
  */
 export function takeSpareThread(): Worker | undefined {
-  const w = spare;
-  spare = undefined;
+  const w = spare ?? early;
+  if (w === spare) spare = undefined;
+  else early = undefined;
   return w;
 }
 
@@ -163,7 +184,8 @@ const MAX_SETS = 4;
 
 /**
  * Row groups decoded on a second thread, up to `count - 1` groups ahead of the caller, into `count` shared
- * buffer sets (group k in set k % count). The caller decodes the first group itself, while the thread starts
+ * buffer sets (group k in set k % count). With a thread started early (`startDecodeThread`, the job's entry),
+ * the thread decodes every group. Otherwise the caller decodes the first group itself while the thread starts
  * (a worker takes ~100 ms to start here, longer than a group takes to decode); the thread decodes that group
  * too, into the last set, only for its dictionaries, so that the codes mean the same strings on both sides.
  * Several sets let the thread run ahead while the caller is slow (a run's first time step, where every row
@@ -189,7 +211,12 @@ export function threadedGroups(layout: GroupLayout): GroupSource {
   const signalBuffer = new SharedArrayBuffer(4 * 4);
   const signal = new Int32Array(signalBuffer);
   const { port1, port2 } = new MessageChannel();
+  // A thread started early decodes the first group too; a new one would start after it is needed.
+  const started = early;
+  early = undefined;
+  const mainFirst = started === undefined;
   const job: DecodeJob = {
+    mainFirst,
     paths: metas.map((m) => m.path),
     columns,
     textCount,
@@ -197,11 +224,17 @@ export function threadedGroups(layout: GroupLayout): GroupSource {
     signal: signalBuffer,
     port: port2,
   };
-  const worker = new Worker(new URL("./decode-worker.ts", import.meta.url), {
-    workerData: job,
-    transferList: [port2],
-  });
-  worker.unref();
+  let worker: Worker;
+  if (started) {
+    worker = started;
+    worker.postMessage(job, [port2]);
+  } else {
+    worker = new Worker(new URL("./decode-worker.ts", import.meta.url), {
+      workerData: job,
+      transferList: [port2],
+    });
+    worker.unref();
+  }
   // A thread that dies before its loop (it cannot post then) is noticed by the wait's deadline below.
   worker.on("error", () => {});
   // Mirrors of the decoding thread's text cursors: the same entries in the same order.
@@ -259,7 +292,7 @@ export function threadedGroups(layout: GroupLayout): GroupSource {
     cursors,
     next() {
       if (k >= total || !first) return undefined;
-      if (k === 0) {
+      if (k === 0 && mainFirst) {
         const own = columns.map((c, i) =>
           i < textCount ? cursors[i] : new ColumnCursor(c.name, c.kind, c.missing),
         );

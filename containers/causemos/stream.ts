@@ -225,6 +225,7 @@ export function streamReduce(
     manyProv,
   };
 
+  let first = true;
   try {
     for (;;) {
       const group = groups.next();
@@ -250,6 +251,8 @@ export function streamReduce(
       st.wgt = set.wgt;
       reduceRows(st, n);
       groups.release();
+      if (first) options.whileReading?.();
+      first = false;
     }
     groups.finish();
   } finally {

@@ -4,6 +4,7 @@ import { scanColumns } from "../../containers/causemos/columns.ts";
 import type { DojoFrame } from "../../containers/causemos/frame.ts";
 import { generate, writeParquet } from "../../containers/causemos/generator.ts";
 import { run } from "../../containers/causemos/pipeline.ts";
+import { startDecodeThread, takeSpareThread } from "../../containers/causemos/stream-decode.ts";
 import { memoryWriter } from "../../containers/causemos/writer.ts";
 import { createLogger, memorySink } from "../../shared/core/log.ts";
 import { frameFromRows, type Row, tempDir, tileCentre, writeParquetSql } from "./helpers.ts";
@@ -156,6 +157,21 @@ describe("the columnar file path and the DuckDB scan path equal the in-memory pa
     expect(threaded).toEqual(inline);
     const single = await scanColumns([paths[0]], { ...options, decodeThreadRows: 0 });
     expect(single).toEqual(await scanColumns([paths[0]], { ...options, threads: 1 }));
+    // A thread started before the read (the job's entry does so) decodes the first group as well.
+    startDecodeThread();
+    let reading = 0;
+    const early = await scanColumns(paths, {
+      ...options,
+      decodeThreadRows: 0,
+      whileReading: () => reading++,
+    });
+    expect(early).toEqual(inline);
+    expect(reading).toBe(1);
+    // The read took the early thread and left it as the spare: there is no other.
+    const spare = takeSpareThread();
+    expect(spare).toBeDefined();
+    expect(takeSpareThread()).toBeUndefined();
+    await spare?.terminate();
   });
 
   it("in one pass when rows come in no time order over many months (cell chains, then the cell hash)", async () => {

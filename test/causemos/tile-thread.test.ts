@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate, writeParquet } from "../../containers/causemos/generator.ts";
 import { type RunOptions, run } from "../../containers/causemos/pipeline.ts";
+import { startDecodeThread, takeSpareThread } from "../../containers/causemos/stream-decode.ts";
 import { memoryWriter } from "../../containers/causemos/writer.ts";
 import { createLogger, memorySink } from "../../shared/core/log.ts";
 import { tempDir } from "./helpers.ts";
@@ -19,16 +20,18 @@ const PARAMS = {
 
 /**
  * Runs twice, tiles in this thread and on the tiling thread (`more` options for the second run: a read that
- * decodes on a thread hands that thread the tiles); returns both outputs and summaries.
+ * decodes on a thread hands that thread the tiles; `early` starts a decoding thread before it, as the job's
+ * entry does); returns both outputs and summaries.
  */
 async function both(
   params: { data_paths: string[] },
   options: () => RunOptions = () => ({}),
-  more: RunOptions = {},
+  { early, ...more }: RunOptions & { early?: boolean } = {},
 ) {
   const inline = memoryWriter();
   const threaded = memoryWriter();
   const a = await run({ ...PARAMS, ...params }, inline, { ...options(), logger: quiet(), threads: 1 });
+  if (early) startDecodeThread();
   const b = await run({ ...PARAMS, ...params }, threaded, {
     ...options(),
     ...more,
@@ -55,9 +58,11 @@ describe("tiles on the tiling thread", () => {
       qualifiers: [{ name: "scenario", values: 2 }],
     });
     await writeParquet(frame, path);
-    // A new tiling thread, then the read's decoding thread taking the tiles once it has read every group.
-    for (const more of [{}, { decodeThreadRows: 0 }]) {
+    // A new tiling thread, then the read's decoding thread taking the tiles once it has read every group, then
+    // a decoding thread started before a read that decodes inline (it takes the tiles instead).
+    for (const more of [{}, { decodeThreadRows: 0 }, { early: true }]) {
       const { inline, threaded, a, b } = await both({ data_paths: [path] }, undefined, more);
+      expect(takeSpareThread()).toBeUndefined();
       expect([...inline.keys()].filter((n) => n.includes("/tiles/")).length).toBeGreaterThan(50);
       expect("tiles-wait" in b.timings).toBe(true);
       expect("replay:year" in b.timings).toBe(false);
