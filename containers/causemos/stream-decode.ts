@@ -72,10 +72,11 @@ export function groupBuffers(buffers: ArrayBufferLike[], textCount: number): Gro
   };
 }
 
-function allocateSet(textCount: number, maxRows: number, shared: boolean, noLat: boolean): ArrayBufferLike[] {
+function allocateSet(layout: GroupLayout, shared: boolean): ArrayBufferLike[] {
+  const { textCount, maxRows, noLat, noWeight } = layout;
   const out: ArrayBufferLike[] = [];
   for (let k = 0; k < textCount + 5; k++) {
-    const bytes = maxRows * (k < textCount ? 4 : 8);
+    const bytes = k === textCount + 4 && noWeight ? 0 : maxRows * (k < textCount ? 4 : 8);
     out.push(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   }
   if (noLat) {
@@ -105,12 +106,14 @@ export interface GroupLayout {
   maxRows: number;
   /** No lat/lng columns: those arrays hold NaN throughout. */
   noLat: boolean;
+  /** No weight column: the weight array is empty. */
+  noWeight: boolean;
 }
 
 /** Row groups decoded in the calling thread, into one reused buffer set. */
 export function inlineGroups(layout: GroupLayout): GroupSource {
   const { metas, columns, textCount } = layout;
-  const set = groupBuffers(allocateSet(textCount, layout.maxRows, false, layout.noLat), textCount);
+  const set = groupBuffers(allocateSet(layout, false), textCount);
   const cursors = columns.map((c) => new ColumnCursor(c.name, c.kind, c.missing));
   let f = 0;
   let g = 0;
@@ -177,10 +180,13 @@ export function takeSpareThread(): Worker | undefined {
 /** The buffer sets of the threaded source take at most about this many bytes (at least two sets). */
 const SETS_BYTES = 64 << 20;
 /**
- * ... and there are at most this many: on B, 4 sets (30 MB) read as fast as 8 at less CPU (3.50 against 3.67
- * CPU-s, medians of 6 alternating runs; each set's pages are first-touched once), 2 sets waited ~4 ms a group.
+ * ... and there are at most this many. On B the thread waits for free sets while the first time step makes a
+ * million new series (~250-700 ms with 4 sets) and the caller waits ~3 ms for each later group: with 8 sets
+ * (51 MB) the thread is further ahead when the fast steps start, and the job took 1.83 / 1.95 s against
+ * 1.96 / 2.07 s with 4 (medians of 6 alternating runs, twice; CPU 3.06 / 3.26 against 3.19 / 3.31 s). 12 sets
+ * were no faster. (Session 6, when the caller decoded the first group itself, 4 sets read as fast as 8.)
  */
-const MAX_SETS = 4;
+const MAX_SETS = 8;
 
 /**
  * Row groups decoded on a second thread, up to `count - 1` groups ahead of the caller, into `count` shared
@@ -202,11 +208,9 @@ export function threadedGroups(layout: GroupLayout): GroupSource {
       first ??= { file: m, g };
     });
   const total = sizes.length;
-  const setBytes = layout.maxRows * (textCount * 4 + 5 * 8);
+  const setBytes = layout.maxRows * (textCount * 4 + (layout.noWeight ? 4 : 5) * 8);
   const count = Math.max(2, Math.min(total, MAX_SETS, Math.floor(SETS_BYTES / Math.max(1, setBytes))));
-  const buffers = Array.from({ length: count }, () =>
-    allocateSet(textCount, layout.maxRows, true, layout.noLat),
-  );
+  const buffers = Array.from({ length: count }, () => allocateSet(layout, true));
   const sets = buffers.map((b) => groupBuffers(b, textCount));
   const signalBuffer = new SharedArrayBuffer(4 * 4);
   const signal = new Int32Array(signalBuffer);

@@ -140,6 +140,7 @@ export function streamReduce(
     textCount: T + 1,
     maxRows,
     noLat: !hasLatColumns,
+    noWeight: !hasWeight,
   });
   const featureCursor = groups.cursors[0];
   const cursors = groups.cursors.slice(1);
