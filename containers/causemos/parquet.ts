@@ -386,7 +386,7 @@ function allDefined(buf: Uint8Array, pos: number, end: number, count: number): b
 }
 
 /** RLE / bit-packed hybrid decoding of `count` values of `width` bits into out[from..]. Returns bytes used. */
-function hybrid(
+export function hybrid(
   buf: Uint8Array,
   pos: number,
   end: number,
@@ -456,12 +456,97 @@ function hybrid(
   return pos - start;
 }
 
+/**
+ * Dictionary indices of `count` values (RLE / bit-packed hybrid, `width` bits) decoded straight through
+ * `map` into out[at..at + count): the fused form of `hybrid` followed by a sink's `indices` loop, for pages
+ * without nulls. Bit-packed values are read through a 4-byte window (no per-byte refill loop) while the window
+ * stays inside the page; map[index] is what the separate loop stores for an index, out of range included.
+ */
+export function hybridMapped(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+  width: number,
+  count: number,
+  map: Int32Array,
+  out: Int32Array,
+  at: number,
+): void {
+  let n = 0;
+  const byteWidth = (width + 7) >> 3;
+  const mask = width >= 31 ? 0x7fffffff : (1 << width) - 1;
+  while (n < count && pos < end) {
+    let header = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[pos++];
+      header += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 128;
+    }
+    if (header & 1) {
+      const values = (header >>> 1) * 8;
+      const take = Math.min(values, count - n);
+      if (width === 0) {
+        out.fill(map[0], at + n, at + n + take);
+      } else if (width <= 24) {
+        let bit = pos * 8;
+        let k = 0;
+        // The window's last byte, bit >> 3 + 3, inside the page.
+        const fast = Math.min(take, Math.max(0, Math.floor(((end - 3) * 8 - bit) / width)));
+        for (; k < fast; k++) {
+          const b = bit >>> 3;
+          const v = (buf[b] | (buf[b + 1] << 8) | (buf[b + 2] << 16) | (buf[b + 3] << 24)) >>> (bit & 7);
+          out[at + n + k] = map[v & mask];
+          bit += width;
+        }
+        // The last values: their window would end past the page (byte b + 3 is not in it).
+        for (; k < take; k++) {
+          const b = bit >>> 3;
+          let v = buf[b] >>> (bit & 7);
+          if (b + 1 < end) v |= buf[b + 1] << (8 - (bit & 7));
+          if (b + 2 < end) v |= buf[b + 2] << (16 - (bit & 7));
+          out[at + n + k] = map[v & mask];
+          bit += width;
+        }
+      } else {
+        let bitPos = 0;
+        for (let k = 0; k < take; k++) {
+          const byte = pos + (bitPos >> 3);
+          const shift = bitPos & 7;
+          let v = buf[byte] | (buf[byte + 1] << 8) | (buf[byte + 2] << 16) | (buf[byte + 3] << 24);
+          v = v >>> shift;
+          if (shift + width > 32) v |= buf[byte + 4] << (32 - shift);
+          out[at + n + k] = map[v & mask];
+          bitPos += width;
+        }
+      }
+      n += take;
+      pos += (values * width) >> 3;
+    } else {
+      const run = header >>> 1;
+      let v = 0;
+      for (let k = 0; k < byteWidth; k++) v |= buf[pos + k] << (8 * k);
+      pos += byteWidth;
+      const take = Math.min(run, count - n);
+      out.fill(map[v], at + n, at + n + take);
+      n += take;
+    }
+  }
+  if (n < count) throw new RangeError("parquet: RLE data ends early");
+}
+
 /** The values of one column over one file: numbers (NaN = null) or local dictionary indices (-1 = null). */
 interface Sink {
   /** A dictionary page: its entries (numbers, or text / printed integers). */
   dictionary(entries: Float64Array | string[]): void;
   /** Dictionary indices for `count` rows from `at` (nulls already -1). */
   indices(at: number, idx: Int32Array, count: number): void;
+  /**
+   * Where `indices` stores map[index] into out[base + row] (text codes through the current dictionary's
+   * remap): pages without nulls are then decoded straight into `out` (`hybridMapped`).
+   */
+  mapped?(): { out: Int32Array; base: number; map: Int32Array };
   /** PLAIN values for `count` rows from `at`; `defined` maps slots to value positions (null = -1). */
   plain(at: number, data: Uint8Array, pos: number, defined: Int32Array | null, count: number): void;
 }
@@ -548,7 +633,13 @@ function readColumn(
         for (let k = 0; k < count; k++) def[k] = def[k] === 1 ? present++ : -1;
         if (present < count) defined = def;
       }
-      if (encoding === 2 || encoding === 8) {
+      const mapped = encoding === 2 || encoding === 8 ? sink.mapped?.() : undefined;
+      if (mapped && !defined) {
+        if (count > 0) {
+          const { out, base, map } = mapped;
+          hybridMapped(values, valuesPos + 1, values.length, values[valuesPos], count, map, out, base + at);
+        }
+      } else if (encoding === 2 || encoding === 8) {
         const width = values[valuesPos];
         const idx = scratch.ints(present, 1);
         if (present > 0) hybrid(values, valuesPos + 1, values.length, width, present, idx);
@@ -764,6 +855,7 @@ export function readText(
                 codes[o + k] = j < 0 ? -1 : remap[j];
               }
             },
+            mapped: () => ({ out: codes, base, map: remap }),
             plain: (at, data, pos, defined, count) => {
               const o = base + at;
               if (column.physical === TYPE.BYTE_ARRAY) {
@@ -860,6 +952,7 @@ export class ColumnCursor {
             codes[at + k] = j < 0 ? -1 : remap[j];
           }
         },
+        mapped: () => ({ out: codes, base: 0, map: remap }),
         plain: (at, data, pos, defined, count) => {
           if (column.physical === TYPE.BYTE_ARRAY) {
             let p = pos;
