@@ -1,10 +1,10 @@
 import { startDecodeThread } from "./stream-decode.ts";
 
 /**
- * The job's first module (imported first by job.ts, so in the bundle this runs before the rest of the job's
- * modules are evaluated): when the process is the job's entry running a `run` step, the read's decoding thread
- * starts now and loads on the other core while this one loads the job (stream-decode.ts, `startDecodeThread`).
- * Anything else (`--help`, the merge step, arguments main will reject, an import by tests) starts nothing.
+ * The job's first module (entry.ts imports it before it loads job.ts): when the process is the job's entry
+ * running a `run` step, the read's decoding thread starts now and loads on the other core while this one loads
+ * the job (stream-decode.ts, `startDecodeThread`). Anything else (`--help`, the merge step, arguments main will
+ * reject, an import by tests) starts nothing.
  */
 
 /** Whether the job's arguments (`--args JSON`, else TESSERA_JOB_ARGS) ask for the run step. */
@@ -21,5 +21,5 @@ export function asksForRun(argv: readonly string[], env: Record<string, string |
 }
 
 const entry = process.argv[1] ?? "";
-if (/(?:^|[\\/])(?:index\.js|job\.ts)$/.test(entry) && asksForRun(process.argv.slice(2), process.env))
+if (/(?:^|[\\/])(?:index\.js|entry\.ts)$/.test(entry) && asksForRun(process.argv.slice(2), process.env))
   startDecodeThread();

@@ -1,5 +1,3 @@
-// First: starts the read's decoding thread while the rest of the job loads (early.ts).
-import "./early.ts";
 import { pathToFileURL } from "node:url";
 import { EXIT_NON_RETRIABLE } from "../../shared/core/errors.ts";
 import { main } from "./main.ts";

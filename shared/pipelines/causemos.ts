@@ -40,7 +40,7 @@ export const CausemosRunParams = z.lazy(() => (runParams ??= buildRunParams()));
 
 const job = (name: string, o: Partial<JobDefinition> = {}): JobDefinition => ({
   name,
-  entrypoint: "containers/causemos/job.ts",
+  entrypoint: "containers/causemos/entry.ts",
   image: "causemos",
   cpu: "2",
   memory: "2Gi",

@@ -6,6 +6,7 @@ import { generate, writeParquet } from "../../containers/causemos/generator.ts";
 import { completeJobArgs, defaultDataPath } from "../../containers/causemos/job.ts";
 import { readJobArgs } from "../../containers/causemos/main.ts";
 import { bundle } from "../../scripts/build.ts";
+import { causemos } from "../../shared/pipelines/causemos.ts";
 import { tempDir } from "./helpers.ts";
 
 const base = { pipeline: "causemos", partition: "m-1/r-2", runId: "causemos:m-1/r-2", step: "run" };
@@ -45,14 +46,16 @@ describe("causemos platform job arguments", () => {
 });
 
 describe("causemos bundled job", () => {
-  it("runs the job once: job.ts and main.ts share the bundle's index.js", async () => {
+  it("runs the job once from its registered entrypoint: entry.ts, job.ts and main.ts are one bundle", async () => {
     const repo = join(import.meta.dirname, "..", "..");
     // Under the repository so that the bundle's external packages resolve from node_modules.
     mkdirSync(join(repo, ".tessera"), { recursive: true });
     const dir = mkdtempSync(join(repo, ".tessera", "causemos-bundle-test-"));
     const data = tempDir();
     try {
-      await bundle(join(repo, "containers/causemos/job.ts"), join(dir, "job"), "causemos-run");
+      const entrypoint = causemos.jobs.find((j) => j.name === "run")?.entrypoint as string;
+      expect(entrypoint).toBe("containers/causemos/entry.ts");
+      await bundle(join(repo, entrypoint), join(dir, "job"), "causemos-run");
       const input = join(data.path, "output.parquet");
       await writeParquet(generate({ points: 20, days: 3, seed: 5 }), input);
       const args = {
