@@ -436,11 +436,13 @@ export function regionIds(frame: DojoFrame, series: Series, level: RegionLevel):
  * Region ids of every level asked for, from one pass per region column: each level's groups are the previous
  * level's groups split by the level's code (a direct table while group x code is small, else a hash), so
  * country..admin3 cost four passes over the series instead of 1 + 2 + 3 + 4 columns grouped again per level.
+ * The split and the grouping are one loop over one array of group ids, updated in place (`splitGroups`).
  */
 export function regionIdsByLevel(
   frame: DojoFrame,
   series: Series,
   levels: readonly RegionLevel[],
+  splitTable = SPLIT_TABLE,
 ): Map<RegionLevel, RegionIds> {
   const out = new Map<RegionLevel, RegionIds>();
   const deepest = Math.max(-1, ...levels.map((l) => REGION_LEVELS.indexOf(l)));
@@ -448,16 +450,22 @@ export function regionIdsByLevel(
   let groupOf: Int32Array = new Int32Array(n);
   let groups = n > 0 ? 1 : 0;
   let firstRow: Int32Array = new Int32Array(groups);
-  const keys = new Float64Array(n);
   for (let depth = 0; depth <= deepest; depth++) {
     const col = frame.regions[REGION_LEVELS[depth]];
     if (col) {
       const width = col.values.length + 1;
-      splitKeys(keys, groupOf, width, col.codes, series.row);
-      const g = groupByKey(keys, groups * width - 1);
-      groupOf = g.groupOf;
-      groups = g.groups;
-      firstRow = g.firstRow;
+      const split = splitGroups(groupOf, groups, width, col.codes, series.row, splitTable);
+      if (split) {
+        groups = split.groups;
+        firstRow = split.firstRow;
+      } else {
+        const keys = new Float64Array(n);
+        splitKeys(keys, groupOf, width, col.codes, series.row);
+        const g = groupByKey(keys, groups * width - 1);
+        groupOf = g.groupOf;
+        groups = g.groups;
+        firstRow = g.firstRow;
+      }
     }
     const level = REGION_LEVELS[depth];
     if (!levels.includes(level)) continue;
@@ -475,6 +483,38 @@ export function regionIdsByLevel(
     out.set(level, { level, ids, ofSeries });
   }
   return out;
+}
+
+/** Direct tables up to this many entries (groups at the previous level x codes); larger splits hash. */
+const SPLIT_TABLE = 1 << 22;
+
+/**
+ * Splits the groups in `groupOf` (in place) by each series' code: the new group of a series is numbered in
+ * order of first appearance of (its group, its code + 1), as `groupByKey` numbers the keys `splitKeys` makes.
+ * Undefined (nothing changed) when the direct table would be larger than `limit` entries.
+ */
+function splitGroups(
+  groupOf: Int32Array,
+  groups: number,
+  width: number,
+  codes: Int32Array,
+  row: Int32Array,
+  limit: number,
+): { groups: number; firstRow: Int32Array } | undefined {
+  if (groups * width > limit) return undefined;
+  const table = new Int32Array(groups * width).fill(-1);
+  const first: number[] = [];
+  for (let s = 0; s < groupOf.length; s++) {
+    const key = groupOf[s] * width + codes[row[s]] + 1;
+    let g = table[key];
+    if (g < 0) {
+      g = first.length;
+      table[key] = g;
+      first.push(s);
+    }
+    groupOf[s] = g;
+  }
+  return { groups: first.length, firstRow: Int32Array.from(first) };
 }
 
 /** keys[s] = the series' group at the previous level x `width` + its code (+1, so null = -1 counts too). */
