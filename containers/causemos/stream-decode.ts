@@ -181,12 +181,13 @@ export function takeSpareThread(): Worker | undefined {
 const SETS_BYTES = 64 << 20;
 /**
  * ... and there are at most this many. On B the thread waits for free sets while the first time step makes a
- * million new series (~250-700 ms with 4 sets) and the caller waits ~3 ms for each later group: with 8 sets
- * (51 MB) the thread is further ahead when the fast steps start, and the job took 1.83 / 1.95 s against
- * 1.96 / 2.07 s with 4 (medians of 6 alternating runs, twice; CPU 3.06 / 3.26 against 3.19 / 3.31 s). 12 sets
- * were no faster. (Session 6, when the caller decoded the first group itself, 4 sets read as fast as 8.)
+ * million new series (~250-700 ms) and, while its text columns decoded at ~8 ns a value, the caller waited
+ * ~3 ms for each later group: then 8 sets (51 MB) ran the job in 1.83 / 1.95 s against 1.96 / 2.07 s with 4
+ * (medians of 6 alternating runs, twice). With the text columns decoded twice as fast (`hybridMapped`), 4 sets
+ * (26 MB) run it as fast as 8 (2.12 against 2.12 s, medians of 8 alternating runs, 25 MB less peak RSS), and
+ * fresh memory is what a cold run pays most for.
  */
-const MAX_SETS = 8;
+const MAX_SETS = 4;
 
 /**
  * Row groups decoded on a second thread, up to `count - 1` groups ahead of the caller, into `count` shared
