@@ -75,7 +75,8 @@ export function threadedWriter(spec: StoreSpec, options: { maxBatches?: number }
   };
   const flush = () => {
     if (names.length === 0) return;
-    const data = new Uint8Array(size);
+    // Not zeroed first: every byte is copied over (its own ArrayBuffer, not the pool's, so it can be transferred).
+    const data = Buffer.allocUnsafeSlow(size);
     const offsets = new Array<number>(names.length + 1);
     let o = 0;
     for (let k = 0; k < bodies.length; k++) {
