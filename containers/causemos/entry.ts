@@ -1,3 +1,4 @@
+import "./engine-flags.ts";
 import "./early.ts";
 
 /**

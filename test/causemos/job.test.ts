@@ -56,6 +56,11 @@ describe("causemos bundled job", () => {
       const entrypoint = causemos.jobs.find((j) => j.name === "run")?.entrypoint as string;
       expect(entrypoint).toBe("containers/causemos/entry.ts");
       await bundle(join(repo, entrypoint), join(dir, "job"), "causemos-run");
+      // index.js sets V8's flags (engine-flags.ts) before it loads the job's own chunk.
+      const index = readFileSync(join(dir, "job", "index.js"), "utf8");
+      const flags = index.indexOf('"--no-concurrent-osr"');
+      expect(flags).toBeGreaterThan(0);
+      expect(index.indexOf('import("./job-')).toBeGreaterThan(flags);
       const input = join(data.path, "output.parquet");
       await writeParquet(generate({ points: 20, days: 3, seed: 5 }), input);
       const args = {
