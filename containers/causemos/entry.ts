@@ -1,4 +1,3 @@
-import "./engine-flags.ts";
 import "./early.ts";
 
 /**

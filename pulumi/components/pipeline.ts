@@ -123,7 +123,7 @@ export class Pipeline extends pulumi.ComponentResource {
                 containers: [
                   {
                     image: imageUri(region, project, config.namePrefix, j.image, config.imageTag),
-                    commands: ["node", `/app/${jobName}/index.js`],
+                    commands: ["node", ...(j.nodeFlags ?? []), `/app/${jobName}/index.js`],
                     resources: { limits: { cpu: j.cpu, memory: j.memory } },
                     envs: [
                       ...Object.entries({ ...runtimeEnv, ...(j.env ?? {}) }).map(([k, value]) => ({

@@ -32,6 +32,7 @@ export function jobCatalog(registry: Registry, root: string, env: Record<string,
         timeoutSeconds: job.timeoutSeconds,
         maxRetries: job.maxRetries,
         env: { ...env, ...(job.env ?? {}) },
+        nodeFlags: job.nodeFlags,
       };
     }
   }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { causemosParamsObject, DOJO_PREFIX } from "../../containers/causemos/params.ts";
-import { MALLOC_TUNABLES } from "../../containers/causemos/runtime.ts";
+import { MALLOC_TUNABLES, RUN_NODE_FLAGS } from "../../containers/causemos/runtime.ts";
 import { formatDay } from "../core/dates.ts";
 import {
   definePipeline,
@@ -108,7 +108,7 @@ export const causemos: PipelineDefinition<typeof CausemosRunParams> = definePipe
   workflow: "causemos.workflows.yaml",
   jobs: [
     // glibc keeps freed memory and uses huge pages: half the read step's CPU (containers/causemos/runtime.ts).
-    job("run", { env: { GLIBC_TUNABLES: MALLOC_TUNABLES } }),
+    job("run", { env: { GLIBC_TUNABLES: MALLOC_TUNABLES }, nodeFlags: RUN_NODE_FLAGS }),
     job("merge", { cpu: "1", memory: "1Gi", timeoutSeconds: 600 }),
   ],
   functions: [],

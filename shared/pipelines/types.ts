@@ -39,6 +39,11 @@ export interface JobDefinition {
   /** Secret names exposed as env variables of the same name, upper-cased. */
   secrets?: string[];
   env?: Record<string, string>;
+  /**
+   * Node and V8 flags on the job's command line, before its entrypoint (`node <flags> index.js`): for settings
+   * that only hold when given at start and that NODE_OPTIONS refuses (`--single-threaded-gc`).
+   */
+  nodeFlags?: string[];
   /** Debian packages the job's image installs with apt (`postgresql-client` for pg_dump). */
   systemPackages?: string[];
 }
@@ -168,6 +173,13 @@ function buildDefinitionShape() {
         maxRetries: z.number().int().min(0).max(10),
         secrets: z.array(z.string()).optional(),
         env: z.record(z.string(), z.string()).optional(),
+        nodeFlags: z
+          .array(
+            z
+              .string()
+              .regex(/^--[a-z0-9-]+(=[A-Za-z0-9._,:/-]+)?$/, "must be one flag like --name or --name=value"),
+          )
+          .optional(),
         systemPackages: z
           .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "must be a Debian package name"))
           .optional(),

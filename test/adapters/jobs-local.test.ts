@@ -63,7 +63,7 @@ function setup(spec: Partial<LocalJobSpec>, env: Record<string, string> = {}) {
 // Independent executions in separate directories: run concurrently to keep the suite short.
 describe.concurrent("local jobs (child processes)", () => {
   it("runs every task with Cloud Run's env, the overrides and at most `parallelism` at once", async () => {
-    const { jobs, out, records } = setup({ taskCount: 2, parallelism: 2 });
+    const { jobs, out, records } = setup({ taskCount: 2, parallelism: 2, nodeFlags: ["--stack-size=900"] });
     const started = await jobs.run({
       job: "probe",
       taskCount: 5,
@@ -82,6 +82,8 @@ describe.concurrent("local jobs (child processes)", () => {
     const seen = records(started.name).sort((a, b) => a.index - b.index);
     expect(seen.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
     for (const r of seen) {
+      // The job's node flags come first on the command line, before tsx's loader.
+      expect(r.execArgv.slice(0, 2)).toEqual(["--stack-size=900", "--import"]);
       expect(r).toMatchObject({
         job: "probe",
         count: 5,

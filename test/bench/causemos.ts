@@ -35,6 +35,7 @@ import { causemos } from "../../shared/pipelines/causemos.ts";
  * Storage). One extra round per scenario still writes to the temp directory's file system and is printed beside.
  *
  * BENCH_RUNS=3 (default): end-to-end runs per scenario; the table shows the median, the runs are listed under it.
+ * Every run of a bundle (the baseline's too) gets the run job's node flags from the registry, as deployed.
  * BENCH_SCENARIOS=B: only those scenarios. BENCH_TESSERA_ONLY=1: only the end-to-end job.
  * BENCH_BASELINE=<dir>: an earlier bundle of the job (scripts/build.ts's bundle() of the registry's entrypoint,
  * in a folder under this repository so its packages resolve) runs alternately with this one, BENCH_ROUNDS
@@ -91,6 +92,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
  * touches of memory the host has to back again (sys time 0.9-1.5 s against 0.4-0.5 s for the same job).
  */
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+/** The run job's node flags in the registry (runtime.ts's RUN_NODE_FLAGS), given to every run of a bundle. */
+const RUN_FLAGS = causemos.jobs.find((j) => j.name === "run")?.nodeFlags ?? [];
 
 /** The causemos run job as deployed: its registry entrypoint bundled by scripts/build.ts, its cache filled. */
 async function bundleJob(): Promise<string> {
@@ -212,7 +215,8 @@ function runJob(
     if (cache && existsSync(compileCache(dir))) env.NODE_COMPILE_CACHE = compileCache(dir);
     else delete env.NODE_COMPILE_CACHE;
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [join(dir, "index.js")], {
+    // As the Cloud Run job runs it: node with the registry's flags before the bundle.
+    const r = spawnSync(process.execPath, [...RUN_FLAGS, join(dir, "index.js")], {
       encoding: "utf8",
       maxBuffer: 1 << 24,
       env,

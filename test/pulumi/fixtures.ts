@@ -34,6 +34,7 @@ export const fxDaily: PipelineDefinition = {
       maxRetries: 2,
       secrets: ["postgres-dsn"],
       env: { FX_MODE: "full" },
+      nodeFlags: ["--single-threaded-gc"],
     },
   ],
   functions: [],

@@ -451,6 +451,8 @@ describe("schedules, workflows and jobs follow the registry", () => {
   });
 
   it("sets every Cloud Run Job exactly as the registry declares it", () => {
+    // Node flags go on the command line before the bundle (the fixture's aggregate job has one).
+    expect(FIXTURES.some((def) => def.jobs.some((j) => (j.nodeFlags ?? []).length > 0))).toBe(true);
     for (const def of FIXTURES) {
       for (const j of def.jobs) {
         const job = byName("gcp:cloudrunv2/job:Job", `${def.id}-${j.name}`).inputs;
@@ -472,7 +474,7 @@ describe("schedules, workflows and jobs follow the registry", () => {
           cpu: j.cpu,
           memory: j.memory,
           image: `europe-west1-docker.pkg.dev/tessera-test-01/tessera/${j.image}:v1`,
-          commands: ["node", `/app/${def.id}-${j.name}/index.js`],
+          commands: ["node", ...(j.nodeFlags ?? []), `/app/${def.id}-${j.name}/index.js`],
         });
         const env = Object.fromEntries(
           container.envs.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]),

@@ -49,6 +49,8 @@ export interface LocalJobSpec {
   maxRetries?: number;
   args?: string[];
   env?: Record<string, string>;
+  /** Node and V8 flags before the entrypoint (the job definition's `nodeFlags`). */
+  nodeFlags?: string[];
 }
 
 export interface LocalJobsOptions {
@@ -155,7 +157,7 @@ export function createLocalJobs(options: LocalJobsOptions): JobRunner {
     ): Promise<{ code: number; timedOut: boolean; log: string }> => {
       const log = join(logs, `task-${index}-${attempt}.log`);
       const fd = openSync(log, "w");
-      const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+      const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), "--import", "tsx", entry, ...args], {
         cwd: options.root,
         detached: true,
         stdio: ["ignore", fd, fd],

@@ -26,6 +26,7 @@ writeFileSync(
     count: Number(process.env.CLOUD_RUN_TASK_COUNT),
     attempt,
     argv: process.argv.slice(2),
+    execArgv: process.execArgv,
     fromCatalog: process.env.FROM_CATALOG,
     fromOverride: process.env.FROM_OVERRIDE,
     cwd: process.cwd(),
