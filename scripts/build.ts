@@ -552,8 +552,8 @@ export function jobsByImage(pipelines: PipelineDefinition[]): Map<string, ImageS
 /**
  * The Dockerfile of one image: `node:22-slim` plus the registry's system packages (apt, no recommends, lists
  * removed), the job bundles under `/app/<job>/` (each with its external dependencies installed), run as the
- * unprivileged `node` user. The Cloud Run Job picks its bundle with `command: node /app/<job>/index.js`;
- * the image's default is the first job. Build context: the repository root.
+ * unprivileged `node` user. The Cloud Run Job picks its bundle with `command: node [its nodeFlags]
+ * /app/<job>/index.js`; the image's default is the first job. Build context: the repository root.
  */
 export function renderDockerfile(image: string, spec: ImageSpec): string {
   const lines = [
