@@ -356,21 +356,26 @@ async function runSteps(
   // The thread's answers are written as they come (looked for after each feature's steps), so the writer
   // thread has them early; the rest are waited for after the summary.
   let warnedWithoutTile = false;
-  const putTiles = (made: TileFeature, res: "month" | "year") => {
+  // A month answer whose year reuses it goes under both names, file by file: the writer keeps one copy of a
+  // body written twice in a row.
+  const putTiles = (made: TileFeature, res: "month" | "year", alsoYear: boolean) => {
     const t = res === "month" ? month : year;
     const prefix = `${base}/${res}/${features[made.f]}`;
-    for (const { period, head, tail, body } of made.files)
+    const yearPrefix = `${base}/year/${features[made.f]}`;
+    for (const { period, head, tail, body } of made.files) {
       writer.write(`${prefix}/${head}${t.periods[period]}${tail}`, body);
-    tiles += made.tiles;
-    bins += made.bins;
+      if (alsoYear) writer.write(`${yearPrefix}/${head}${year.periods[period]}${tail}`, body);
+    }
+    const times = alsoYear ? 2 : 1;
+    tiles += made.tiles * times;
+    bins += made.bins * times;
   };
   const collectTiles = (wait: boolean) => {
     while (tileWorker && tileAnswers > 0) {
       const made = wait ? tileWorker.take() : tileWorker.poll();
       if (!made) return;
       tileAnswers--;
-      putTiles(made, made.res === "year" ? "year" : "month");
-      if (made.res === "month" && yearReuses) putTiles(made, "year");
+      putTiles(made, made.res === "year" ? "year" : "month", made.res === "month" && yearReuses);
       if (made.invalid > 0 && !warnedWithoutTile) {
         warnedWithoutTile = true;
         rowsWithoutTile = made.rowsWithoutTile;

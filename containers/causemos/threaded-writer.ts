@@ -17,7 +17,8 @@ export type StoreSpec =
 export interface WriteBatch {
   id: number;
   names: string[];
-  offsets: number[];
+  /** File k is data[spans[2k], spans[2k + 1]) (a body written twice in a row is in the data once). */
+  spans: number[];
   data: ArrayBuffer;
 }
 
@@ -34,8 +35,12 @@ export function threadedWriter(spec: StoreSpec, options: { maxBatches?: number }
   // process alive only while writes are in flight.
   let worker: Worker | undefined;
   let names: string[] = [];
+  let spans: number[] = [];
+  // The batch's distinct bodies in order, their total size, and the body written last (a body written again
+  // right after, as the year's copy of a month tile, takes the same span).
   let bodies: Uint8Array[] = [];
   let size = 0;
+  let last: string | Uint8Array | undefined;
   let nextId = 0;
   let pending = 0;
   let files = 0;
@@ -77,21 +82,20 @@ export function threadedWriter(spec: StoreSpec, options: { maxBatches?: number }
     if (names.length === 0) return;
     // Not zeroed first: every byte is copied over (its own ArrayBuffer, not the pool's, so it can be transferred).
     const data = Buffer.allocUnsafeSlow(size);
-    const offsets = new Array<number>(names.length + 1);
     let o = 0;
-    for (let k = 0; k < bodies.length; k++) {
-      offsets[k] = o;
-      data.set(bodies[k], o);
-      o += bodies[k].length;
+    for (const body of bodies) {
+      data.set(body, o);
+      o += body.length;
     }
-    offsets[names.length] = o;
-    const batch: WriteBatch = { id: nextId++, names, offsets, data: data.buffer };
+    const batch: WriteBatch = { id: nextId++, names, spans, data: data.buffer };
     worker ??= start();
     if (pending++ === 0) worker.ref();
     worker.postMessage(batch, [data.buffer]);
     names = [];
+    spans = [];
     bodies = [];
     size = 0;
+    last = undefined;
   };
   const settled = (limit: number) =>
     new Promise<void>((resolve, reject) => {
@@ -105,10 +109,16 @@ export function threadedWriter(spec: StoreSpec, options: { maxBatches?: number }
   return {
     write(name, body) {
       if (failure !== undefined) throw failure;
-      const b = typeof body === "string" ? Buffer.from(body) : body;
       names.push(name);
-      bodies.push(b);
-      size += b.length;
+      if (body === last && typeof body !== "string") {
+        spans.push(spans[spans.length - 2], spans[spans.length - 1]);
+      } else {
+        const b = typeof body === "string" ? Buffer.from(body) : body;
+        spans.push(size, size + b.length);
+        bodies.push(b);
+        size += b.length;
+        last = body;
+      }
       if (size >= BATCH_BYTES || names.length >= BATCH_FILES) flush();
     },
     prepare() {
@@ -129,7 +139,9 @@ export function threadedWriter(spec: StoreSpec, options: { maxBatches?: number }
     },
     async abort() {
       names = [];
+      spans = [];
       bodies = [];
+      last = undefined;
       await worker?.terminate();
     },
     get files() {

@@ -30,7 +30,7 @@ port.on("message", async (batch: WriteBatch) => {
   try {
     const s = await store;
     const data = Buffer.from(batch.data);
-    const body = (k: number) => data.subarray(batch.offsets[k], batch.offsets[k + 1]);
+    const body = (k: number) => data.subarray(batch.spans[2 * k], batch.spans[2 * k + 1]);
     if ("putMany" in s) {
       await s.putMany(batch.names.map((name, k) => ({ name, data: body(k) })));
     } else {
@@ -43,7 +43,9 @@ port.on("message", async (batch: WriteBatch) => {
       };
       await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.names.length) }, lane));
     }
-    reply = { id: batch.id, files: batch.names.length, bytes: data.length };
+    let bytes = 0;
+    for (let k = 0; k < batch.names.length; k++) bytes += batch.spans[2 * k + 1] - batch.spans[2 * k];
+    reply = { id: batch.id, files: batch.names.length, bytes };
   } catch (err) {
     const e = err as Error;
     reply = { id: batch.id, error: { name: e.name, message: e.message } };

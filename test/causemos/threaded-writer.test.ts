@@ -23,6 +23,36 @@ describe("threaded writer", () => {
     }
   });
 
+  it("writes a body given twice in a row under both names (one copy in the batch), counting both", async () => {
+    const dir = tempDir();
+    try {
+      const writer = threadedWriter({ kind: "local", root: dir.path, bucket: "models" });
+      const tile = new Uint8Array(5000).map((_, k) => (k * 7) % 256);
+      const other = new Uint8Array(3000).fill(9);
+      writer.write("m/r/month/t.tile", tile);
+      writer.write("m/r/year/t.tile", tile);
+      writer.write("m/r/month/u.tile", other);
+      writer.write("m/r/year/u.tile", other);
+      // Not in a row: copied again.
+      writer.write("m/r/again/t.tile", tile);
+      writer.write("m/r/text.csv", "a,b\n");
+      writer.write("m/r/text-again.csv", "a,b\n");
+      await writer.close();
+      expect({ files: writer.files, bytes: writer.bytes }).toEqual({
+        files: 7,
+        bytes: 3 * 5000 + 2 * 3000 + 8,
+      });
+      const store = createLocalObjects({ root: dir.path }).bucket("models");
+      for (const name of ["month/t.tile", "year/t.tile", "again/t.tile"])
+        expect(Buffer.compare(await store.get(`m/r/${name}`), Buffer.from(tile))).toBe(0);
+      for (const name of ["month/u.tile", "year/u.tile"])
+        expect(Buffer.compare(await store.get(`m/r/${name}`), Buffer.from(other))).toBe(0);
+      expect((await store.get("m/r/text-again.csv")).toString()).toBe("a,b\n");
+    } finally {
+      dir.remove();
+    }
+  });
+
   it("fails close() with the adapter's error for an invalid object name", async () => {
     const dir = tempDir();
     try {
