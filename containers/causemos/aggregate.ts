@@ -1,5 +1,5 @@
 import { type DojoFrame, REGION_LEVELS, type RegionLevel } from "./frame.ts";
-import { groupByColumns, groupByKey } from "./group.ts";
+import { groupByColumns, groupByKey, tableGroup } from "./group.ts";
 
 /**
  * Temporal and spatial aggregation (`run_temporal_aggregation`, `run_spatial_aggregation`) on typed arrays.
@@ -512,16 +512,8 @@ function splitGroups(
   if (groups * width > limit) return undefined;
   const table = new Int32Array(groups * width).fill(-1);
   const first: number[] = [];
-  for (let s = 0; s < groupOf.length; s++) {
-    const key = groupOf[s] * width + codes[row[s]] + 1;
-    let g = table[key];
-    if (g < 0) {
-      g = first.length;
-      table[key] = g;
-      first.push(s);
-    }
-    groupOf[s] = g;
-  }
+  for (let s = 0; s < groupOf.length; s++)
+    groupOf[s] = tableGroup(table, groupOf[s] * width + codes[row[s]] + 1, first, s);
   return { groups: first.length, firstRow: Int32Array.from(first) };
 }
 

@@ -27,6 +27,20 @@ function sameDouble(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }
 
+/**
+ * The group of `key` in a direct table (-1: none yet), numbered in order of first appearance: a key seen for the
+ * first time gets the next number and its row goes to `first`.
+ */
+export function tableGroup(table: Int32Array, key: number, first: number[], row: number): number {
+  let g = table[key];
+  if (g < 0) {
+    g = first.length;
+    table[key] = g;
+    first.push(row);
+  }
+  return g;
+}
+
 function capacityFor(n: number): number {
   let c = 16;
   while (c < n * 2) c *= 2;
@@ -53,13 +67,7 @@ export function groupByKey(
         groupOf[i] = -1;
         continue;
       }
-      let g = table[k];
-      if (g < 0) {
-        g = first.length;
-        table[k] = g;
-        first.push(i);
-      }
-      groupOf[i] = g;
+      groupOf[i] = tableGroup(table, k, first, i);
     }
     return { groupOf, groups: first.length, firstRow: Int32Array.from(first) };
   }

@@ -385,7 +385,7 @@ function allDefined(buf: Uint8Array, pos: number, end: number, count: number): b
   return n >= count;
 }
 
-/** RLE / bit-packed hybrid decoding of `count` values of `width` bits into out[from..]. Returns bytes used. */
+/** RLE / bit-packed hybrid decoding of `count` values of `width` bits into out[0..count). Returns bytes used. */
 export function hybrid(
   buf: Uint8Array,
   pos: number,
@@ -394,73 +394,13 @@ export function hybrid(
   count: number,
   out: Int32Array,
 ): number {
-  const start = pos;
-  let n = 0;
-  const byteWidth = (width + 7) >> 3;
-  while (n < count && pos < end) {
-    let header = 0;
-    let mul = 1;
-    for (;;) {
-      const b = buf[pos++];
-      header += (b & 0x7f) * mul;
-      if (b < 0x80) break;
-      mul *= 128;
-    }
-    if (header & 1) {
-      const values = (header >>> 1) * 8;
-      const take = Math.min(values, count - n);
-      if (width === 0) {
-        out.fill(0, n, n + take);
-      } else {
-        const mask = width >= 31 ? 0x7fffffff : (1 << width) - 1;
-        if (width <= 24) {
-          // A bit buffer refilled a byte at a time: one byte read per 8 / width values.
-          let acc = 0;
-          let have = 0;
-          let p = pos;
-          for (let k = 0; k < take; k++) {
-            while (have < width) {
-              acc |= buf[p++] << have;
-              have += 8;
-            }
-            out[n + k] = acc & mask;
-            acc >>>= width;
-            have -= width;
-          }
-        } else {
-          let bitPos = 0;
-          for (let k = 0; k < take; k++) {
-            const byte = pos + (bitPos >> 3);
-            const shift = bitPos & 7;
-            let v = buf[byte] | (buf[byte + 1] << 8) | (buf[byte + 2] << 16) | (buf[byte + 3] << 24);
-            v = v >>> shift;
-            if (shift + width > 32) v |= buf[byte + 4] << (32 - shift);
-            out[n + k] = v & mask;
-            bitPos += width;
-          }
-        }
-      }
-      n += take;
-      pos += (values * width) >> 3;
-    } else {
-      const run = header >>> 1;
-      let v = 0;
-      for (let k = 0; k < byteWidth; k++) v |= buf[pos + k] << (8 * k);
-      pos += byteWidth;
-      const take = Math.min(run, count - n);
-      out.fill(v, n, n + take);
-      n += take;
-    }
-  }
-  if (n < count) throw new RangeError("parquet: RLE data ends early");
-  return pos - start;
+  return hybridInto(buf, pos, end, width, count, null, out, 0);
 }
 
 /**
  * Dictionary indices of `count` values (RLE / bit-packed hybrid, `width` bits) decoded straight through
  * `map` into out[at..at + count): the fused form of `hybrid` followed by a sink's `indices` loop, for pages
- * without nulls. Bit-packed values are read through a 4-byte window (no per-byte refill loop) while the window
- * stays inside the page; map[index] is what the separate loop stores for an index, out of range included.
+ * without nulls; map[index] is what the separate loop stores for an index, out of range included.
  */
 export function hybridMapped(
   buf: Uint8Array,
@@ -472,6 +412,25 @@ export function hybridMapped(
   out: Int32Array,
   at: number,
 ): void {
+  hybridInto(buf, pos, end, width, count, map, out, at);
+}
+
+/**
+ * `count` values of `width` bits into out[at..], each through `map` when there is one; returns bytes used.
+ * Bit-packed values up to 24 bits wide are read through a 4-byte window (no per-byte refill loop) while the
+ * window stays inside the page, the last few byte by byte.
+ */
+function hybridInto(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+  width: number,
+  count: number,
+  map: Int32Array | null,
+  out: Int32Array,
+  at: number,
+): number {
+  const start = pos;
   let n = 0;
   const byteWidth = (width + 7) >> 3;
   const mask = width >= 31 ? 0x7fffffff : (1 << width) - 1;
@@ -487,8 +446,9 @@ export function hybridMapped(
     if (header & 1) {
       const values = (header >>> 1) * 8;
       const take = Math.min(values, count - n);
+      const o = at + n;
       if (width === 0) {
-        out.fill(map[0], at + n, at + n + take);
+        out.fill(map === null ? 0 : map[0], o, o + take);
       } else if (width <= 24) {
         let bit = pos * 8;
         let k = 0;
@@ -496,8 +456,9 @@ export function hybridMapped(
         const fast = Math.min(take, Math.max(0, Math.floor(((end - 3) * 8 - bit) / width)));
         for (; k < fast; k++) {
           const b = bit >>> 3;
-          const v = (buf[b] | (buf[b + 1] << 8) | (buf[b + 2] << 16) | (buf[b + 3] << 24)) >>> (bit & 7);
-          out[at + n + k] = map[v & mask];
+          const v =
+            ((buf[b] | (buf[b + 1] << 8) | (buf[b + 2] << 16) | (buf[b + 3] << 24)) >>> (bit & 7)) & mask;
+          out[o + k] = map === null ? v : map[v];
           bit += width;
         }
         // The last values: their window would end past the page (byte b + 3 is not in it).
@@ -506,7 +467,8 @@ export function hybridMapped(
           let v = buf[b] >>> (bit & 7);
           if (b + 1 < end) v |= buf[b + 1] << (8 - (bit & 7));
           if (b + 2 < end) v |= buf[b + 2] << (16 - (bit & 7));
-          out[at + n + k] = map[v & mask];
+          v &= mask;
+          out[o + k] = map === null ? v : map[v];
           bit += width;
         }
       } else {
@@ -517,7 +479,8 @@ export function hybridMapped(
           let v = buf[byte] | (buf[byte + 1] << 8) | (buf[byte + 2] << 16) | (buf[byte + 3] << 24);
           v = v >>> shift;
           if (shift + width > 32) v |= buf[byte + 4] << (32 - shift);
-          out[at + n + k] = map[v & mask];
+          v &= mask;
+          out[o + k] = map === null ? v : map[v];
           bitPos += width;
         }
       }
@@ -529,11 +492,12 @@ export function hybridMapped(
       for (let k = 0; k < byteWidth; k++) v |= buf[pos + k] << (8 * k);
       pos += byteWidth;
       const take = Math.min(run, count - n);
-      out.fill(map[v], at + n, at + n + take);
+      out.fill(map === null ? v : map[v], at + n, at + n + take);
       n += take;
     }
   }
   if (n < count) throw new RangeError("parquet: RLE data ends early");
+  return pos - start;
 }
 
 /** The values of one column over one file: numbers (NaN = null) or local dictionary indices (-1 = null). */
