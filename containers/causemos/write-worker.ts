@@ -32,7 +32,13 @@ port.on("message", async (batch: WriteBatch) => {
     const data = Buffer.from(batch.data);
     const body = (k: number) => data.subarray(batch.spans[2 * k], batch.spans[2 * k + 1]);
     if ("putMany" in s) {
-      await s.putMany(batch.names.map((name, k) => ({ name, data: body(k) })));
+      // A body written twice in a row (the same span) is passed as the same view, which putMany stores once
+      // under both names.
+      const views = batch.names.map((_, k) => body(k));
+      for (let k = 1; k < views.length; k++)
+        if (batch.spans[2 * k] === batch.spans[2 * k - 2] && batch.spans[2 * k + 1] === batch.spans[2 * k - 1])
+          views[k] = views[k - 1];
+      await s.putMany(batch.names.map((name, k) => ({ name, data: views[k] })));
     } else {
       let next = 0;
       const lane = async () => {

@@ -151,6 +151,47 @@ describe("local objects putMany (the optional batched put)", () => {
     expect(readdirSync(join(root, ".tmp")).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
   });
 
+  it("stores a repeat (the same data object again, no options) once under both names, still two objects", async () => {
+    const s = createLocalObjects({ root }).bucket("batched-repeat");
+    const body = Buffer.from("tile bytes");
+    const other = Buffer.from("tile bytes"); // equal bytes, another object: written again
+    await s.putMany([
+      { name: "month/0.tile", data: body },
+      { name: "year/0.tile", data: body },
+      { name: "copy/0.tile", data: other },
+      { name: "typed/0.tile", data: other, options: { contentType: "application/x-protobuf" } },
+    ]);
+    const ino = (name: string) => statSync(join(root, "batched-repeat", name)).ino;
+    expect(ino("year/0.tile")).toBe(ino("month/0.tile"));
+    expect(ino("copy/0.tile")).not.toBe(ino("month/0.tile"));
+    expect(ino("typed/0.tile")).not.toBe(ino("copy/0.tile")); // with options: its own file and sidecar
+    expect((await s.stat("typed/0.tile")).contentType).toBe("application/x-protobuf");
+    expect((await s.stat("copy/0.tile")).contentType).toBeUndefined();
+    for (const name of ["month/0.tile", "year/0.tile", "copy/0.tile"])
+      expect((await s.get(name)).toString()).toBe("tile bytes");
+    // Independent objects: replacing or deleting one name leaves the other as it was.
+    await s.putMany([{ name: "year/0.tile", data: "new year" }]);
+    expect((await s.get("month/0.tile")).toString()).toBe("tile bytes");
+    await s.delete("month/0.tile");
+    expect((await s.get("year/0.tile")).toString()).toBe("new year");
+    expect(readdirSync(join(root, ".tmp")).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
+  });
+
+  it("leaves no temp name behind when the repeat of a stored entry fails", async () => {
+    const s = createLocalObjects({ root }).bucket("batched-repeat-fail");
+    await s.put("blocked", "a file where the repeat wants a folder");
+    const body = Buffer.from("x");
+    await expect(
+      s.putMany([
+        { name: "ok", data: body },
+        { name: "blocked/inner", data: body },
+      ]),
+    ).rejects.toBeInstanceOf(NonRetriableError);
+    expect((await s.get("ok")).toString()).toBe("x");
+    expect(await s.list("blocked/")).toEqual([]);
+    expect(readdirSync(join(root, ".tmp")).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
+  });
+
   it("rejects a bad name before writing anything, and an object used as a folder with a clear error", async () => {
     const s = createLocalObjects({ root }).bucket("batched-bad");
     await expect(

@@ -1,3 +1,5 @@
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { threadedWriter } from "../../containers/causemos/threaded-writer.ts";
 import { createLocalObjects } from "../../shared/adapters/local/objects.ts";
@@ -48,6 +50,11 @@ describe("threaded writer", () => {
       for (const name of ["month/u.tile", "year/u.tile"])
         expect(Buffer.compare(await store.get(`m/r/${name}`), Buffer.from(other))).toBe(0);
       expect((await store.get("m/r/text-again.csv")).toString()).toBe("a,b\n");
+      // The local adapter stores a body given twice in a row once (a second name of the same file).
+      const ino = (name: string) => statSync(join(dir.path, "models", "m", "r", name)).ino;
+      expect(ino("year/t.tile")).toBe(ino("month/t.tile"));
+      expect(ino("year/u.tile")).toBe(ino("month/u.tile"));
+      expect(ino("again/t.tile")).not.toBe(ino("month/t.tile"));
     } finally {
       dir.remove();
     }

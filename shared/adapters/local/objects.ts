@@ -77,8 +77,10 @@ export interface PutEntry {
  * the event loop between slices, and with the temp, sidecar and target folders made once per batch: about 7
  * system calls per object and no promise or thread-pool round trip per call. One difference: an entry without
  * content type or metadata gets no sidecar file (a missing sidecar reads as none; a stale one for the inode is
- * removed first). Entries are put in order; the first failure stops the batch and is thrown (the entries
- * before it are stored).
+ * removed first). An entry whose `data` is the very object of the entry before it, neither with options, is
+ * stored once: its name becomes a second name (hard link) of that entry's file, two independent objects since
+ * no object file is ever changed in place. Entries are put in order; the first failure stops the batch and is
+ * thrown (the entries before it are stored).
  */
 export interface LocalObjectStore extends ObjectStore {
   putMany(entries: readonly PutEntry[]): Promise<void>;
@@ -211,34 +213,50 @@ function createBucketStore(root: string, bucket: string): LocalObjectStore {
     return info;
   }
 
-  /** `put` done synchronously; `made` holds folders this batch already made (a pruned one is made again). */
-  function putSync(entry: PutEntry, temp: string, made: Set<string>): void {
+  /**
+   * `put` done synchronously; `made` holds folders this batch already made (a pruned one is made again).
+   * `written`: `temp` already holds the entry's bytes (a second name of the previous entry's file, inode
+   * `written.ino`). `alsoAs`: before the entry becomes visible, its file also gets this temp name, for the next
+   * entry (a repeat of this one) to commit without writing the bytes again.
+   */
+  function putSync(
+    entry: PutEntry,
+    temp: string,
+    made: Set<string>,
+    written?: { ino: bigint },
+    alsoAs?: string,
+  ): bigint {
     const { name, data } = entry;
     const options = entry.options ?? {};
     const target = pathOf(name);
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
     const meta: Sidecar = {};
     if (options.contentType) meta.contentType = options.contentType;
     if (options.metadata && Object.keys(options.metadata).length > 0) meta.metadata = { ...options.metadata };
-    const fd = openSync(temp, "wx");
     let ino: bigint;
-    try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
-      ino = fstatSync(fd, { bigint: true }).ino;
-    } catch (err) {
+    if (written) ino = written.ino;
+    else {
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      const fd = openSync(temp, "wx");
+      try {
+        for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+        ino = fstatSync(fd, { bigint: true }).ino;
+      } catch (err) {
+        closeSync(fd);
+        unlinkSilently(temp);
+        throw err;
+      }
       closeSync(fd);
-      unlinkSilently(temp);
-      throw err;
     }
-    closeSync(fd);
     let visible = false;
     try {
+      if (alsoAs !== undefined) linkSync(temp, alsoAs);
       // No content type or metadata: no sidecar (reads take a missing one as none), after removing any stale
       // one a deleted object of the same inode may have left; creating a file costs more than the lookup.
       if (meta.contentType === undefined && meta.metadata === undefined) {
-        // Nearly always there is none: ask first (an ENOENT thrown and caught costs twice the lookup).
+        // Nearly always there is none: ask first (an ENOENT thrown and caught costs twice the lookup). The
+        // second name of a file already had its inode checked.
         const stale = metaPathOf(ino);
-        if (existsSync(stale)) unlinkSilently(stale);
+        if (!written && existsSync(stale)) unlinkSilently(stale);
       } else writeFileSync(metaPathOf(ino), JSON.stringify(meta));
       const previous = options.ifNotExists
         ? undefined
@@ -268,9 +286,13 @@ function createBucketStore(root: string, bucket: string): LocalObjectStore {
       }
       if (previous?.isFile() && previous.ino !== ino) unlinkSilently(metaPathOf(previous.ino));
     } finally {
-      if (!visible) unlinkSilently(metaPathOf(ino));
+      if (!visible) {
+        unlinkSilently(metaPathOf(ino));
+        if (alsoAs !== undefined) unlinkSilently(alsoAs);
+      }
       if (!visible || options.ifNotExists) unlinkSilently(temp);
     }
+    return ino;
   }
 
   async function prune(dir: string, stopAt: string): Promise<void> {
@@ -307,9 +329,24 @@ function createBucketStore(root: string, bucket: string): LocalObjectStore {
       mkdirSync(metaBase, { recursive: true });
       const made = new Set<string>();
       const tempBase = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}-`);
-      for (let i = 0; i < entries.length; i++) {
-        if (i > 0 && i % PUT_SLICE === 0) await yieldToEventLoop();
-        putSync(entries[i], `${tempBase}${i}`, made);
+      // A repeat (the next entry's data is the same object, neither has options) is stored as a second name
+      // of this entry's file: a hard link made before either becomes visible. Objects are never changed in
+      // place (every put renames a new file over the name, a delete unlinks one name), so the two names stay
+      // independent objects; there is no sidecar for them to share.
+      let linked: { temp: string; ino: bigint } | undefined;
+      try {
+        for (let i = 0; i < entries.length; i++) {
+          if (i > 0 && i % PUT_SLICE === 0) await yieldToEventLoop();
+          const entry = entries[i];
+          const next = entries[i + 1];
+          const repeat = next !== undefined && next.data === entry.data && !entry.options && !next.options;
+          const temp = linked?.temp ?? `${tempBase}${i}`;
+          const alsoAs = repeat ? `${tempBase}${i + 1}` : undefined;
+          const ino = putSync(entry, temp, made, linked, alsoAs);
+          linked = alsoAs === undefined ? undefined : { temp: alsoAs, ino };
+        }
+      } finally {
+        if (linked) unlinkSilently(linked.temp);
       }
     },
 
