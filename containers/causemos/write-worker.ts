@@ -36,7 +36,10 @@ port.on("message", async (batch: WriteBatch) => {
       // under both names.
       const views = batch.names.map((_, k) => body(k));
       for (let k = 1; k < views.length; k++)
-        if (batch.spans[2 * k] === batch.spans[2 * k - 2] && batch.spans[2 * k + 1] === batch.spans[2 * k - 1])
+        if (
+          batch.spans[2 * k] === batch.spans[2 * k - 2] &&
+          batch.spans[2 * k + 1] === batch.spans[2 * k - 1]
+        )
           views[k] = views[k - 1];
       await s.putMany(batch.names.map((name, k) => ({ name, data: views[k] })));
     } else {
