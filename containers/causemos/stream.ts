@@ -224,6 +224,8 @@ export function streamReduce(
     pc: new Int32Array(T),
     firstProv,
     manyProv,
+    hashes: new Int32Array(PREFETCH_ROWS),
+    sink: 0,
   };
 
   let first = true;
@@ -492,6 +494,9 @@ interface PassState {
   pc: Int32Array;
   firstProv: Int32Array;
   manyProv: Uint8Array;
+  /** Series hashes of the rows prefetchSlots read ahead, and what it read. */
+  hashes: Int32Array;
+  sink: number;
 }
 
 /** A chain walk longer than this switches the pass to the cell hash. */
@@ -536,7 +541,22 @@ function reduceRows(st: PassState, n: number): void {
   const pc = st.pc;
   const firstProv = st.firstProv;
   const manyProv = st.manyProv;
+  const hashes = st.hashes;
+  // Rows [hashedFrom, hashedTo) have their hashes in `hashes` (prefetchSlots); a chunk is prefetched when
+  // the one before it missed the prediction often (the first time step: every row is a new series).
+  let hashedFrom = 0;
+  let hashedTo = 0;
+  let misses = PREFETCH_MISSES;
   for (let i = 0; i < n; i++) {
+    if (i === hashedFrom + PREFETCH_ROWS || i === 0) {
+      hashedFrom = i;
+      hashedTo = i;
+      if (misses >= PREFETCH_MISSES) {
+        hashedTo = Math.min(n, i + PREFETCH_ROWS);
+        st.sink ^= prefetchSlots(st, i, hashedTo);
+      }
+      misses = 0;
+    }
     const f = fcodes[i];
     numRows++;
     perFeature[f + 1]++;
@@ -576,7 +596,9 @@ function reduceRows(st: PassState, n: number): void {
       if (!hit) s = -1;
     }
     if (s < 0) {
-      s = seriesOf(st, f, i, a, b, t);
+      misses++;
+      const h = i < hashedTo ? hashes[i - hashedFrom] : rowHash(st, f, pc, i, a, b);
+      s = seriesOf(st, f, a, b, t, h);
       sF = st.sF;
       sP = st.sP;
       sLat = st.sLat;
@@ -641,16 +663,52 @@ function monthOf(st: PassState, t: number): number {
   return m;
 }
 
-/** The series of row `i` (provisional text ids in `st.pc`) from the hash table, added when new. */
-function seriesOf(st: PassState, f: number, i: number, a: number, b: number, t: number): number {
+/** The series hash of row `i`: its feature `f`, provisional text ids `pc` (T of them) and point (a, b). */
+function rowHash(st: PassState, f: number, pc: Int32Array, i: number, a: number, b: number): number {
   const T = st.T;
-  const pc = st.pc;
   let h = Math.imul(f ^ 0x2545f491, 0x9e3779b1);
   for (let c = 0; c < T; c++) {
     h = Math.imul(h ^ pc[c], 0x85ebca6b);
     h ^= h >>> 15;
   }
-  h = mixPoint(h, st.latBits, st.lngBits, i, a, b);
+  return mixPoint(h, st.latBits, st.lngBits, i, a, b);
+}
+
+/**
+ * Rows looked up in the series table per prefetch chunk, and how many of a chunk's rows must have missed the
+ * prediction for the next chunk to be prefetched.
+ */
+const PREFETCH_ROWS = 64;
+const PREFETCH_MISSES = 16;
+
+/**
+ * Hashes rows [from, to) of the group into `st.hashes` and reads each one's home slot of the series table.
+ * A row the prediction misses costs a cache miss on its slot (the table is tens of MB on B, every new series
+ * a random place in it): ~200 ns, most of the time of a run's first time step, which makes a million new
+ * series. Read in this tight loop, the slots of a chunk are fetched from memory side by side instead of one
+ * after another, and the row loop then finds them in cache. Returns the slots read (for `st.sink`, so the
+ * reads are not optimised away).
+ */
+function prefetchSlots(st: PassState, from: number, to: number): number {
+  const { fcodes, codes, prov, T, lat, lng, latBits, lngBits, slots, mask, hashes } = st;
+  let sink = 0;
+  for (let i = from; i < to; i++) {
+    let h = Math.imul(fcodes[i] ^ 0x2545f491, 0x9e3779b1);
+    for (let c = 0; c < T; c++) {
+      h = Math.imul(h ^ prov[c][codes[c][i] + 1], 0x85ebca6b);
+      h ^= h >>> 15;
+    }
+    hashes[i - from] = mixPoint(h, latBits, lngBits, i, lat[i], lng[i]);
+  }
+  // A loop of its own, a few instructions a slot: the processor has many of the reads in flight at once.
+  for (let k = 0; k < to - from; k++) sink ^= slots[2 * (hashes[k] & mask)];
+  return sink;
+}
+
+/** The series with hash `h` of a row (provisional text ids in `st.pc`) from the hash table, added when new. */
+function seriesOf(st: PassState, f: number, a: number, b: number, t: number, h: number): number {
+  const T = st.T;
+  const pc = st.pc;
   const slots = st.slots;
   const mask = st.mask;
   const sF = st.sF;

@@ -198,6 +198,32 @@ describe("the columnar file path and the DuckDB scan path equal the in-memory pa
     expect(stream?.frame.timestamp).toEqual(whole?.frame.timestamp);
   });
 
+  it("in one pass when a time step makes thousands of new series (hashes and slots read ahead in chunks)", async () => {
+    // Scenario B's shape, small: 3,000 points x 2 features make 6,000 new series in the first time step (each
+    // chunk of rows is hashed ahead and the series table grows and rehashes meanwhile); the later steps
+    // repeat them, predicted, except for a stretch of rows in another order (lookups by hash again).
+    const src = join(dir.path, "new-series-src.parquet");
+    await writeParquet(generate({ points: 3000, days: 3, seed: 11 }), src);
+    const path = join(dir.path, "new-series.parquet");
+    await writeParquetSql(
+      path,
+      `SELECT * FROM read_parquet('${src}')
+       ORDER BY timestamp, CASE WHEN timestamp = (SELECT max(timestamp) FROM read_parquet('${src}'))
+         THEN hash(lat, feature) ELSE 0 END`,
+      "ROW_GROUP_SIZE 2048",
+    );
+    const options = { weightColumn: "", fillTimestamp: 0, threads: 1 };
+    const stream = await scanColumns([path], { ...options, rawCountThreshold: 0 });
+    const whole = await scanColumns([path], { ...options, rawCountThreshold: 1e9 });
+    expect(stream?.via).toBe("stream");
+    expect(whole?.via ?? "columns").toBe("columns");
+    expect(stream?.series.count).toBe(6000);
+    expect(stream?.month).toEqual(whole?.month);
+    expect(stream?.series).toEqual(whole?.series);
+    expect(stream?.frame.lat).toEqual(whole?.frame.lat);
+    expect(stream?.frame.regions).toEqual(whole?.frame.regions);
+  });
+
   it("on a generated model with qualifiers and weights", async () => {
     const frame = generate({
       points: 30,
