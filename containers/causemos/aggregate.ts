@@ -346,6 +346,11 @@ export function spatialAggregation(
   const w = t.weight;
   const wsum = w ? make() : undefined;
   const weightSum = w ? new Float64Array(groups) : undefined;
+  if (!withMinMax && !w) {
+    // The common case (sums and counts of t_sum and t_mean): both columns in one pass over the rows.
+    sumPair(cols[0], cols[1], rows, groupOf, sum, count);
+    return { groups, sum, count, min, max, wsum, weightSum };
+  }
   for (let c = 0; c < cols.length; c++) {
     const col = cols[c];
     const s = sum[c];
@@ -378,6 +383,34 @@ export function spatialAggregation(
     }
   }
   return { groups, sum, count, min, max, wsum, weightSum };
+}
+
+/** Sums and counts (of non-NaN values) of columns `a` and `b` over `rows` by group, in row order. */
+function sumPair(
+  a: Float64Array,
+  b: Float64Array,
+  rows: Int32Array,
+  groupOf: Int32Array,
+  sum: Float64Array[],
+  count: Float64Array[],
+): void {
+  const [sa, sb] = sum;
+  const [na, nb] = count;
+  for (let k = 0; k < rows.length; k++) {
+    const g = groupOf[k];
+    if (g < 0) continue;
+    const r = rows[k];
+    const u = a[r];
+    if (!Number.isNaN(u)) {
+      sa[g] += u;
+      na[g]++;
+    }
+    const v = b[r];
+    if (!Number.isNaN(v)) {
+      sb[g] += v;
+      nb[g]++;
+    }
+  }
 }
 
 export type SpatialAgg = "min" | "max" | "sum" | "mean";

@@ -260,16 +260,21 @@ function periodPass(
   }
 }
 
+/**
+ * Sums the sorted rows into cells. The rows' period, t_sum and t_mean are first gathered in sort order into the
+ * cell arrays themselves, in a loop of their own: sorted by cell, the rows are a random walk through the
+ * temporal table (cache misses), which that tight loop has many of in flight at once. The summing then reads
+ * row k's values at k and writes cell n - 1 <= k, after reading row k's.
+ */
 function sumCells(t: Temporal, order: Int32Array, code: Int32Array, c: CellTable): void {
   const { cP, cM, cA, cB, cN } = c;
-  const period = t.period;
-  const tSum = t.tSum;
-  const tMean = t.tMean;
+  gather(t, order, cP, cA, cB);
   let n = 0;
   for (let k = 0; k < order.length; k++) {
-    const r = order[k];
-    const p = period[r];
+    const p = cP[k];
     const m = code[k];
+    const sum = cA[k];
+    const mean = cB[k];
     if (n === 0 || cP[n - 1] !== p || cM[n - 1] !== m) {
       cP[n] = p;
       cM[n] = m;
@@ -279,14 +284,24 @@ function sumCells(t: Temporal, order: Int32Array, code: Int32Array, c: CellTable
       n++;
     }
     const q = n - 1;
-    cA[q] += tSum[r];
-    const mean = tMean[r];
+    cA[q] += sum;
     if (!Number.isNaN(mean)) {
       cB[q] += mean;
       cN[q]++;
     }
   }
   c.n = n;
+}
+
+/** Period, t_sum and t_mean of rows `order[k]` into `p[k]`, `a[k]`, `b[k]`. */
+function gather(t: Temporal, order: Int32Array, p: Int32Array, a: Float64Array, b: Float64Array): void {
+  const { period, tSum, tMean } = t;
+  for (let k = 0; k < order.length; k++) {
+    const r = order[k];
+    p[k] = period[r];
+    a[k] = tSum[r];
+    b[k] = tMean[r];
+  }
 }
 
 /** Parents: merge runs of equal (period, code >> 2), in place. */

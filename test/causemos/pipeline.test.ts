@@ -158,6 +158,31 @@ describe("causemos golden outputs", () => {
     );
   });
 
+  it("counts a point-month whose values are all missing in s_sum_t_sum but not in t_mean's sums or s_count", async () => {
+    // P2's only February row has no value: its cell has t_sum 0 and t_mean NaN, so February's global and
+    // regional rows sum two t_sums (P1's, P2's) and one t_mean.
+    const rows: Row[] = [...ROWS, { ...P2, timestamp: FEB + 2 * DAY, feature: "f1", value: null }];
+    const { text } = await runGolden({}, rows);
+    const line = (key: string, keyOf: Parameters<typeof reference>[2]) => {
+      const v = reference(rows, "month", keyOf).get(key);
+      if (!v) throw new Error(`no reference row ${key}`);
+      return [
+        FEB,
+        py(v.s_sum_t_sum),
+        py(v.s_mean_t_sum),
+        py(v.s_sum_t_mean),
+        py(v.s_mean_t_mean),
+        v.s_count,
+      ].join(",");
+    };
+    const global = text("month/f1/timeseries/global/global.csv").split("\n")[2];
+    expect(global).toBe(line(`f1|${FEB}`, (r) => `${r.feature}|${r.period}`));
+    expect(global).toBe(`${FEB},5.0,2.5,5.0,5.0,1`);
+    expect(text("month/f1/regional/country/timeseries/default/A.csv").split("\n")[2]).toBe(
+      line(`f1|${FEB}|A`, (r) => `${r.feature}|${r.period}|${r.country}`),
+    );
+  });
+
   it("writes regional aggregations, timeseries and extrema per level", async () => {
     const { text } = await runGolden();
     const levels = ["country", "admin1", "admin2", "admin3"] as const;
