@@ -109,6 +109,24 @@ describe("local objects putMany (the optional batched put)", () => {
     expect(sidecars("batched-over")).toBe(0);
   });
 
+  it("drops the sidecar of an object it replaces that an earlier entry of the same batch gave metadata", async () => {
+    // The bucket has no sidecar when the batch starts, so the batch skips the per-entry sidecar look-ups,
+    // until an entry with options makes one.
+    const s = createLocalObjects({ root }).bucket("batched-own-sidecar");
+    await s.putMany([
+      { name: "plain", data: "p" },
+      { name: "x", data: "1", options: { contentType: "text/plain", metadata: { v: "1" } } },
+      { name: "x", data: "2" },
+    ]);
+    expect((await s.get("x")).toString()).toBe("2");
+    expect((await s.stat("x")).contentType).toBeUndefined();
+    expect(sidecars("batched-own-sidecar")).toBe(0);
+    await s.putMany([{ name: "y", data: "y", options: { contentType: "text/plain" } }]);
+    await s.putMany([{ name: "y", data: "plain now" }]); // a batch that starts with a sidecar in the bucket
+    expect((await s.stat("y")).contentType).toBeUndefined();
+    expect(sidecars("batched-own-sidecar")).toBe(0);
+  });
+
   it("removes a stale sidecar left for a reused inode, so an entry without metadata shows none", async () => {
     const s = createLocalObjects({ root }).bucket("batched-stale");
     await s.put("seed", "x"); // makes the .meta folder
