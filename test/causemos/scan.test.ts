@@ -55,6 +55,16 @@ async function via(paths: string[], rawCountThreshold: number, weightColumn = ""
   return scan?.via ?? "columns";
 }
 
+/** The file scanned in one pass (stream.ts) and by whole columns (taken when every feature fits raw.csv). */
+async function streamAndWhole(path: string, weightColumn: string) {
+  const options = { weightColumn, fillTimestamp: 0, threads: 1 };
+  const stream = await scanColumns([path], { ...options, rawCountThreshold: 0 });
+  const whole = await scanColumns([path], { ...options, rawCountThreshold: 1e9 });
+  expect(stream?.via).toBe("stream");
+  expect(whole?.via ?? "columns").toBe("columns");
+  return { stream, whole };
+}
+
 function expectSameOutputs(a: Map<string, Buffer>, b: Map<string, Buffer>) {
   expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
   for (const [name, body] of a)
@@ -186,11 +196,7 @@ describe("the columnar file path and the DuckDB scan path equal the in-memory pa
       `SELECT * FROM read_parquet('${src}') ORDER BY hash(timestamp, lat, feature)`,
       "ROW_GROUP_SIZE 1000",
     );
-    const options = { weightColumn: "w", fillTimestamp: 0, threads: 1 };
-    const stream = await scanColumns([path], { ...options, rawCountThreshold: 0 });
-    const whole = await scanColumns([path], { ...options, rawCountThreshold: 1e9 });
-    expect(stream?.via).toBe("stream");
-    expect(whole?.via ?? "columns").toBe("columns");
+    const { stream, whole } = await streamAndWhole(path, "w");
     expect(stream?.month.rows).toBeGreaterThan(16 * 16);
     expect(stream?.month).toEqual(whole?.month);
     expect(stream?.series).toEqual(whole?.series);
@@ -212,11 +218,7 @@ describe("the columnar file path and the DuckDB scan path equal the in-memory pa
          THEN hash(lat, feature) ELSE 0 END`,
       "ROW_GROUP_SIZE 2048",
     );
-    const options = { weightColumn: "", fillTimestamp: 0, threads: 1 };
-    const stream = await scanColumns([path], { ...options, rawCountThreshold: 0 });
-    const whole = await scanColumns([path], { ...options, rawCountThreshold: 1e9 });
-    expect(stream?.via).toBe("stream");
-    expect(whole?.via ?? "columns").toBe("columns");
+    const { stream, whole } = await streamAndWhole(path, "");
     expect(stream?.series.count).toBe(6000);
     expect(stream?.month).toEqual(whole?.month);
     expect(stream?.series).toEqual(whole?.series);
