@@ -663,14 +663,17 @@ function monthOf(st: PassState, t: number): number {
   return m;
 }
 
+/** A series hash starts from the feature, mixes in each text column's provisional id, then the point. */
+const seedHash = (f: number) => Math.imul(f ^ 0x2545f491, 0x9e3779b1);
+const mixText = (h: number, id: number) => {
+  const m = Math.imul(h ^ id, 0x85ebca6b);
+  return m ^ (m >>> 15);
+};
+
 /** The series hash of row `i`: its feature `f`, provisional text ids `pc` (T of them) and point (a, b). */
 function rowHash(st: PassState, f: number, pc: Int32Array, i: number, a: number, b: number): number {
-  const T = st.T;
-  let h = Math.imul(f ^ 0x2545f491, 0x9e3779b1);
-  for (let c = 0; c < T; c++) {
-    h = Math.imul(h ^ pc[c], 0x85ebca6b);
-    h ^= h >>> 15;
-  }
+  let h = seedHash(f);
+  for (let c = 0; c < st.T; c++) h = mixText(h, pc[c]);
   return mixPoint(h, st.latBits, st.lngBits, i, a, b);
 }
 
@@ -693,11 +696,8 @@ function prefetchSlots(st: PassState, from: number, to: number): number {
   const { fcodes, codes, prov, T, lat, lng, latBits, lngBits, slots, mask, hashes } = st;
   let sink = 0;
   for (let i = from; i < to; i++) {
-    let h = Math.imul(fcodes[i] ^ 0x2545f491, 0x9e3779b1);
-    for (let c = 0; c < T; c++) {
-      h = Math.imul(h ^ prov[c][codes[c][i] + 1], 0x85ebca6b);
-      h ^= h >>> 15;
-    }
+    let h = seedHash(fcodes[i]);
+    for (let c = 0; c < T; c++) h = mixText(h, prov[c][codes[c][i] + 1]);
     hashes[i - from] = mixPoint(h, latBits, lngBits, i, lat[i], lng[i]);
   }
   // A loop of its own, a few instructions a slot: the processor has many of the reads in flight at once.
