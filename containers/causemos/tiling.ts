@@ -31,7 +31,11 @@ export function seriesCells(lat: Float64Array, lng: Float64Array, seriesRow: Int
   let invalid = 0;
   for (let s = 0; s < n; s++) {
     const r = seriesRow[s];
-    if (deg2num(lat[r], lng[r], MAX_SUBTILE_PRECISION, out)) {
+    // A model's features repeat its points, series after series: the same point takes the same cell.
+    if (s > 0 && x[s - 1] >= 0 && lat[r] === lat[seriesRow[s - 1]] && lng[r] === lng[seriesRow[s - 1]]) {
+      x[s] = x[s - 1];
+      y[s] = y[s - 1];
+    } else if (deg2num(lat[r], lng[r], MAX_SUBTILE_PRECISION, out)) {
       x[s] = out[0];
       y[s] = out[1];
     } else {

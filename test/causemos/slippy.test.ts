@@ -8,6 +8,7 @@ import {
   TOTAL_BINS,
   tileOf,
 } from "../../containers/causemos/slippy.ts";
+import { seriesCells } from "../../containers/causemos/tiling.ts";
 
 const cell = (lat: number, lng: number, z = 14) => {
   const out = [0, 0];
@@ -80,5 +81,33 @@ describe("tiles and bins", () => {
     expect(binIndex({ z: 14, x: 64 * 5, y: 64 * 7 + 1 })).toBe(64);
     expect(binIndex({ z: 14, x: 64 * 5 + 63, y: 64 * 7 + 63 })).toBe(4095);
     expect(tileOf({ z: 14, x: 64 * 5 + 63, y: 64 * 7 + 63 })).toEqual({ z: 8, x: 5, y: 7 });
+  });
+});
+
+describe("seriesCells", () => {
+  it("gives each series the cell of its point, repeated points (a model's features) and invalid ones too", () => {
+    // Rows: a point given twice in a row (two features), +0 then -0, a missing point twice, a point off the
+    // globe twice, then the first point again after other ones. Series 0..9 read rows in reverse order.
+    const pts: [number, number][] = [
+      [9.1, 38.7],
+      [9.1, 38.7],
+      [0, 0],
+      [-0, -0],
+      [Number.NaN, 10],
+      [Number.NaN, 10],
+      [95, 10],
+      [95, 10],
+      [-33.9, 151.2],
+      [9.1, 38.7],
+    ];
+    const lat = Float64Array.from(pts, (p) => p[0]);
+    const lng = Float64Array.from(pts, (p) => p[1]);
+    const seriesRow = Int32Array.from(pts.keys()).reverse();
+    const cells = seriesCells(lat, lng, seriesRow);
+    seriesRow.forEach((r, s) => {
+      const c = cell(lat[r], lng[r]);
+      expect([cells.x[s], cells.y[s]]).toEqual(c ?? [-1, -1]);
+    });
+    expect(cells.invalid).toBe(4);
   });
 });
