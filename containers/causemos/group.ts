@@ -192,12 +192,17 @@ export function groupByColumns(
 }
 
 /** Stable counting sort of `rows` by `groupOf[row]` in [0, groups): row lists per group, back to back. */
-export function rowsByGroup(groupOf: Int32Array, groups: number): { start: Int32Array; rows: Int32Array } {
-  const start = new Int32Array(groups + 1);
+export function rowsByGroup(
+  groupOf: Int32Array,
+  groups: number,
+  shared = false,
+): { start: Int32Array; rows: Int32Array } {
+  const ints = (n: number) => new Int32Array(shared ? new SharedArrayBuffer(n * 4) : new ArrayBuffer(n * 4));
+  const start = ints(groups + 1);
   for (let i = 0; i < groupOf.length; i++) if (groupOf[i] >= 0) start[groupOf[i] + 1]++;
   for (let g = 0; g < groups; g++) start[g + 1] += start[g];
   const fill = start.slice(0, groups);
-  const rows = new Int32Array(start[groups]);
+  const rows = ints(start[groups]);
   for (let i = 0; i < groupOf.length; i++) {
     const g = groupOf[i];
     if (g >= 0) rows[fill[g]++] = i;

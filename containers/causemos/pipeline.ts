@@ -239,6 +239,16 @@ async function runSteps(
     threads.tiles = tileThread(spare);
   else void spare?.terminate();
   const tileWorker = threads.tiles;
+  // Each table's rows by feature, made once: for the steps below and, in shared memory, for the tiling thread.
+  const rowsOfFeatures = new Map<Temporal, { start: Int32Array; rows: Int32Array }>();
+  const tableByFeature = (t: Temporal) => {
+    let made = rowsOfFeatures.get(t);
+    if (!made) {
+      made = rowsByGroup(featureOfRows(t, series), features.length, tileWorker !== undefined);
+      rowsOfFeatures.set(t, made);
+    }
+    return made;
+  };
   const tileJobs = new Set<string>();
   let tileAnswers = 0;
   const postTiles = (res: "month" | "year", t: Temporal) => {
@@ -254,8 +264,7 @@ async function runSteps(
         tMean: shared(t.tMean),
         count: shared(t.count),
       },
-      seriesFeature: shared(series.feature),
-      featureCount: features.length,
+      byFeature: tableByFeature(t),
       features: featureIds,
       lat: shared(frame.lat as Float64Array),
       lng: shared(frame.lng as Float64Array),
@@ -388,7 +397,7 @@ async function runSteps(
   for (const res of ["month", "year"] as const) {
     const t = res === "month" ? month : year;
     const reuse = res === "year" && yearReuses;
-    const tByFeature = rowsByGroup(featureOfRows(t, series), features.length);
+    const tByFeature = tableByFeature(t);
     for (const f of featureIds) {
       const rows = tByFeature.rows.subarray(tByFeature.start[f], tByFeature.start[f + 1]);
       const fname = features[f];

@@ -7,7 +7,6 @@ import {
 } from "node:worker_threads";
 import type { Temporal } from "./aggregate.ts";
 import { csvDocument, pyFloat } from "./format.ts";
-import { rowsByGroup } from "./group.ts";
 import { computeTiles, GRID_STATS_COLUMNS, type SeriesCells, seriesCells } from "./tiling.ts";
 
 /**
@@ -47,9 +46,8 @@ export function tileFiles(
 /** One table's tiling: every array a view on a SharedArrayBuffer. */
 export interface TileJob {
   table: Pick<Temporal, "res" | "rows" | "periods" | "series" | "period" | "tSum" | "tMean" | "count">;
-  /** Feature of each series. */
-  seriesFeature: Int32Array;
-  featureCount: number;
+  /** The table's rows by feature: feature f's are rows[start[f] .. start[f + 1]) (the main thread's own). */
+  byFeature: { start: Int32Array; rows: Int32Array };
   /** Features to tile, in this order. */
   features: number[];
   /** Coordinates by frame row, each series' row, and each frame row's series (for rows without tiles). */
@@ -109,9 +107,7 @@ export function runTileJob(
   answer: (feature: TileFeature) => void,
 ): void {
   const t = job.table as Temporal;
-  const featureOf = new Int32Array(t.rows);
-  for (let k = 0; k < t.rows; k++) featureOf[k] = job.seriesFeature[t.series[k]];
-  const byFeature = rowsByGroup(featureOf, job.featureCount);
+  const byFeature = job.byFeature;
   for (const f of job.features) {
     const rows = byFeature.rows.subarray(byFeature.start[f], byFeature.start[f + 1]);
     const files: TileFile[] = [];
