@@ -1008,7 +1008,8 @@ function uniqueInOrder(seriesIds: Int32Array, codeOf: (s: number) => number, lab
     const c = codeOf(s);
     if (c >= 0 && !seen[c]) {
       seen[c] = 1;
-      out.push(labels[c]);
+      // Every label seen: the rest of the series add none (a feature usually covers a model's regions early).
+      if (out.push(labels[c]) === labels.length) break;
     }
   }
   return out;
