@@ -413,6 +413,59 @@ function sumPair(
   }
 }
 
+/** Below this many keys a temporal table's region x period grouping is summed in one pass (regionPeriodSums). */
+export const FUSED_KEYS = 1 << 16;
+
+/**
+ * The rows grouped by key region x np + period (the region of each row's series from `ofSeries`; without it,
+ * the period alone) in order of first appearance, with t_sum's and t_mean's sums and counts per group: what
+ * `groupByKey` over those keys and `spatialAggregation` give (the same groups, keys and sums in row order),
+ * in one pass and without the key and group arrays. For tables without weights and keys below `keyCount`
+ * (at most FUSED_KEYS).
+ */
+export function regionPeriodSums(
+  t: Temporal,
+  rows: Int32Array,
+  ofSeries: Int32Array | undefined,
+  np: number,
+  keyCount: number,
+): { groups: number; groupKey: Float64Array; s: Spatial } {
+  const groupOfKey = new Int32Array(keyCount).fill(-1);
+  const keyOf = new Float64Array(keyCount);
+  const sa = new Float64Array(keyCount);
+  const sb = new Float64Array(keyCount);
+  const na = new Float64Array(keyCount);
+  const nb = new Float64Array(keyCount);
+  const { series, period, tSum, tMean } = t;
+  let groups = 0;
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    const key = ofSeries ? ofSeries[series[r]] * np + period[r] : period[r];
+    let g = groupOfKey[key];
+    if (g < 0) {
+      g = groups++;
+      groupOfKey[key] = g;
+      keyOf[g] = key;
+    }
+    const u = tSum[r];
+    if (!Number.isNaN(u)) {
+      sa[g] += u;
+      na[g]++;
+    }
+    const v = tMean[r];
+    if (!Number.isNaN(v)) {
+      sb[g] += v;
+      nb[g]++;
+    }
+  }
+  const cut = (a: Float64Array) => a.subarray(0, groups);
+  return {
+    groups,
+    groupKey: cut(keyOf),
+    s: { groups, sum: [cut(sa), cut(sb)], count: [cut(na), cut(nb)], min: [], max: [] },
+  };
+}
+
 export type SpatialAgg = "min" | "max" | "sum" | "mean";
 
 export interface AggColumn {

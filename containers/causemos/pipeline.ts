@@ -4,9 +4,11 @@ import {
   type AggColumn,
   aggColumns,
   compareText,
+  FUSED_KEYS,
   findSeries,
   type RegionIds,
   regionIdsByLevel,
+  regionPeriodSums,
   rollUp,
   type Series,
   type Spatial,
@@ -619,11 +621,20 @@ function aggregateBy(
   rows: Int32Array,
   memo: Map<string, Aggregated>,
   name: string,
-  keysOf: () => Float64Array,
+  keysOf: (() => Float64Array) | RegionPeriod,
   maxKey: number,
 ): Aggregated {
   const known = memo.get(name);
   if (known) return known;
+  if (typeof keysOf !== "function") {
+    const { ofSeries, np } = keysOf;
+    if (!t.weight && maxKey < FUSED_KEYS) {
+      const fused = regionPeriodSums(t, rows, ofSeries, np, maxKey + 1);
+      memo.set(name, fused);
+      return fused;
+    }
+    return aggregateBy(t, rows, memo, name, () => regionPeriodKeys(t, rows, ofSeries, np), maxKey);
+  }
   const keys = keysOf();
   const g = groupByKey(keys, maxKey);
   const groupKey = new Float64Array(g.groups);
@@ -643,7 +654,7 @@ function globalTimeseries(
 ): number {
   const np = t.periods.length;
   const cols = aggColumns(["sum", "mean"], ctx.weighted);
-  const g = aggregateBy(t, rows, memo, "period", () => regionPeriodKeys(t, rows, undefined, 1), np - 1);
+  const g = aggregateBy(t, rows, memo, "period", { ofSeries: undefined, np: 1 }, np - 1);
   const s = g.s;
   const order = sortedGroups(g.groups, (a, b) => g.groupKey[a] - g.groupKey[b]);
   ctx.writer.write(
@@ -709,7 +720,7 @@ function regionalStats(
     rows,
     memo,
     `${level},period`,
-    () => regionPeriodKeys(t, rows, ids.ofSeries, np),
+    { ofSeries: ids.ofSeries, np },
     ids.ids.length * np - 1,
   );
   const s = g.s;
@@ -760,7 +771,7 @@ function regionalTimeseries(
     rows,
     memo,
     `${level},period`,
-    () => regionPeriodKeys(t, rows, ids.ofSeries, np),
+    { ofSeries: ids.ofSeries, np },
     ids.ids.length * np - 1,
   );
   const s = g.s;
@@ -835,14 +846,7 @@ function regionalAggregation(
   // The groups of the regional stats and timeseries (region, period), keyed period first: the same partition
   // of the rows, so the same sums; region ids are sorted, so key order within a period is the original's
   // region_id order.
-  const byRegion = aggregateBy(
-    t,
-    rows,
-    memo,
-    `${level},period`,
-    () => regionPeriodKeys(t, rows, ids.ofSeries, np),
-    nr * np - 1,
-  );
+  const byRegion = aggregateBy(t, rows, memo, `${level},period`, { ofSeries: ids.ofSeries, np }, nr * np - 1);
   const g = { groups: byRegion.groups, groupKey: periodFirst(byRegion.groupKey, np, nr), s: byRegion.s };
   const s = g.s;
   const order = sortedGroups(g.groups, (a, b) => g.groupKey[a] - g.groupKey[b]);
@@ -963,6 +967,12 @@ function keysBy(rows: Int32Array, keyOf: (r: number) => number): Float64Array {
 }
 
 /** region x np + period of each row (region 0 without `ofSeries`): a loop of its own, no call per row. */
+/** Keys region x np + period of the rows (the region of each row's series from `ofSeries`, else the period). */
+interface RegionPeriod {
+  ofSeries: Int32Array | undefined;
+  np: number;
+}
+
 function regionPeriodKeys(
   t: Temporal,
   rows: Int32Array,
