@@ -24,7 +24,17 @@ import { groupByKey, rowsByGroup } from "./group.ts";
 import { CausemosParams, type CausemosParamsInput, OUTPUT_TASKS, type OutputTask } from "./params.ts";
 import { scanDojo } from "./scan.ts";
 import { takeSpareThread } from "./stream-decode.ts";
-import { shared, type TileFeature, type TileThread, tileFiles, tileThread } from "./tile-thread.ts";
+import {
+  claimFeature,
+  featureTiles,
+  jobCells,
+  shared,
+  type TileFeature,
+  type TileJob,
+  type TileThread,
+  tileFiles,
+  tileThread,
+} from "./tile-thread.ts";
 import { seriesCells } from "./tiling.ts";
 import { type ValidationCounters, validateAndFix } from "./validate.ts";
 import type { OutputWriter } from "./writer.ts";
@@ -252,10 +262,11 @@ async function runSteps(
     return made;
   };
   const tileJobs = new Set<string>();
+  const postedJobs: TileJob[] = [];
   let tileAnswers = 0;
   const postTiles = (res: "month" | "year", t: Temporal) => {
     if (!tileWorker) return;
-    tileWorker.post({
+    const job: TileJob = {
       table: {
         res: t.res,
         rows: t.rows,
@@ -273,7 +284,10 @@ async function runSteps(
       seriesRow: shared(series.row),
       ofRow: shared(series.ofRow),
       sameCells: tileJobs.size > 0,
-    });
+      claims: new SharedArrayBuffer(4),
+    };
+    tileWorker.post(job);
+    postedJobs.push(job);
     tileJobs.add(res);
     tileAnswers += featureIds.length;
   };
@@ -381,16 +395,32 @@ async function runSteps(
     tiles += made.tiles * times;
     bins += made.bins * times;
   };
+  const tookTiles = (made: TileFeature) => {
+    tileAnswers--;
+    putTiles(made, made.res === "year" ? "year" : "month", made.res === "month" && yearReuses);
+    if (made.invalid > 0 && !warnedWithoutTile) {
+      warnedWithoutTile = true;
+      rowsWithoutTile = made.rowsWithoutTile;
+      warnWithoutTile(log, rowsWithoutTile);
+    }
+  };
   const collectTiles = (wait: boolean) => {
     while (tileWorker && tileAnswers > 0) {
       const made = wait ? tileWorker.take() : tileWorker.poll();
       if (!made) return;
-      tileAnswers--;
-      putTiles(made, made.res === "year" ? "year" : "month", made.res === "month" && yearReuses);
-      if (made.invalid > 0 && !warnedWithoutTile) {
-        warnedWithoutTile = true;
-        rowsWithoutTile = made.rowsWithoutTile;
-        warnWithoutTile(log, rowsWithoutTile);
+      tookTiles(made);
+    }
+  };
+  // At the end, the features the tiling thread has not started are made here while it finishes the others
+  // (with the series' cells computed here too, once).
+  const stealTiles = () => {
+    let mine: ReturnType<typeof jobCells> | undefined;
+    for (const job of postedJobs) {
+      if (!job.sameCells) mine = undefined;
+      for (let f = claimFeature(job); f !== undefined; f = claimFeature(job)) {
+        mine ??= jobCells(job);
+        tookTiles(featureTiles(job, mine.cells, mine.rowsWithoutTile, f));
+        collectTiles(false);
       }
     }
   };
@@ -464,6 +494,10 @@ async function runSteps(
   if (!params.is_indicator) {
     summary = outputSummary(ctx, rollUp(month as Temporal, series, "all"), featureIds);
     lap("summary");
+  }
+  if (tileWorker) {
+    stealTiles();
+    lap("tiles:main");
   }
   collectTiles(true);
   if (tileWorker) lap("tiles-wait");

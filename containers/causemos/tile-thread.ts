@@ -48,8 +48,10 @@ export interface TileJob {
   table: Pick<Temporal, "res" | "rows" | "periods" | "series" | "period" | "tSum" | "tMean" | "count">;
   /** The table's rows by feature: feature f's are rows[start[f] .. start[f + 1]) (the main thread's own). */
   byFeature: { start: Int32Array; rows: Int32Array };
-  /** Features to tile, in this order. */
+  /** Features to tile, in this order, each made by whichever thread claims it first (`claimFeature`). */
   features: number[];
+  /** One Int32: how many of `features` are claimed. */
+  claims: SharedArrayBuffer;
   /** Coordinates by frame row, each series' row, and each frame row's series (for rows without tiles). */
   lat: Float64Array;
   lng: Float64Array;
@@ -99,23 +101,41 @@ export function jobCells(job: TileJob): { cells: SeriesCells; rowsWithoutTile: n
   return { cells, rowsWithoutTile };
 }
 
-/** Runs a job where it is called (the worker's side), handing each feature to `answer` when it is done. */
+/**
+ * The next feature of the job that no thread has claimed, or undefined. The tiling thread claims the job's
+ * features in order; the main thread, once it has nothing else to do, claims what is left and makes those
+ * itself rather than wait.
+ */
+export function claimFeature(job: TileJob): number | undefined {
+  const k = Atomics.add(new Int32Array(job.claims), 0, 1);
+  return k < job.features.length ? job.features[k] : undefined;
+}
+
+/** The tiles and grid stats of feature `f` of the job, made where it is called. */
+export function featureTiles(
+  job: TileJob,
+  cells: SeriesCells,
+  rowsWithoutTile: number,
+  f: number,
+): TileFeature {
+  const t = job.table as Temporal;
+  const { start, rows } = job.byFeature;
+  const files: TileFile[] = [];
+  const made = tileFiles(t, rows.subarray(start[f], start[f + 1]), cells, (period, head, tail, body) => {
+    files.push({ period, head, tail, body });
+  });
+  return { res: t.res, f, ...made, files, invalid: cells.invalid, rowsWithoutTile };
+}
+
+/** Runs a job where it is called (the worker's side), handing each feature it claims to `answer` when done. */
 export function runTileJob(
   job: TileJob,
   cells: SeriesCells,
   rowsWithoutTile: number,
   answer: (feature: TileFeature) => void,
 ): void {
-  const t = job.table as Temporal;
-  const byFeature = job.byFeature;
-  for (const f of job.features) {
-    const rows = byFeature.rows.subarray(byFeature.start[f], byFeature.start[f + 1]);
-    const files: TileFile[] = [];
-    const made = tileFiles(t, rows, cells, (period, head, tail, body) => {
-      files.push({ period, head, tail, body });
-    });
-    answer({ res: t.res, f, ...made, files, invalid: cells.invalid, rowsWithoutTile });
-  }
+  for (let f = claimFeature(job); f !== undefined; f = claimFeature(job))
+    answer(featureTiles(job, cells, rowsWithoutTile, f));
 }
 
 /**

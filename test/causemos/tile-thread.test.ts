@@ -1,8 +1,18 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { findSeries, temporalAggregation } from "../../containers/causemos/aggregate.ts";
 import { generate, writeParquet } from "../../containers/causemos/generator.ts";
+import { rowsByGroup } from "../../containers/causemos/group.ts";
 import { type RunOptions, run } from "../../containers/causemos/pipeline.ts";
 import { startDecodeThread, takeSpareThread } from "../../containers/causemos/stream-decode.ts";
+import {
+  claimFeature,
+  featureTiles,
+  jobCells,
+  runTileJob,
+  type TileFeature,
+  type TileJob,
+} from "../../containers/causemos/tile-thread.ts";
 import { memoryWriter } from "../../containers/causemos/writer.ts";
 import { createLogger, memorySink } from "../../shared/core/log.ts";
 import { tempDir } from "./helpers.ts";
@@ -85,5 +95,45 @@ describe("tiles on the tiling thread", () => {
     expect(b.rowsWithoutTile).toBe(a.rowsWithoutTile);
     expectSame(inline, threaded);
     expect({ tiles: b.tiles, bins: b.bins }).toEqual({ tiles: a.tiles, bins: a.bins });
+  });
+});
+
+describe("sharing a tile job's features between threads (claimFeature)", () => {
+  it("makes every feature once, the same tiles whichever side claims it", () => {
+    const frame = generate({ points: 40, days: 35, features: ["a", "b", "c"] });
+    const series = findSeries(frame);
+    const table = temporalAggregation(frame, series, "month");
+    const byFeature = rowsByGroup(
+      Int32Array.from({ length: table.rows }, (_, k) => series.feature[table.series[k]]),
+      3,
+    );
+    const job = (): TileJob => ({
+      table,
+      byFeature,
+      features: [2, 0, 1],
+      lat: frame.lat as Float64Array,
+      lng: frame.lng as Float64Array,
+      seriesRow: series.row,
+      ofRow: series.ofRow,
+      sameCells: false,
+      claims: new SharedArrayBuffer(4),
+    });
+    const { cells, rowsWithoutTile } = jobCells(job());
+    const files = (made: TileFeature[]) =>
+      new Map(made.flatMap((m) => m.files.map((f) => [`${m.f}/${f.head}${f.period}${f.tail}`, f.body])));
+    // One side alone: every feature, in the job's order.
+    const alone: TileFeature[] = [];
+    runTileJob(job(), cells, rowsWithoutTile, (m) => alone.push(m));
+    expect(alone.map((m) => m.f)).toEqual([2, 0, 1]);
+    // The main thread claims one first, the thread runs the rest: nothing twice, nothing left.
+    const shared = job();
+    const stolen = claimFeature(shared) as number;
+    const rest: TileFeature[] = [];
+    runTileJob(shared, cells, rowsWithoutTile, (m) => rest.push(m));
+    expect(claimFeature(shared)).toBeUndefined();
+    expect([stolen, ...rest.map((m) => m.f)]).toEqual([2, 0, 1]);
+    const split = [featureTiles(shared, cells, rowsWithoutTile, stolen), ...rest];
+    expect(files(split)).toEqual(files(alone));
+    expect(split.reduce((n, m) => n + m.tiles, 0)).toBe(alone.reduce((n, m) => n + m.tiles, 0));
   });
 });
