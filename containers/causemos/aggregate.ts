@@ -400,16 +400,27 @@ function sumPair(
     const g = groupOf[k];
     if (g < 0) continue;
     const r = rows[k];
-    const u = a[r];
-    if (!Number.isNaN(u)) {
-      sa[g] += u;
-      na[g]++;
-    }
-    const v = b[r];
-    if (!Number.isNaN(v)) {
-      sb[g] += v;
-      nb[g]++;
-    }
+    addPair(sa, na, sb, nb, g, a[r], b[r]);
+  }
+}
+
+/** A row's values `u` (t_sum) and `v` (t_mean) into group `g`'s sums and counts, each when it is not NaN. */
+function addPair(
+  sa: Float64Array,
+  na: Float64Array,
+  sb: Float64Array,
+  nb: Float64Array,
+  g: number,
+  u: number,
+  v: number,
+): void {
+  if (!Number.isNaN(u)) {
+    sa[g] += u;
+    na[g]++;
+  }
+  if (!Number.isNaN(v)) {
+    sb[g] += v;
+    nb[g]++;
   }
 }
 
@@ -447,16 +458,7 @@ export function regionPeriodSums(
       groupOfKey[key] = g;
       keyOf[g] = key;
     }
-    const u = tSum[r];
-    if (!Number.isNaN(u)) {
-      sa[g] += u;
-      na[g]++;
-    }
-    const v = tMean[r];
-    if (!Number.isNaN(v)) {
-      sb[g] += v;
-      nb[g]++;
-    }
+    addPair(sa, na, sb, nb, g, tSum[r], tMean[r]);
   }
   const cut = (a: Float64Array) => a.subarray(0, groups);
   return {
